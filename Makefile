@@ -1,0 +1,49 @@
+# Stagemail. Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+REQUIRED_PYTHON := 3.13
+HOST ?= 127.0.0.1:8000
+PYTEST_ARGS ?=
+
+.PHONY: run test lint format install check-python clean
+
+run: install .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py create_first_admin
+	@echo "Stagemail is starting on http://$(HOST)/ (sign in with the admin account above)."
+	$(PY) manage.py runserver $(HOST)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+install: $(VENV)/.installed
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] < tuple(map(int, "$(REQUIRED_PYTHON)".split("."))))' 2>/dev/null || { \
+		echo "Stagemail needs Python $(REQUIRED_PYTHON) or newer, but '$(PYTHON)' is $$($(PYTHON) --version 2>&1 || echo missing)."; \
+		echo "Install Python $(REQUIRED_PYTHON) (for example: pyenv install $(REQUIRED_PYTHON)), then run"; \
+		echo "  make PYTHON=/path/to/python$(REQUIRED_PYTHON) run"; \
+		exit 1; }
+
+$(VENV)/bin/python: | check-python
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+.env: | $(VENV)/.installed
+	$(PY) -m portal.bootstrap_env .env
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

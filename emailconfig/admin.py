@@ -1,0 +1,142 @@
+"""Django admin for superusers and raw data. Secrets are write-only here as everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.models import (
+    App,
+    AppliedConfiguration,
+    ConfigurationVersion,
+    DeliverySettings,
+    EmailConfiguration,
+    RecipientsMode,
+    Stage,
+    TestRecipient,
+)
+from emailconfig.services import configurations as services
+
+SECRET_FIELDS = ("smtp_password", "sendgrid_api_key")
+
+
+def secret_status(obj: Model, name: str) -> str:
+    return "Stored" if getattr(obj, name) is not None else "Not set"
+
+
+@admin.register(Stage)
+class StageAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "order", "is_production"]
+    list_editable = ["order"]
+    prepopulated_fields = {"slug": ["name"]}
+
+
+class TestRecipientFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        kept = [
+            f.cleaned_data["email"].lower()
+            for f in self.forms
+            if f.cleaned_data.get("email") and not f.cleaned_data.get("DELETE")
+        ]
+        if len(kept) != len(set(kept)):
+            raise ValidationError("Each test recipient address may appear only once.")
+        if self.instance.recipients_mode == RecipientsMode.TEST_LIST and not kept:
+            raise ValidationError("A test list needs at least one test recipient.")
+
+
+class TestRecipientInline(admin.TabularInline):
+    model = TestRecipient
+    formset = TestRecipientFormSet
+    extra = 1
+
+
+@admin.register(EmailConfiguration)
+class EmailConfigurationAdmin(admin.ModelAdmin):
+    form = ConfigurationForm
+    inlines = [TestRecipientInline]
+    list_display = ["name", "engine", "recipients_mode", "updated_at"]
+    search_fields = ["name"]
+
+    @method_decorator(sensitive_post_parameters())
+    def changeform_view(self, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(*args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        form.drop_unused_settings()  # the service saves everything in save_related
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        recipients = [
+            {"email": f.cleaned_data["email"], "name": f.cleaned_data.get("name", "")}
+            for formset in formsets
+            for f in formset.forms
+            if f.cleaned_data.get("email") and not f.cleaned_data.get("DELETE")
+        ]
+        services.save_configuration(
+            form.instance,
+            stages=form.cleaned_data["stages"],
+            test_recipients=recipients,
+            author=request.user,
+        )
+        for formset in formsets:  # read by the admin's change message
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+
+@admin.register(ConfigurationVersion)
+class ConfigurationVersionAdmin(admin.ModelAdmin):
+    list_display = ["configuration", "number", "created_by", "created_at"]
+    list_filter = ["configuration"]
+    readonly_fields = [
+        "configuration",
+        "number",
+        "name",
+        "stage_names",
+        "test_recipients",
+        "created_by",
+        "created_at",
+        *(n for n in DeliverySettings.setting_names() if n not in SECRET_FIELDS),
+        "smtp_password_status",
+        "sendgrid_api_key_status",
+    ]
+    exclude = SECRET_FIELDS
+
+    @admin.display(description="password")
+    def smtp_password_status(self, obj: ConfigurationVersion) -> str:
+        return secret_status(obj, "smtp_password")
+
+    @admin.display(description="SendGrid API key")
+    def sendgrid_api_key_status(self, obj: ConfigurationVersion) -> str:
+        return secret_status(obj, "sendgrid_api_key")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(App)
+class AppAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name", "slug"]
+
+
+@admin.register(AppliedConfiguration)
+class AppliedConfigurationAdmin(admin.ModelAdmin):
+    list_display = ["app", "stage", "version", "applied_by", "applied_at"]
+    list_filter = ["stage", "app"]
+    list_select_related = ["app", "stage", "version", "applied_by"]
+    fields = ["app", "stage", "version"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.applied_by = request.user
+        super().save_model(request, obj, form, change)

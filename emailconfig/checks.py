@@ -1,0 +1,47 @@
+"""System checks: configuration problems are reported before any mail is sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+
+from emailconfig import crypto
+
+
+@checks.register(checks.Tags.security)
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    keys = settings.STAGEMAIL_ENCRYPTION_KEYS
+    if not keys:
+        level = checks.Warning if settings.DEBUG else checks.Error
+        return [
+            level(
+                "STAGEMAIL_ENCRYPTION_KEYS is not set, so no secret can be stored or read.",
+                hint="Generate a key with `python manage.py generate_encryption_key` and set "
+                "STAGEMAIL_ENCRYPTION_KEYS to it (comma-separate several to rotate).",
+                id="emailconfig.E001",
+            )
+        ]
+    try:
+        crypto.parse_keys(keys)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="emailconfig.E002")]
+    if len(set(keys)) != len(keys):
+        return [
+            checks.Warning(
+                "STAGEMAIL_ENCRYPTION_KEYS lists the same key twice.",
+                id="emailconfig.W003",
+            )
+        ]
+    return []
+
+
+def fail_on_startup_errors() -> None:
+    """Run the checks at server start (WSGI/ASGI do not) and refuse to serve on errors."""
+    errors = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]
+    if errors:
+        raise ImproperlyConfigured(
+            "Stagemail cannot start:\n" + "\n".join(f"  {e.id}: {e.msg}" for e in errors)
+        )

@@ -1,0 +1,1 @@
+"""Forms own validation and wording; views never re-validate."""

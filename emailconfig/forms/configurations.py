@@ -1,0 +1,144 @@
+"""Validation of email configurations: every rule an admin can break, with its wording."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from emailconfig.forms.secrets import SecretFieldsMixin
+from emailconfig.models import (
+    ConfigurationVersion,
+    EmailConfiguration,
+    Engine,
+    Stage,
+    StageCoverage,
+)
+from emailconfig.services import configurations as services
+
+CONFIGURATION_FIELDS = [
+    "name",
+    "stages",
+    "engine",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "smtp_requires_auth",
+    "smtp_username",
+    "smtp_password",
+    "sendgrid_api_key",
+    "sendgrid_endpoint",
+    "from_email",
+    "from_name",
+    "reply_to",
+    "recipients_mode",
+    "connect_timeout",
+]
+
+
+class StageChoiceField(forms.ModelMultipleChoiceField):
+    """Stage checkboxes that name the configuration already holding a stage."""
+
+    widget = forms.CheckboxSelectMultiple
+    holders: dict[int, str] = {}
+
+    def label_from_instance(self, obj: Stage) -> str:
+        holder = self.holders.get(obj.pk)
+        return f"{obj.name} (taken by “{holder}”)" if holder else obj.name
+
+
+class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
+    stages = StageChoiceField(
+        queryset=Stage.objects.none(),
+        help_text="A stage can have one configuration; stages marked taken belong to another.",
+    )
+
+    class Meta:
+        model = EmailConfiguration
+        fields = [name for name in CONFIGURATION_FIELDS if name != "stages"]
+        widgets = {"engine": forms.RadioSelect, "recipients_mode": forms.RadioSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["stages"]
+        field.queryset = Stage.objects.all()
+        field.holders = dict(
+            StageCoverage.objects.exclude(configuration_id=self.instance.pk).values_list(
+                "stage_id", "configuration__name"
+            )
+        )
+        if self.instance.pk:
+            self.initial.setdefault(
+                "stages", list(self.instance.coverages.values_list("stage_id", flat=True))
+            )
+        self.order_fields(CONFIGURATION_FIELDS)
+
+    def clean_stages(self) -> list[Stage]:
+        stages = list(self.cleaned_data["stages"])
+        taken = StageCoverage.objects.filter(stage__in=stages).select_related(
+            "stage", "configuration"
+        )
+        if self.instance.pk:
+            taken = taken.exclude(configuration=self.instance)
+        errors = [
+            ValidationError(
+                "%(stage)s is already covered by “%(holder)s”.",
+                code="stage_taken",
+                params={"stage": c.stage.name, "holder": c.configuration.name},
+            )
+            for c in taken
+        ]
+        if errors:
+            raise ValidationError(errors)
+        return stages
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        engine = data.get("engine")
+        if engine == Engine.SMTP:
+            self._clean_smtp(data)
+        elif engine == Engine.SENDGRID:
+            if not self.secret_after_save("sendgrid_api_key"):
+                self.add_error("sendgrid_api_key", "Enter the SendGrid API key.")
+            if not data.get("sendgrid_endpoint"):
+                self.add_error("sendgrid_endpoint", "Enter the SendGrid endpoint URL.")
+        return data
+
+    def _clean_smtp(self, data: dict[str, Any]) -> None:
+        if not data.get("smtp_host") and "smtp_host" not in self.errors:
+            self.add_error("smtp_host", "Enter the SMTP server's host name or IP address.")
+        if data.get("smtp_requires_auth"):
+            if not data.get("smtp_username") and "smtp_username" not in self.errors:
+                self.add_error("smtp_username", "Enter the username the server expects.")
+            if not self.secret_after_save("smtp_password") and "smtp_password" not in self.errors:
+                self.add_error("smtp_password", "Enter the password for this username.")
+
+    def drop_unused_settings(self) -> None:
+        """Forget secrets and names the chosen engine and options no longer use."""
+        instance = self.instance
+        if instance.engine != Engine.SMTP or not instance.smtp_requires_auth:
+            instance.smtp_username = ""
+            instance.smtp_password = None
+        if instance.engine != Engine.SENDGRID:
+            instance.sendgrid_api_key = None
+
+    def save_version(
+        self, *, author: Any, test_recipients: list[dict[str, str]]
+    ) -> ConfigurationVersion | None:
+        """Save through the service; a conflict found there lands on the form's fields."""
+        self.drop_unused_settings()
+        was_new = self.instance._state.adding
+        try:
+            return services.save_configuration(
+                self.instance,
+                stages=self.cleaned_data["stages"],
+                test_recipients=test_recipients,
+                author=author,
+            )
+        except ValidationError as exc:
+            if was_new:  # the transaction rolled back, so the row does not exist
+                self.instance.pk = None
+                self.instance._state.adding = True
+            self.add_error(None, exc)
+            return None

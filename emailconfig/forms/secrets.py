@@ -1,0 +1,114 @@
+"""Write-only form input for secrets.
+
+The stored value is never rendered back. The form says whether a secret is
+stored; leaving the input blank keeps it, and an explicit checkbox clears it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+KEEP_STORED_SECRET = object()
+CLEAR_STORED_SECRET = object()
+
+MAX_SECRET_LENGTH = 4096
+
+
+class SecretWidget(forms.MultiWidget):
+    template_name = "emailconfig/widgets/secret.html"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        self.stored = False
+        super().__init__(
+            [
+                forms.PasswordInput(
+                    render_value=False,
+                    attrs={"autocomplete": "new-password", "spellcheck": "false"},
+                ),
+                forms.CheckboxInput(),
+            ],
+            attrs,
+        )
+
+    def decompress(self, value: object) -> list[object]:
+        return [None, False]
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["widget"]["stored"] = self.stored
+        return context
+
+
+class SecretFormField(forms.MultiValueField):
+    """Cleans to a new plaintext, `KEEP_STORED_SECRET` or `CLEAR_STORED_SECRET`."""
+
+    widget = SecretWidget
+    default_error_messages = {
+        "both": "Either type a new value or clear the stored one, not both.",
+    }
+
+    def __init__(self, *, max_length: int | None = None, **kwargs: Any) -> None:
+        kwargs.pop("empty_value", None)
+        kwargs["required"] = False
+        # Always write-only, whatever widget a caller (the admin's TextField default) offers.
+        kwargs["widget"] = SecretWidget
+        super().__init__(
+            fields=[
+                forms.CharField(
+                    strip=False, required=False, max_length=max_length or MAX_SECRET_LENGTH
+                ),
+                forms.BooleanField(required=False),
+            ],
+            require_all_fields=False,
+            **kwargs,
+        )
+
+    @property
+    def stored(self) -> bool:
+        return self.widget.stored
+
+    @stored.setter
+    def stored(self, value: bool) -> None:
+        self.widget.stored = value
+
+    @staticmethod
+    def _parts(values: Any) -> tuple[Any, Any]:
+        new_value, clear = [*(values or []), None, False][:2]
+        return new_value, clear
+
+    def compress(self, data_list: list[Any]) -> object:
+        new_value, clear = self._parts(data_list)
+        if new_value and clear:
+            raise ValidationError(self.error_messages["both"], code="both")
+        if clear:
+            return CLEAR_STORED_SECRET
+        if new_value:
+            return new_value
+        return KEEP_STORED_SECRET
+
+    def has_changed(self, initial: Any, data: Any) -> bool:
+        new_value, clear = self._parts(data)
+        return bool(new_value) or bool(clear)
+
+
+class SecretFieldsMixin:
+    """Tells each secret input of a ModelForm whether its instance holds a secret."""
+
+    fields: dict[str, forms.Field]
+    instance: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            if isinstance(field, SecretFormField):
+                field.stored = getattr(self.instance, name, None) is not None
+
+    def secret_after_save(self, name: str) -> bool:
+        """Whether the instance will hold a secret once this form is saved."""
+        value = self.cleaned_data.get(name, KEEP_STORED_SECRET)
+        if value is KEEP_STORED_SECRET:
+            return self.fields[name].stored
+        return value is not CLEAR_STORED_SECRET

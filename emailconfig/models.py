@@ -1,0 +1,271 @@
+"""Stages, email configurations and their immutable versions, apps and what they applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.db import models
+from django.db.models import Q
+
+from emailconfig.fields import EncryptedSecretField
+from emailconfig.validators import validate_header_safe, validate_host
+
+DEFAULT_SENDGRID_ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
+
+
+class Engine(models.TextChoices):
+    SMTP = "smtp", "SMTP"
+    SENDGRID = "sendgrid", "SendGrid"
+
+
+class Security(models.TextChoices):
+    NONE = "none", "None (plain SMTP)"
+    STARTTLS = "starttls", "STARTTLS"
+    TLS = "tls", "Implicit TLS"
+
+
+class RecipientsMode(models.TextChoices):
+    APP = "app", "Set in app"
+    TEST_LIST = "test_list", "Test list"
+
+
+class Stage(models.Model):
+    name = models.CharField(max_length=60, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    order = models.PositiveIntegerField(default=0)
+    is_production = models.BooleanField(
+        default=False, help_text="Production stages deliver to real recipients."
+    )
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliverySettings(models.Model):
+    """Every setting that decides how mail is delivered.
+
+    Shared by the editable configuration and its immutable versions, so a
+    version is exactly what an engine needs and nothing is listed twice.
+    """
+
+    engine = models.CharField(max_length=20, choices=Engine, default=Engine.SMTP)
+
+    from_email = models.EmailField("from address")
+    from_name = models.CharField(
+        "display name", max_length=200, blank=True, validators=[validate_header_safe]
+    )
+    reply_to = models.EmailField("reply-to", blank=True)
+
+    smtp_host = models.CharField(
+        "server host or IP", max_length=253, blank=True, validators=[validate_host]
+    )
+    smtp_port = models.PositiveIntegerField(
+        "port", default=25, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    smtp_security = models.CharField(
+        "security", max_length=10, choices=Security, default=Security.NONE
+    )
+    smtp_requires_auth = models.BooleanField("requires authentication", default=False)
+    smtp_username = models.CharField(
+        "username", max_length=255, blank=True, validators=[validate_header_safe]
+    )
+    smtp_password = EncryptedSecretField("password")
+
+    sendgrid_api_key = EncryptedSecretField("SendGrid API key")
+    sendgrid_endpoint = models.URLField(
+        "SendGrid endpoint URL",
+        default=DEFAULT_SENDGRID_ENDPOINT,
+        validators=[URLValidator(schemes=["https", "http"])],
+    )
+
+    recipients_mode = models.CharField(
+        "recipients", max_length=20, choices=RecipientsMode, default=RecipientsMode.APP
+    )
+    connect_timeout = models.PositiveSmallIntegerField(
+        "connect timeout (seconds)",
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(300)],
+    )
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def setting_names(cls) -> list[str]:
+        return [f.name for f in DeliverySettings._meta.local_fields]
+
+    @staticmethod
+    def _constraints(prefix: str) -> list[models.BaseConstraint]:
+        return [
+            models.CheckConstraint(
+                condition=Q(smtp_port__gte=1, smtp_port__lte=65535),
+                name=f"{prefix}_smtp_port_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(engine__in=Engine.values), name=f"{prefix}_engine_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(smtp_security__in=Security.values), name=f"{prefix}_security_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(recipients_mode__in=RecipientsMode.values),
+                name=f"{prefix}_recipients_mode_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(connect_timeout__gte=1, connect_timeout__lte=300),
+                name=f"{prefix}_connect_timeout_range",
+            ),
+        ]
+
+
+class EmailConfiguration(DeliverySettings):
+    """The editable state of a configuration; every saved change becomes a version."""
+
+    name = models.CharField(max_length=120, unique=True)
+    stages = models.ManyToManyField(Stage, through="StageCoverage", related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = DeliverySettings._constraints("config")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def latest_version(self) -> ConfigurationVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class StageCoverage(models.Model):
+    """A stage covered by a configuration; a unique stage makes "one per stage" a DB rule."""
+
+    stage = models.OneToOneField(Stage, on_delete=models.PROTECT, related_name="coverage")
+    configuration = models.ForeignKey(
+        EmailConfiguration, on_delete=models.CASCADE, related_name="coverages"
+    )
+
+    class Meta:
+        ordering = ["stage__order"]
+
+    def __str__(self) -> str:
+        return f"{self.stage} → {self.configuration}"
+
+
+class TestRecipient(models.Model):
+    __test__ = False  # not a pytest test class, despite the name
+
+    configuration = models.ForeignKey(
+        EmailConfiguration, on_delete=models.CASCADE, related_name="test_recipients"
+    )
+    email = models.EmailField("address")
+    name = models.CharField(max_length=200, blank=True, validators=[validate_header_safe])
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configuration", "email"],
+                name="test_recipient_unique_per_configuration",
+                violation_error_message="This address is already a test recipient.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+    def as_dict(self) -> dict[str, str]:
+        return {"email": self.email, "name": self.name}
+
+
+class ConfigurationVersion(DeliverySettings):
+    """An immutable snapshot of a configuration, secrets still encrypted."""
+
+    configuration = models.ForeignKey(
+        EmailConfiguration, on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    name = models.CharField(max_length=120)
+    stage_names = models.JSONField(default=list)
+    test_recipients = models.JSONField(default=list)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["configuration", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["configuration", "number"], name="version_number_unique"
+            ),
+            models.CheckConstraint(condition=Q(number__gte=1), name="version_number_positive"),
+            *DeliverySettings._constraints("version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.number}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise ValidationError("A configuration version is immutable; record a new one.")
+        super().save(*args, **kwargs)
+
+
+class App(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppliedConfiguration(models.Model):
+    """The configuration version an app uses on a stage: one row per (app, stage)."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="applied")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="applied")
+    version = models.ForeignKey(
+        ConfigurationVersion, on_delete=models.PROTECT, related_name="applied"
+    )
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    applied_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["app", "stage__order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "stage"],
+                name="applied_once_per_app_and_stage",
+                violation_error_message="This app already has a configuration on this stage.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app} on {self.stage}: {self.version}"
+
+    def clean(self) -> None:
+        covered = StageCoverage.objects.filter(
+            stage_id=self.stage_id, configuration_id=self.version.configuration_id
+        ).exists()
+        if not covered:
+            raise ValidationError(
+                {
+                    "version": f"“{self.version.configuration}” does not cover {self.stage}; "
+                    "only a configuration that covers a stage can be applied there."
+                },
+                code="stage_not_covered",
+            )

@@ -1,0 +1,1 @@
+"""The verbs of Stagemail, one module per concern; views and commands are thin callers."""

@@ -1,0 +1,33 @@
+"""Key rotation: re-encrypt every stored secret with the first key."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.db import transaction
+
+from emailconfig import crypto
+from emailconfig.fields import EncryptedSecretField, Secret
+
+
+def encrypted_fields() -> list[tuple[type, str]]:
+    """Every (model, field name) that stores a secret, in every installed app."""
+    return [
+        (model, field.name)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedSecretField)
+    ]
+
+
+@transaction.atomic
+def rotate_all_secrets() -> dict[str, int]:
+    """Rotate all secrets; any unreadable one aborts the whole rotation, changing nothing."""
+    counts: dict[str, int] = {}
+    for model, name in encrypted_fields():
+        rows = model._base_manager.select_for_update().exclude(**{f"{name}__isnull": True})
+        changed = 0
+        for pk, secret in rows.values_list("pk", name).iterator():
+            model._base_manager.filter(pk=pk).update(**{name: Secret(crypto.rotate(secret.token))})
+            changed += 1
+        counts[f"{model._meta.label}.{name}"] = changed
+    return counts

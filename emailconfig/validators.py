@@ -1,0 +1,40 @@
+"""Validators shared by models, forms and (later) the API."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from django.core.exceptions import ValidationError
+
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def validate_header_safe(value: str) -> None:
+    """Refuse text that could break out of an email header (CR, LF and other controls)."""
+    if _CONTROL_CHARACTERS.search(value):
+        raise ValidationError(
+            "Line breaks and control characters are not allowed here.",
+            code="header_injection",
+        )
+
+
+def validate_host(value: str) -> None:
+    """Accept a DNS name or an IPv4/IPv6 address, nothing else (no scheme, port or path)."""
+    if not value:
+        return
+    candidate = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        ipaddress.ip_address(candidate)
+        return
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in labels):
+        hint = ""
+        if "://" in value or ":" in value or "/" in value:
+            hint = " Give only the host name; the port has its own field."
+        raise ValidationError(
+            f"“{value}” is not a valid host name or IP address.{hint}", code="invalid_host"
+        )

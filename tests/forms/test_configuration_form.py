@@ -1,0 +1,164 @@
+import pytest
+
+from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.models import EmailConfiguration, Stage
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _data(**overrides):
+    stages = overrides.pop("stages", ["development"])
+    data = {
+        "name": "Team mail",
+        "stages": [Stage.objects.get(slug=s).pk for s in stages],
+        "engine": "smtp",
+        "smtp_host": "smtp.example.com",
+        "smtp_port": "587",
+        "smtp_security": "starttls",
+        "from_email": "noreply@example.com",
+        "recipients_mode": "app",
+        "connect_timeout": "10",
+        "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_accepts_a_complete_smtp_configuration():
+    form = ConfigurationForm(data=_data())
+    assert form.is_valid(), form.errors
+
+
+def test_it_refuses_a_second_configuration_for_a_stage_by_name():
+    factories.configuration("qa", name="Staging mail")
+    form = ConfigurationForm(data=_data(stages=["development", "qa"]))
+
+    assert not form.is_valid()
+    assert form.errors["stages"] == ["QA is already covered by “Staging mail”."]
+
+
+def test_it_marks_taken_stages_in_the_choices():
+    factories.configuration("qa", name="Staging mail")
+    labels = [label for _, label in ConfigurationForm().fields["stages"].choices]
+    assert labels == ["Development", "QA (taken by “Staging mail”)", "Production"]
+
+
+def test_editing_keeps_the_stages_the_configuration_already_has():
+    config = factories.configuration("qa", name="Staging mail")
+    form = ConfigurationForm(data=_data(name="Staging mail", stages=["qa"]), instance=config)
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("smtp_host", "", "Enter the SMTP server's host name or IP address."),
+        ("smtp_host", "smtp://mail.example.com", "is not a valid host name or IP address"),
+        ("smtp_host", "mail.example.com:587", "the port has its own field"),
+        ("smtp_port", "0", "greater than or equal to 1"),
+        ("smtp_port", "65536", "less than or equal to 65535"),
+        ("from_email", "not an address", "Enter a valid email address."),
+        ("from_name", "Team\r\nBcc: victim@example.com", "Line breaks"),
+        ("reply_to", "a@b@c", "Enter a valid email address."),
+        ("connect_timeout", "0", "greater than or equal to 1"),
+        ("sendgrid_endpoint", "ftp://x.example.com", "Enter a valid URL."),
+    ],
+)
+def test_it_puts_a_precise_message_on_the_field(field, value, message):
+    form = ConfigurationForm(data=_data(**{field: value}))
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field])
+
+
+def test_authentication_needs_a_username_and_a_password():
+    form = ConfigurationForm(data=_data(smtp_requires_auth="on"))
+    assert not form.is_valid()
+    assert form.errors["smtp_username"] == ["Enter the username the server expects."]
+    assert form.errors["smtp_password"] == ["Enter the password for this username."]
+
+
+def test_sendgrid_needs_an_api_key():
+    form = ConfigurationForm(data=_data(engine="sendgrid"))
+    assert not form.is_valid()
+    assert form.errors["sendgrid_api_key"] == ["Enter the SendGrid API key."]
+
+
+def test_a_blank_secret_keeps_the_stored_one():
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="u", smtp_password="stored-pw", name="Keep"
+    )
+    form = ConfigurationForm(
+        data=_data(name="Keep", smtp_requires_auth="on", smtp_username="u", smtp_port="2525"),
+        instance=config,
+    )
+    assert form.is_valid(), form.errors
+    version = form.save_version(author=None, test_recipients=[])
+
+    assert version.smtp_password.reveal() == "stored-pw"
+    assert EmailConfiguration.objects.get().smtp_password.reveal() == "stored-pw"
+
+
+def test_the_clear_box_removes_the_stored_secret():
+    config = factories.configuration(
+        engine="sendgrid", sendgrid_api_key="SG.old", smtp_host="", name="SG"
+    )
+    form = ConfigurationForm(
+        data=_data(name="SG", engine="sendgrid", sendgrid_api_key_1="on"), instance=config
+    )
+    assert not form.is_valid()
+    assert form.errors["sendgrid_api_key"] == ["Enter the SendGrid API key."]
+
+    form = ConfigurationForm(
+        data=_data(name="SG", engine="smtp", smtp_password_1="on"), instance=config
+    )
+    assert form.is_valid(), form.errors
+    form.save_version(author=None, test_recipients=[])
+    config.refresh_from_db()
+    assert config.sendgrid_api_key is None
+
+
+def test_typing_a_secret_and_ticking_clear_is_refused():
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="u", smtp_password="pw", name="Both"
+    )
+    form = ConfigurationForm(
+        data=_data(
+            name="Both",
+            smtp_requires_auth="on",
+            smtp_username="u",
+            smtp_password_0="new",
+            smtp_password_1="on",
+        ),
+        instance=config,
+    )
+    assert not form.is_valid()
+    assert form.errors["smtp_password"] == [
+        "Either type a new value or clear the stored one, not both."
+    ]
+
+
+def test_the_form_never_renders_a_stored_secret():
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="u", smtp_password="visible-if-leaked", name="R"
+    )
+    html = str(ConfigurationForm(instance=config))
+    bound = str(
+        ConfigurationForm(
+            data=_data(name="R", smtp_port="x", smtp_password_0="typed-secret-1"), instance=config
+        )
+    )
+    assert "visible-if-leaked" not in html
+    assert "A value is stored" in html
+    assert "typed-secret-1" not in bound
+
+
+def test_turning_authentication_off_forgets_the_password():
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="u", smtp_password="pw", name="Off"
+    )
+    form = ConfigurationForm(data=_data(name="Off"), instance=config)
+    assert form.is_valid(), form.errors
+    form.save_version(author=None, test_recipients=[])
+    config.refresh_from_db()
+    assert (config.smtp_username, config.smtp_password) == ("", None)

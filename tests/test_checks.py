@@ -1,0 +1,32 @@
+from cryptography.fernet import Fernet
+
+from emailconfig.checks import check_encryption_keys
+
+
+def test_missing_keys_are_an_error_in_production(settings):
+    settings.DEBUG = False
+    settings.STAGEMAIL_ENCRYPTION_KEYS = []
+    [message] = check_encryption_keys()
+    assert message.id == "emailconfig.E001"
+    assert message.is_serious()
+
+
+def test_missing_keys_are_a_warning_in_development(settings):
+    settings.DEBUG = True
+    settings.STAGEMAIL_ENCRYPTION_KEYS = []
+    [message] = check_encryption_keys()
+    assert message.id == "emailconfig.E001"
+    assert not message.is_serious()
+
+
+def test_a_malformed_key_is_an_error_naming_its_position(settings):
+    settings.DEBUG = True
+    settings.STAGEMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), "short"]
+    [message] = check_encryption_keys()
+    assert message.id == "emailconfig.E002"
+    assert "key #2" in message.msg
+
+
+def test_valid_keys_pass(settings):
+    settings.STAGEMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    assert check_encryption_keys() == []

@@ -1,0 +1,32 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_first_admin_is_created_once_and_its_password_printed_once(capsys):
+    call_command("create_first_admin")
+    first = capsys.readouterr().out
+    call_command("create_first_admin")
+    second = capsys.readouterr().out
+
+    password = first.split("password: ")[1].split()[0]
+    assert len(password) >= 20
+    assert password not in second
+    assert "already exists" in second
+    assert get_user_model().objects.filter(is_superuser=True).count() == 1
+
+    client = Client()
+    assert client.login(username="admin", password=password)
+    assert "QA" in client.get("/").content.decode()
+
+
+def test_generate_encryption_key_prints_a_usable_key(capsys, settings):
+    call_command("generate_encryption_key")
+    key = capsys.readouterr().out.strip()
+    settings.STAGEMAIL_ENCRYPTION_KEYS = [key]
+    from emailconfig import crypto
+
+    assert crypto.decrypt(crypto.encrypt("ok")) == "ok"
