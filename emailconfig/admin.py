@@ -59,9 +59,13 @@ class TestRecipientInline(admin.TabularInline):
     extra = 1
 
 
+class AdminConfigurationForm(ConfigurationForm):
+    with_test_list = False
+
+
 @admin.register(EmailConfiguration)
 class EmailConfigurationAdmin(admin.ModelAdmin):
-    form = ConfigurationForm
+    form = AdminConfigurationForm
     inlines = [TestRecipientInline]
     list_display = ["name", "engine", "recipients_mode", "updated_at"]
     search_fields = ["name"]

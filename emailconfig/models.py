@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OuterRef, Q, Subquery
 
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.validators import validate_header_safe, validate_host
@@ -231,6 +231,20 @@ class App(models.Model):
         return self.name
 
 
+class AppliedQuerySet(models.QuerySet["AppliedConfiguration"]):
+    def with_latest_number(self) -> AppliedQuerySet:
+        """Annotate `latest_number`: the newest version of the applied configuration."""
+        latest = (
+            ConfigurationVersion.objects.filter(configuration=OuterRef("version__configuration"))
+            .order_by("-number")
+            .values("number")[:1]
+        )
+        return self.annotate(latest_number=Subquery(latest))
+
+    def behind(self) -> AppliedQuerySet:
+        return self.with_latest_number().filter(version__number__lt=F("latest_number"))
+
+
 class AppliedConfiguration(models.Model):
     """The configuration version an app uses on a stage: one row per (app, stage)."""
 
@@ -244,6 +258,8 @@ class AppliedConfiguration(models.Model):
     )
     applied_at = models.DateTimeField(auto_now=True)
 
+    objects = AppliedQuerySet.as_manager()
+
     class Meta:
         ordering = ["app", "stage__order"]
         constraints = [
@@ -256,6 +272,11 @@ class AppliedConfiguration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app} on {self.stage}: {self.version}"
+
+    @property
+    def is_behind(self) -> bool:
+        """Needs `with_latest_number()`; true when a newer version exists."""
+        return self.latest_number > self.version.number
 
     def clean(self) -> None:
         covered = StageCoverage.objects.filter(

@@ -38,3 +38,13 @@ def validate_host(value: str) -> None:
         raise ValidationError(
             f"“{value}” is not a valid host name or IP address.{hint}", code="invalid_host"
         )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host names this machine (credentials may then travel unencrypted)."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

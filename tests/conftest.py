@@ -1,3 +1,54 @@
-"""Shared fixtures: personas and the Stagemail data they work on."""
+"""Shared fixtures: the four personas and the Stagemail data they work on."""
 
 from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from emailconfig.roles import EDITORS, VIEWERS
+
+
+def _user(django_user_model, username: str, group: str | None = None, **extra):
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, email=f"{username}@example.com", **extra
+    )
+    if group:
+        user.groups.add(Group.objects.get(name=group))
+    return user
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def editor(django_user_model):
+    return _user(django_user_model, "editor", EDITORS)
+
+
+@pytest.fixture
+def viewer(django_user_model):
+    return _user(django_user_model, "viewer", VIEWERS)
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return _user(django_user_model, "outsider")
+
+
+@pytest.fixture
+def editor_client(editor) -> Client:
+    return _client_for(editor)
+
+
+@pytest.fixture
+def viewer_client(viewer) -> Client:
+    return _client_for(viewer)
+
+
+@pytest.fixture
+def outsider_client(outsider) -> Client:
+    return _client_for(outsider)

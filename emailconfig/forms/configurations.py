@@ -12,10 +12,13 @@ from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
     Engine,
+    RecipientsMode,
+    Security,
     Stage,
     StageCoverage,
 )
 from emailconfig.services import configurations as services
+from emailconfig.validators import is_loopback, validate_header_safe
 
 CONFIGURATION_FIELDS = [
     "name",
@@ -48,6 +51,50 @@ class StageChoiceField(forms.ModelMultipleChoiceField):
         return f"{obj.name} (taken by “{holder}”)" if holder else obj.name
 
 
+class TestRecipientForm(forms.Form):
+    """One row of the test list; a row left without an address counts as removed."""
+
+    email = forms.EmailField(label="Address", required=False)
+    name = forms.CharField(
+        label="Name", max_length=200, required=False, validators=[validate_header_safe]
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("name") and not data.get("email") and "email" not in self.errors:
+            self.add_error("email", "Enter the address for this name, or remove the row.")
+        return data
+
+
+class BaseTestRecipientFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        seen: set[str] = set()
+        for form in self.forms:
+            address = form.cleaned_data.get("email", "").lower() if form.is_valid() else ""
+            if not address or self._should_delete_form(form):
+                continue
+            if address in seen:
+                form.add_error("email", "This address is already in the test list.")
+            seen.add(address)
+
+    def recipients(self) -> list[dict[str, str]]:
+        return [
+            {"email": form.cleaned_data["email"], "name": form.cleaned_data.get("name", "")}
+            for form in self.forms
+            if form.cleaned_data.get("email") and not self._should_delete_form(form)
+        ]
+
+
+TestRecipientFormSet = forms.formset_factory(
+    TestRecipientForm,
+    formset=BaseTestRecipientFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=100,
+    validate_max=True,
+)
+
+
 class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
     stages = StageChoiceField(
         queryset=Stage.objects.none(),
@@ -59,8 +106,20 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         fields = [name for name in CONFIGURATION_FIELDS if name != "stages"]
         widgets = {"engine": forms.RadioSelect, "recipients_mode": forms.RadioSelect}
 
+    with_test_list = True  # the admin edits the test list in its own inline instead
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.with_test_list:
+            # Bound, the posted rows are the whole list; unbound, show the stored one.
+            stored = self.instance.pk and not self.is_bound
+            self.test_list = TestRecipientFormSet(
+                self.data if self.is_bound else None,
+                prefix="recipients",
+                initial=[r.as_dict() for r in self.instance.test_recipients.all()]
+                if stored
+                else None,
+            )
         field = self.fields["stages"]
         field.queryset = Stage.objects.all()
         field.holders = dict(
@@ -93,8 +152,21 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             raise ValidationError(errors)
         return stages
 
+    def is_valid(self) -> bool:
+        form_valid = super().is_valid()
+        return form_valid and (not self.with_test_list or self.test_list.is_valid())
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if (
+            self.with_test_list
+            and data.get("recipients_mode") == RecipientsMode.TEST_LIST
+            and self.test_list.is_valid()
+            and not self.test_list.recipients()
+        ):
+            self.add_error(
+                "recipients_mode", "A test list needs at least one test recipient; add one below."
+            )
         engine = data.get("engine")
         if engine == Engine.SMTP:
             self._clean_smtp(data)
@@ -113,6 +185,13 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                 self.add_error("smtp_username", "Enter the username the server expects.")
             if not self.secret_after_save("smtp_password") and "smtp_password" not in self.errors:
                 self.add_error("smtp_password", "Enter the password for this username.")
+            host = data.get("smtp_host", "")
+            if data.get("smtp_security") == Security.NONE and host and not is_loopback(host):
+                self.add_error(
+                    "smtp_security",
+                    "Credentials are never sent unencrypted to another machine; "
+                    "choose STARTTLS or implicit TLS.",
+                )
 
     def drop_unused_settings(self) -> None:
         """Forget secrets and names the chosen engine and options no longer use."""
@@ -124,9 +203,15 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             instance.sendgrid_api_key = None
 
     def save_version(
-        self, *, author: Any, test_recipients: list[dict[str, str]]
+        self, *, author: Any, test_recipients: list[dict[str, str]] | None = None
     ) -> ConfigurationVersion | None:
-        """Save through the service; a conflict found there lands on the form's fields."""
+        """Save through the service; a conflict found there lands on the form's fields.
+
+        Returns the new version, or None when nothing changed or the save was refused
+        (then the form has errors).
+        """
+        if test_recipients is None:
+            test_recipients = self.test_list.recipients()
         self.drop_unused_settings()
         was_new = self.instance._state.adding
         try:

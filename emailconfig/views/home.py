@@ -1,8 +1,24 @@
+"""The home page: each stage, the configuration that covers it, and apps that are behind."""
+
+from __future__ import annotations
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from emailconfig import queries
 from emailconfig.models import Stage
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "emailconfig/home.html", {"stages": Stage.objects.all()})
+    latest = queries.latest_versions_by_stage()
+    applied = list(queries.applied_with_latest())
+    overview = [
+        {
+            "stage": stage,
+            "version": latest.get(stage.pk),
+            "apps": sum(a.stage_id == stage.pk for a in applied),
+            "behind": [a for a in applied if a.stage_id == stage.pk and a.is_behind],
+        }
+        for stage in Stage.objects.all()
+    ]
+    return render(request, "emailconfig/home.html", {"section": "home", "overview": overview})

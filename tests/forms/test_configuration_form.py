@@ -20,6 +20,8 @@ def _data(**overrides):
         "recipients_mode": "app",
         "connect_timeout": "10",
         "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
+        "recipients-TOTAL_FORMS": "0",
+        "recipients-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data
@@ -162,3 +164,64 @@ def test_turning_authentication_off_forgets_the_password():
     form.save_version(author=None, test_recipients=[])
     config.refresh_from_db()
     assert (config.smtp_username, config.smtp_password) == ("", None)
+
+
+def _recipients(*rows):
+    data = {"recipients-TOTAL_FORMS": str(len(rows)), "recipients-INITIAL_FORMS": "0"}
+    for i, (email, name) in enumerate(rows):
+        data.update({f"recipients-{i}-email": email, f"recipients-{i}-name": name})
+    return data
+
+
+def test_a_test_list_needs_a_recipient_on_the_mode_field():
+    form = ConfigurationForm(data=_data(recipients_mode="test_list", **_recipients(("", ""))))
+    assert not form.is_valid()
+    assert form.errors["recipients_mode"] == [
+        "A test list needs at least one test recipient; add one below."
+    ]
+
+
+def test_a_test_list_refuses_bad_and_repeated_addresses():
+    form = ConfigurationForm(
+        data=_data(
+            recipients_mode="test_list",
+            **_recipients(("qa@example.com", "QA"), ("QA@example.com", ""), ("nope", "")),
+        )
+    )
+    assert not form.is_valid()
+    assert form.test_list.errors[1]["email"] == ["This address is already in the test list."]
+    assert form.test_list.errors[2]["email"] == ["Enter a valid email address."]
+
+
+def test_a_test_list_is_saved_with_the_version():
+    form = ConfigurationForm(
+        data=_data(
+            recipients_mode="test_list",
+            **_recipients(("qa@example.com", "QA team"), ("dev@example.com", "")),
+        )
+    )
+    assert form.is_valid(), (form.errors, form.test_list.errors)
+    version = form.save_version(author=None)
+    assert version.test_recipients == [
+        {"email": "qa@example.com", "name": "QA team"},
+        {"email": "dev@example.com", "name": ""},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("smtp.example.com", False)],
+)
+def test_credentials_in_clear_text_only_go_to_loopback(host, allowed):
+    form = ConfigurationForm(
+        data=_data(
+            smtp_host=host,
+            smtp_security="none",
+            smtp_requires_auth="on",
+            smtp_username="u",
+            smtp_password_0="p",
+        )
+    )
+    assert form.is_valid() is allowed
+    if not allowed:
+        assert "never sent unencrypted" in form.errors["smtp_security"][0]

@@ -1,0 +1,95 @@
+"""Readable differences between two configuration versions; secrets show as "changed" only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emailconfig.fields import Secret
+from emailconfig.models import ConfigurationVersion, DeliverySettings, Engine
+
+
+@dataclass(frozen=True)
+class Change:
+    label: str
+    old: str
+    new: str
+
+
+def _display(version: ConfigurationVersion, name: str) -> str:
+    value = getattr(version, name)
+    if isinstance(value, Secret):
+        return "stored"
+    if value is None:
+        return "not set"
+    display = getattr(version, f"get_{name}_display", None)
+    if display is not None:
+        return str(display())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value) if value != "" else "—"
+
+
+def _secret_change(old: Secret | None, new: Secret | None) -> str | None:
+    if old is None and new is None:
+        return None
+    if old is None:
+        return "set"
+    if new is None:
+        return "removed"
+    return None if new.same_plaintext_as(old) else "changed"
+
+
+def _recipients(version: ConfigurationVersion) -> str:
+    return (
+        ", ".join(
+            f"{r['name']} <{r['email']}>" if r["name"] else r["email"]
+            for r in version.test_recipients
+        )
+        or "—"
+    )
+
+
+def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
+    changes = []
+    if old.name != new.name:
+        changes.append(Change("Name", old.name, new.name))
+    if old.stage_names != new.stage_names:
+        changes.append(
+            Change("Stages", ", ".join(old.stage_names) or "—", ", ".join(new.stage_names) or "—")
+        )
+    for name in DeliverySettings.setting_names():
+        field = ConfigurationVersion._meta.get_field(name)
+        label = str(field.verbose_name).capitalize()
+        old_value, new_value = getattr(old, name), getattr(new, name)
+        if isinstance(old_value, Secret) or isinstance(new_value, Secret):
+            what = _secret_change(old_value, new_value)
+            if what:
+                changes.append(Change(label, "(hidden)", f"(hidden, {what})"))
+        elif old_value != new_value:
+            changes.append(Change(label, _display(old, name), _display(new, name)))
+    if old.test_recipients != new.test_recipients:
+        changes.append(Change("Test recipients", _recipients(old), _recipients(new)))
+    return changes
+
+
+def _applies(settings: DeliverySettings, name: str) -> bool:
+    if name.startswith("smtp_"):
+        if settings.engine != Engine.SMTP:
+            return False
+        if name in ("smtp_username", "smtp_password"):
+            return settings.smtp_requires_auth
+    if name.startswith("sendgrid_"):
+        return settings.engine == Engine.SENDGRID
+    return True
+
+
+def displayed_settings(version: ConfigurationVersion) -> list[tuple[str, str]]:
+    """The settings that apply to a version as (label, text); secrets only as stored or not."""
+    return [
+        (
+            str(ConfigurationVersion._meta.get_field(n).verbose_name).capitalize(),
+            _display(version, n),
+        )
+        for n in DeliverySettings.setting_names()
+        if _applies(version, n)
+    ]

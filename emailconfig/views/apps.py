@@ -1,0 +1,99 @@
+"""Registered apps: list, register, edit, and the per-stage apply / re-apply flow."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from emailconfig import queries, versions
+from emailconfig.forms.catalogue import AppForm
+from emailconfig.models import App, AppliedConfiguration, ConfigurationVersion, Stage
+from emailconfig.services import configurations as services
+
+SECTION = "apps"
+
+
+@permission_required("emailconfig.view_app", raise_exception=True)
+def app_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "emailconfig/apps/list.html",
+        {"section": SECTION, "apps": queries.apps_with_status(), "stages": Stage.objects.all()},
+    )
+
+
+@permission_required("emailconfig.add_app", raise_exception=True)
+def app_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, App())
+
+
+@permission_required("emailconfig.change_app", raise_exception=True)
+def app_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    return _edit(request, get_object_or_404(App, slug=slug))
+
+
+def _edit(request: HttpRequest, app: App) -> HttpResponse:
+    adding = app._state.adding
+    form = AppForm(request.POST if request.method == "POST" else None, instance=app)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"{'Registered' if adding else 'Saved'} {app}.")
+        return redirect("emailconfig:app_detail", slug=app.slug)
+    return render(
+        request, "emailconfig/apps/form.html", {"section": SECTION, "form": form, "adding": adding}
+    )
+
+
+@permission_required("emailconfig.view_app", raise_exception=True)
+def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    app = get_object_or_404(App, slug=slug)
+    return render(
+        request,
+        "emailconfig/apps/detail.html",
+        {"section": SECTION, "app": app, "rows": queries.stage_rows(app)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("emailconfig.change_appliedconfiguration", raise_exception=True)
+def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
+    """GET asks for confirmation and shows what changes; POST applies the confirmed version."""
+    app = get_object_or_404(App, slug=slug)
+    stage = get_object_or_404(Stage, slug=stage_slug)
+    current = (
+        AppliedConfiguration.objects.filter(app=app, stage=stage)
+        .select_related("version", "version__configuration")
+        .first()
+    )
+    if request.method == "POST":
+        version = get_object_or_404(ConfigurationVersion, pk=request.POST.get("version"))
+        try:
+            services.apply_version(app, stage, version, by=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            verb = "Re-applied" if current else "Applied"
+            messages.success(request, f"{verb} {version} to {app} on {stage}.")
+        return redirect("emailconfig:app_detail", slug=app.slug)
+
+    version = queries.latest_versions_by_stage().get(stage.pk)
+    if version is None:
+        messages.error(request, f"No configuration covers {stage}; create one first.")
+        return redirect("emailconfig:app_detail", slug=app.slug)
+    same_configuration = current and current.version.configuration_id == version.configuration_id
+    return render(
+        request,
+        "emailconfig/apps/apply_confirm.html",
+        {
+            "section": SECTION,
+            "app": app,
+            "stage": stage,
+            "version": version,
+            "current": current,
+            "changes": versions.diff(current.version, version) if same_configuration else None,
+        },
+    )

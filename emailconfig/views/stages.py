@@ -1,0 +1,72 @@
+"""Stages: list, add, rename, reorder, mark production, delete when unused."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from emailconfig.forms.catalogue import StageForm
+from emailconfig.models import Stage
+from emailconfig.services import stages as stage_services
+
+SECTION = "stages"
+
+
+@permission_required("emailconfig.view_stage", raise_exception=True)
+def stage_list(request: HttpRequest) -> HttpResponse:
+    stages = Stage.objects.select_related("coverage__configuration").annotate(apps=Count("applied"))
+    return render(request, "emailconfig/stages/list.html", {"section": SECTION, "stages": stages})
+
+
+@permission_required("emailconfig.add_stage", raise_exception=True)
+def stage_create(request: HttpRequest) -> HttpResponse:
+    return _edit(request, Stage(order=stage_services.next_order()))
+
+
+@permission_required("emailconfig.change_stage", raise_exception=True)
+def stage_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    return _edit(request, get_object_or_404(Stage, slug=slug))
+
+
+def _edit(request: HttpRequest, stage: Stage) -> HttpResponse:
+    adding = stage._state.adding
+    form = StageForm(request.POST if request.method == "POST" else None, instance=stage)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"{'Added' if adding else 'Saved'} stage {stage}.")
+        return redirect("emailconfig:stage_list")
+    return render(
+        request,
+        "emailconfig/stages/form.html",
+        {"section": SECTION, "form": form, "adding": adding, "stage": stage},
+    )
+
+
+@require_POST
+@permission_required("emailconfig.change_stage", raise_exception=True)
+def stage_move(request: HttpRequest, slug: str) -> HttpResponse:
+    stage = get_object_or_404(Stage, slug=slug)
+    stage_services.move(stage, up=request.POST.get("direction") == "up")
+    messages.success(request, f"Moved {stage} {request.POST.get('direction', 'down')}.")
+    return redirect("emailconfig:stage_list")
+
+
+@permission_required("emailconfig.delete_stage", raise_exception=True)
+def stage_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    stage = get_object_or_404(Stage, slug=slug)
+    if request.method == "POST":
+        try:
+            stage_services.delete(stage)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.success(request, f"Deleted stage {stage}.")
+        return redirect("emailconfig:stage_list")
+    return render(
+        request, "emailconfig/stages/delete_confirm.html", {"section": SECTION, "stage": stage}
+    )

@@ -1,0 +1,145 @@
+import pytest
+from django.urls import reverse
+
+from emailconfig.models import EmailConfiguration, Stage
+from emailconfig.services import configurations as services
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "portal-secret-never-shown"
+
+
+def _form_data(name="Team mail", stages=("development", "qa"), **overrides):
+    data = {
+        "name": name,
+        "stages": [Stage.objects.get(slug=s).pk for s in stages],
+        "engine": "smtp",
+        "smtp_host": "smtp.example.com",
+        "smtp_port": "587",
+        "smtp_security": "starttls",
+        "smtp_requires_auth": "on",
+        "smtp_username": "mailer",
+        "smtp_password_0": SECRET,
+        "from_email": "noreply@example.com",
+        "from_name": "Team",
+        "recipients_mode": "test_list",
+        "connect_timeout": "10",
+        "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
+        "recipients-TOTAL_FORMS": "2",
+        "recipients-INITIAL_FORMS": "0",
+        "recipients-0-email": "qa@example.com",
+        "recipients-0-name": "QA",
+        "recipients-1-email": "dev@example.com",
+        "recipients-1-name": "Dev",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_editor_creates_a_configuration_as_version_one(editor_client, editor):
+    response = editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+
+    config = EmailConfiguration.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("emailconfig:configuration_detail", args=[config.pk])
+    version = config.latest_version()
+    assert (version.number, version.created_by) == (1, editor)
+    assert version.stage_names == ["Development", "QA"]
+    assert [r["email"] for r in version.test_recipients] == ["qa@example.com", "dev@example.com"]
+    page = editor_client.get(response["Location"]).content.decode()
+    assert "Saved “Team mail” as version 1." in page
+    assert SECRET not in page
+    assert config.smtp_password.token not in page
+
+
+def test_an_invalid_form_saves_nothing_and_echoes_no_secret(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:configuration_create"), _form_data(smtp_port="99999")
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Ensure this value is less than or equal to 65535." in page
+    assert "Nothing was saved" in page
+    assert SECRET not in page
+    assert not EmailConfiguration.objects.exists()
+
+
+def test_a_second_configuration_for_a_stage_gets_a_field_error(editor_client):
+    factories.configuration("qa", name="Staging mail")
+    response = editor_client.post(
+        reverse("emailconfig:configuration_create"), _form_data(name="Another")
+    )
+    assert "QA is already covered by “Staging mail”." in response.content.decode()
+    assert EmailConfiguration.objects.count() == 1
+
+
+def test_the_form_marks_taken_stages(editor_client):
+    factories.configuration("qa", name="Staging mail")
+    page = editor_client.get(reverse("emailconfig:configuration_create")).content.decode()
+    assert "QA (taken by “Staging mail”)" in page
+
+
+def test_editing_records_a_new_version_and_blank_secret_keeps_it(editor_client):
+    editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+    config = EmailConfiguration.objects.get()
+    url = reverse("emailconfig:configuration_edit", args=[config.pk])
+
+    page = editor_client.get(url).content.decode()
+    assert "A value is stored" in page and SECRET not in page
+
+    editor_client.post(url, _form_data(smtp_port="2525", smtp_password_0=""))
+    config.refresh_from_db()
+    assert config.latest_version().number == 2
+    assert config.smtp_password.reveal() == SECRET
+
+
+def test_saving_without_changes_says_so(editor_client):
+    editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+    config = EmailConfiguration.objects.get()
+    response = editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]),
+        _form_data(smtp_password_0=""),
+        follow=True,
+    )
+    assert "Nothing changed, so no new version was recorded." in response.content.decode()
+    assert config.versions.count() == 1
+
+
+def test_the_list_shows_server_versions_and_apps_behind(viewer_client, admin_user):
+    config = factories.configuration("qa", name="QA mail", smtp_security="starttls")
+    services.apply_version(
+        factories.app("Billing"), factories.stage("qa"), config.latest_version(), by=admin_user
+    )
+    factories.edit(config, smtp_port=2525)
+
+    page = viewer_client.get(reverse("emailconfig:configuration_list")).content.decode()
+    assert "127.0.0.1:2525" in page
+    assert "STARTTLS" in page
+    assert "v2" in page
+    assert "1 behind" in page
+
+
+def test_the_detail_shows_history_and_a_diff_with_secrets_only_as_changed(viewer_client):
+    config = factories.configuration(
+        smtp_requires_auth=True,
+        smtp_username="u",
+        smtp_password="first-secret",
+        smtp_security="tls",
+    )
+    factories.edit(config, smtp_password="second-secret", smtp_host="mail.example.com")
+
+    url = reverse("emailconfig:configuration_detail", args=[config.pk])
+    page = viewer_client.get(url + "?from=1&to=2").content.decode()
+
+    assert "Changes from v1 to v2" in page
+    assert "(hidden, changed)" in page
+    assert "mail.example.com" in page
+    assert "first-secret" not in page and "second-secret" not in page
+
+
+def test_the_detail_of_a_missing_configuration_is_404(viewer_client):
+    assert (
+        viewer_client.get(reverse("emailconfig:configuration_detail", args=[999])).status_code
+        == 404
+    )

@@ -1,0 +1,104 @@
+"""Every page requires login; every page and action checks view vs change on the server."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from emailconfig.models import AppliedConfiguration, EmailConfiguration, Stage
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    config = factories.configuration("qa", name="QA mail")
+    app = factories.app("Billing")
+    return {"config": config, "app": app, "version": config.latest_version()}
+
+
+def read_urls(world):
+    return [
+        reverse("emailconfig:home"),
+        reverse("emailconfig:configuration_list"),
+        reverse("emailconfig:configuration_detail", args=[world["config"].pk]),
+        reverse("emailconfig:app_list"),
+        reverse("emailconfig:app_detail", args=["billing"]),
+        reverse("emailconfig:stage_list"),
+    ]
+
+
+def write_urls(world):
+    """(url, POST data) for every action that changes something."""
+    return [
+        (reverse("emailconfig:configuration_create"), {"name": "x"}),
+        (reverse("emailconfig:configuration_edit", args=[world["config"].pk]), {"name": "x"}),
+        (reverse("emailconfig:app_create"), {"name": "New app"}),
+        (reverse("emailconfig:app_edit", args=["billing"]), {"name": "Renamed"}),
+        (
+            reverse("emailconfig:apply", args=["billing", "qa"]),
+            {"version": world["version"].pk},
+        ),
+        (reverse("emailconfig:stage_create"), {"name": "Staging"}),
+        (reverse("emailconfig:stage_edit", args=["qa"]), {"name": "Renamed"}),
+        (reverse("emailconfig:stage_move", args=["qa"]), {"direction": "up"}),
+        (reverse("emailconfig:stage_delete", args=["production"]), {}),
+    ]
+
+
+def _snapshot():
+    return (
+        list(EmailConfiguration.objects.values_list("name", flat=True)),
+        list(Stage.objects.values_list("name", "order")),
+        AppliedConfiguration.objects.count(),
+    )
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(world):
+    client = Client()
+    for url in read_urls(world) + [url for url, _ in write_urls(world)]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+
+
+def test_a_viewer_reads_every_page(viewer_client, world):
+    for url in read_urls(world):
+        assert viewer_client.get(url).status_code == 200, url
+
+
+def test_a_viewer_cannot_change_anything_by_page_or_direct_post(viewer_client, world):
+    before = _snapshot()
+    for url, data in write_urls(world):
+        assert viewer_client.get(url).status_code in (403, 405), url
+        assert viewer_client.post(url, data).status_code == 403, url
+    assert _snapshot() == before
+
+
+def test_a_viewer_sees_no_edit_controls(viewer_client, world):
+    pages = "".join(viewer_client.get(url).content.decode() for url in read_urls(world))
+    for control in (
+        "New configuration",
+        "Register an app",
+        "Add a stage",
+        "/edit/",
+        "/apply/",
+        "/move/",
+        "/delete/",
+    ):
+        assert control not in pages
+
+
+def test_an_outsider_can_sign_in_but_sees_nothing(outsider_client, world):
+    for url in read_urls(world)[1:]:
+        assert outsider_client.get(url).status_code == 403, url
+    for url, data in write_urls(world):
+        assert outsider_client.post(url, data).status_code == 403, url
+
+
+def test_an_editor_opens_every_page_and_form(editor_client, world):
+    for url in read_urls(world):
+        assert editor_client.get(url).status_code == 200, url
+    for url, _ in write_urls(world):
+        if "move" not in url:
+            assert editor_client.get(url).status_code == 200, url
