@@ -6,7 +6,7 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test lint format install check-python clean
+.PHONY: run test lint format install check-python clean screenshots chromium
 
 run: install .env
 	$(PY) manage.py migrate --noinput
@@ -14,8 +14,24 @@ run: install .env
 	@echo "Stagemail is starting on http://$(HOST)/ (sign in with the admin account above)."
 	$(PY) manage.py runserver $(HOST)
 
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Browser tests drive Debian's chromium; install it when we can, else say what is missing.
+chromium:
+	@test -x /usr/bin/chromium || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Debian's chromium for the browser tests"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+		else \
+			echo "NOTE: /usr/bin/chromium is missing, so the browser tests will be skipped."; \
+			echo "      Install it with: sudo apt-get install chromium"; \
+		fi; }
+
+screenshots: install
+	mkdir -p docs
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser/test_portal_flow.py -k whole_flow
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.text import capfirst
+
 from emailconfig.fields import Secret
 from emailconfig.models import ConfigurationVersion, DeliverySettings, Engine
 
@@ -59,7 +61,7 @@ def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
         )
     for name in DeliverySettings.setting_names():
         field = ConfigurationVersion._meta.get_field(name)
-        label = str(field.verbose_name).capitalize()
+        label = capfirst(field.verbose_name)
         old_value, new_value = getattr(old, name), getattr(new, name)
         if isinstance(old_value, Secret) or isinstance(new_value, Secret):
             what = _secret_change(old_value, new_value)
@@ -87,7 +89,7 @@ def displayed_settings(version: ConfigurationVersion) -> list[tuple[str, str]]:
     """The settings that apply to a version as (label, text); secrets only as stored or not."""
     return [
         (
-            str(ConfigurationVersion._meta.get_field(n).verbose_name).capitalize(),
+            capfirst(ConfigurationVersion._meta.get_field(n).verbose_name),
             _display(version, n),
         )
         for n in DeliverySettings.setting_names()

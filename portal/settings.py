@@ -93,7 +93,7 @@ TEMPLATES = [
     },
 ]
 # Widgets (such as the write-only secret input) live in templates/ too.
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+FORM_RENDERER = "portal.forms.PortalFormRenderer"
 
 WSGI_APPLICATION = "portal.wsgi.application"
 ASGI_APPLICATION = "portal.asgi.application"

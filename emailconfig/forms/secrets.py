@@ -19,6 +19,7 @@ MAX_SECRET_LENGTH = 4096
 
 class SecretWidget(forms.MultiWidget):
     template_name = "emailconfig/widgets/secret.html"
+    use_fieldset = False  # the field's label points at the text input itself
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         self.stored = False
@@ -32,6 +33,9 @@ class SecretWidget(forms.MultiWidget):
             ],
             attrs,
         )
+
+    def id_for_label(self, id_: str) -> str:
+        return f"{id_}_0" if id_ else id_
 
     def decompress(self, value: object) -> list[object]:
         return [None, False]

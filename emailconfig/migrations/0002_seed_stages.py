@@ -1,18 +1,10 @@
 from django.db import migrations
 
-SEEDED_STAGES = [
-    ("Development", "development", 10, False),
-    ("QA", "qa", 20, False),
-    ("Production", "production", 30, True),
-]
+from emailconfig.seeds import SEEDED_STAGES, seed_stages
 
 
-def seed_stages(apps, schema_editor):
-    Stage = apps.get_model("emailconfig", "Stage")
-    for name, slug, order, is_production in SEEDED_STAGES:
-        Stage.objects.get_or_create(
-            slug=slug, defaults={"name": name, "order": order, "is_production": is_production}
-        )
+def seed(apps, schema_editor):
+    seed_stages(apps.get_model("emailconfig", "Stage"))
 
 
 def remove_unused_seeded_stages(apps, schema_editor):
@@ -25,4 +17,4 @@ def remove_unused_seeded_stages(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [("emailconfig", "0001_initial")]
 
-    operations = [migrations.RunPython(seed_stages, remove_unused_seeded_stages)]
+    operations = [migrations.RunPython(seed, remove_unused_seeded_stages)]

@@ -1,0 +1,86 @@
+"""Playwright driving Debian's chromium against pytest-django's live server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emailconfig.models import Stage
+from emailconfig.seeds import seed_stages
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+# Each browser test module sets: pytestmark = BROWSER_TEST
+# The live server needs committed data, so these tests are transactional.
+BROWSER_TEST = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _seeded_stages(transactional_db: None) -> None:
+    """Transactional tests flush the tables, seeded stages included; put them back.
+
+    (Serialized rollback cannot do it here: Playwright's event loop gives the test a
+    different database connection from the one the serialized data was stored on.)
+    """
+    seed_stages(Stage)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        reason = "Debian's chromium is missing; install it with `apt-get install chromium`."
+        if os.environ.get("STAGEMAIL_REQUIRE_BROWSER"):
+            pytest.fail(reason)  # CI must not pass without the browser tests
+        pytest.skip(reason)
+    # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
+    # tests themselves are still synchronous and safe.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator[object]:
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot():
+    """Save a screenshot under $STAGEMAIL_SCREENSHOTS (used by `make screenshots`)."""
+    folder = os.environ.get("STAGEMAIL_SCREENSHOTS")
+
+    def take(page, name: str) -> None:
+        if folder:
+            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+    return take
+
+
+def sign_in(page, username: str, password: str) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Sign out").or_(
+        page.get_by_role("button", name="Sign out")
+    ).wait_for()
