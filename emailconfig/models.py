@@ -11,7 +11,11 @@ from django.db import models
 from django.db.models import F, OuterRef, Q, Subquery
 
 from emailconfig.fields import EncryptedSecretField
-from emailconfig.validators import validate_header_safe, validate_host
+from emailconfig.validators import (
+    validate_header_safe,
+    validate_host,
+    validate_pem_certificates,
+)
 
 DEFAULT_SENDGRID_ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
 
@@ -76,6 +80,14 @@ class DeliverySettings(models.Model):
         "username", max_length=255, blank=True, validators=[validate_header_safe]
     )
     smtp_password = EncryptedSecretField("password")
+    trusted_ca = models.TextField(
+        "trusted CA certificates",
+        blank=True,
+        validators=[validate_pem_certificates],
+        help_text="Only for a private relay whose certificate is signed by your own CA: paste "
+        "that CA's PEM certificate(s). They are trusted in addition to the system's; the "
+        "host name is still verified.",
+    )
 
     sendgrid_api_key = EncryptedSecretField("SendGrid API key")
     sendgrid_endpoint = models.URLField(
@@ -87,10 +99,23 @@ class DeliverySettings(models.Model):
     recipients_mode = models.CharField(
         "recipients", max_length=20, choices=RecipientsMode, default=RecipientsMode.APP
     )
+    subject_prefix = models.CharField(
+        "subject prefix",
+        max_length=40,
+        blank=True,
+        validators=[validate_header_safe],
+        help_text="Put in front of every subject, such as [QA]. Leave blank to keep subjects.",
+    )
     connect_timeout = models.PositiveSmallIntegerField(
         "connect timeout (seconds)",
         default=10,
         validators=[MinValueValidator(1), MaxValueValidator(300)],
+    )
+    send_timeout = models.PositiveSmallIntegerField(
+        "send timeout (seconds)",
+        default=60,
+        validators=[MinValueValidator(1), MaxValueValidator(600)],
+        help_text="The longest one message may take once connected, whatever the server does.",
     )
 
     class Meta:
@@ -120,6 +145,10 @@ class DeliverySettings(models.Model):
             models.CheckConstraint(
                 condition=Q(connect_timeout__gte=1, connect_timeout__lte=300),
                 name=f"{prefix}_connect_timeout_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(send_timeout__gte=1, send_timeout__lte=600),
+                name=f"{prefix}_send_timeout_range",
             ),
         ]
 
@@ -290,3 +319,66 @@ class AppliedConfiguration(models.Model):
                 },
                 code="stage_not_covered",
             )
+
+
+class EmailTemplate(models.Model):
+    """Subject, text and HTML in sandboxed Jinja2, with sample data for previews."""
+
+    key = models.SlugField(
+        max_length=80, unique=True, help_text="How apps name this template, e.g. password-reset."
+    )
+    name = models.CharField(max_length=120)
+    subject = models.CharField(max_length=998)
+    text_body = models.TextField("text body", blank=True)
+    html_body = models.TextField("HTML body", blank=True)
+    sample_data = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(text_body="", html_body=""), name="template_has_a_body"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Outcome(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    TEMPORARY = "temporary", "Failed (temporary)"
+    PERMANENT = "permanent", "Failed (permanent)"
+
+
+class TestSend(models.Model):
+    """One test-send from the preview page, kept for the record and for rate limiting."""
+
+    __test__ = False
+
+    version = models.ForeignKey(
+        ConfigurationVersion, on_delete=models.CASCADE, related_name="test_sends"
+    )
+    template = models.ForeignKey(
+        EmailTemplate, null=True, on_delete=models.SET_NULL, related_name="test_sends"
+    )
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    message_id = models.CharField(max_length=255)
+    subject = models.CharField(max_length=998)
+    recipients = models.JSONField(default=list)
+    outcome = models.CharField(max_length=20, choices=Outcome)
+    server_answer = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-sent_at"]
+
+    def __str__(self) -> str:
+        return f"Test-send {self.message_id} ({self.outcome})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 
 from django.core.exceptions import ValidationError
 
@@ -48,3 +49,25 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----"
+)
+
+
+def validate_pem_certificates(value: str) -> None:
+    """Accept one or more PEM certificates that the TLS library can load."""
+    if not value.strip():
+        return
+    if not _PEM_BLOCK.search(value):
+        raise ValidationError(
+            "Paste PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----).",
+            code="invalid_pem",
+        )
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=value)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValidationError(
+            f"These certificates cannot be loaded: {exc}.", code="invalid_pem"
+        ) from None

@@ -52,3 +52,10 @@ def viewer_client(viewer) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _client_for(outsider)
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    from tests.servers import make_certificates
+
+    return make_certificates(tmp_path_factory.mktemp("certs"))

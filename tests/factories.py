@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from emailconfig.composer import EmailRequest
+from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.fields import Secret
 from emailconfig.models import App, ConfigurationVersion, EmailConfiguration, Stage
 from emailconfig.services import configurations as services
 
@@ -53,3 +56,43 @@ def edit(config: EmailConfiguration, author: Any = None, **changes: Any) -> Conf
 
 def app(name: str = "Billing") -> App:
     return App.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+
+
+def delivery_settings(**overrides: Any) -> DeliverySettings:
+    """Frozen settings for engine and composer tests; no database needed."""
+    values: dict[str, Any] = {
+        "label": "Test configuration v1",
+        "engine": "smtp",
+        "sender": Address("noreply@example.com", "Example Team"),
+        "reply_to": None,
+        "subject_prefix": "",
+        "recipients_mode": "app",
+        "test_recipients": (),
+        "smtp_host": "127.0.0.1",
+        "smtp_port": 25,
+        "smtp_security": "none",
+        "smtp_requires_auth": False,
+        "smtp_username": "",
+        "smtp_password": None,
+        "trusted_ca": "",
+        "sendgrid_api_key": None,
+        "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
+        "connect_timeout": 5.0,
+        "send_timeout": 10.0,
+    }
+    values.update(overrides)
+    for name in ("smtp_password", "sendgrid_api_key"):
+        if isinstance(values[name], str):
+            values[name] = Secret.from_plaintext(values[name])
+    return DeliverySettings(**values)
+
+
+def request(**overrides: Any) -> EmailRequest:
+    values: dict[str, Any] = {
+        "subject": "Your invoice",
+        "text": "Hello Ada,\nyour invoice is ready.",
+        "html": "<p>Hello <b>Ada</b>, your invoice is ready.</p>",
+        "to": (Address("ada@example.com", "Ada Lovelace"),),
+    }
+    values.update(overrides)
+    return EmailRequest(**values)

@@ -1,0 +1,190 @@
+"""One builder for every outgoing message: preview, test-send and the outbound service.
+
+It applies the policy before any engine sees a message: header safety (no CR,
+LF or other control characters anywhere in a header or address), address
+syntax, the subject prefix, and test-list redirection.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address as MimeAddress
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from emailconfig.delivery import Address, DeliverySettings
+
+ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' (RFC 5322)
+MAX_RECIPIENTS = 100
+
+
+class ComposeError(ValueError):
+    """The request cannot become a safe message; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    """What an app (or the preview page) asks to send, before policy is applied."""
+
+    subject: str
+    text: str = ""
+    html: str = ""
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    reply_to: Address | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    message_id: str | None = None  # kept on every retry of the same message
+
+
+@dataclass(frozen=True)
+class ComposedMessage:
+    sender: Address
+    reply_to: Address | None
+    to: tuple[Address, ...]
+    cc: tuple[Address, ...]
+    bcc: tuple[Address, ...]
+    original_recipients: str  # empty unless redirected to the test list
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    message_id: str
+    date: datetime
+
+    @property
+    def envelope_recipients(self) -> list[str]:
+        return [a.email for a in (*self.to, *self.cc, *self.bcc)]
+
+    def extra_headers(self) -> dict[str, str]:
+        extra = dict(self.headers)
+        if self.original_recipients:
+            extra[ORIGINAL_RECIPIENTS_HEADER] = self.original_recipients
+        return extra
+
+    def as_mime(self) -> EmailMessage:
+        message = EmailMessage(policy=policy.SMTP)
+        message["From"] = _mime_address(self.sender)
+        if self.to:
+            message["To"] = [_mime_address(a) for a in self.to]
+        if self.cc:
+            message["Cc"] = [_mime_address(a) for a in self.cc]
+        if self.reply_to:
+            message["Reply-To"] = _mime_address(self.reply_to)
+        message["Subject"] = self.subject
+        message["Date"] = format_datetime(self.date)
+        message["Message-ID"] = self.message_id
+        for name, value in self.extra_headers().items():
+            message[name] = value
+        if self.text and self.html:
+            message.set_content(self.text)
+            message.add_alternative(self.html, subtype="html")
+        elif self.html:
+            message.set_content(self.html, subtype="html")
+        else:
+            message.set_content(self.text)
+        return message
+
+    def as_bytes(self) -> bytes:
+        return self.as_mime().as_bytes()
+
+
+def _mime_address(address: Address) -> MimeAddress:
+    return MimeAddress(display_name=address.name, addr_spec=address.email)
+
+
+def _safe(field_name: str, value: str) -> str:
+    if _UNSAFE.search(value):
+        raise ComposeError(field_name, "line breaks and control characters are not allowed.")
+    return value
+
+
+def _checked_address(field_name: str, address: Address) -> Address:
+    _safe(field_name, address.name)
+    _safe(field_name, address.email)
+    try:
+        validate_email(address.email)
+    except ValidationError:
+        raise ComposeError(field_name, f"“{address.email}” is not a valid address.") from None
+    local, _, domain = address.email.rpartition("@")
+    if not local.isascii():
+        raise ComposeError(field_name, f"“{address.email}”: non-ASCII mailbox names are refused.")
+    if not domain.isascii():  # internationalised domain: its ASCII (IDNA) form goes on the wire
+        return Address(f"{local}@{domain.encode('idna').decode('ascii')}", address.name)
+    return address
+
+
+def _checked_addresses(field_name: str, addresses: tuple[Address, ...]) -> tuple[Address, ...]:
+    return tuple(_checked_address(field_name, a) for a in addresses)
+
+
+def _describe(label: str, addresses: tuple[Address, ...]) -> str:
+    return f"{label}: {', '.join(a.email for a in addresses)}" if addresses else ""
+
+
+def compose(
+    request: EmailRequest, settings: DeliverySettings, *, now: datetime | None = None
+) -> ComposedMessage:
+    """Build the message exactly as it will be sent, or raise ComposeError saying why not."""
+    to = _checked_addresses("to", request.to)
+    cc = _checked_addresses("cc", request.cc)
+    bcc = _checked_addresses("bcc", request.bcc)
+    if not (to or cc or bcc):
+        raise ComposeError("to", "at least one recipient is needed.")
+    if len(to) + len(cc) + len(bcc) > MAX_RECIPIENTS:
+        raise ComposeError("to", f"at most {MAX_RECIPIENTS} recipients in one message.")
+    reply_to = request.reply_to or settings.reply_to
+    if reply_to is not None:
+        _checked_address("reply_to", reply_to)
+    sender = _checked_address("from", settings.sender)
+    subject = _safe("subject", f"{settings.subject_prefix} {request.subject}".strip())
+    if not subject:
+        raise ComposeError("subject", "a subject is needed.")
+    if not (request.text or request.html):
+        raise ComposeError("text", "a text or an HTML body is needed.")
+    headers = {}
+    for name, value in request.headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ComposeError("headers", f"“{name[:40]}” is not a valid header name.")
+        headers[name] = _safe("headers", value)
+
+    original = ""
+    if settings.redirects_to_test_list:
+        original = "; ".join(
+            part
+            for part in (_describe("To", to), _describe("Cc", cc), _describe("Bcc", bcc))
+            if part
+        )
+        to, cc, bcc = _checked_addresses("test recipients", settings.test_recipients), (), ()
+        if not to:
+            raise ComposeError("to", "the configuration's test list is empty.")
+
+    message_id = request.message_id or make_msgid(domain=sender.email.rpartition("@")[2])
+    _safe("message_id", message_id)
+    return ComposedMessage(
+        sender=sender,
+        reply_to=reply_to,
+        to=to,
+        cc=cc,
+        bcc=bcc,
+        original_recipients=original,
+        subject=subject,
+        text=request.text,
+        html=request.html,
+        headers=headers,
+        message_id=message_id,
+        date=now or datetime.now(UTC),
+    )

@@ -1,0 +1,76 @@
+"""The frozen settings a message is composed and delivered with.
+
+Built from a stored configuration version; secrets stay `Secret` objects until an
+engine reveals them at the moment it authenticates. Composer and engines take
+this, never a model instance, so they need no database and any version can be
+sent exactly as it was recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emailconfig.fields import Secret
+from emailconfig.models import ConfigurationVersion, RecipientsMode
+
+
+@dataclass(frozen=True)
+class Address:
+    email: str
+    name: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    label: str  # "Team mail v3", for answers shown to admins
+    engine: str
+    sender: Address
+    reply_to: Address | None
+    subject_prefix: str
+    recipients_mode: str
+    test_recipients: tuple[Address, ...]
+    smtp_host: str
+    smtp_port: int
+    smtp_security: str
+    smtp_requires_auth: bool
+    smtp_username: str
+    smtp_password: Secret | None
+    trusted_ca: str
+    sendgrid_api_key: Secret | None
+    sendgrid_endpoint: str
+    connect_timeout: float
+    send_timeout: float
+    version_id: int | None = None
+
+    @property
+    def redirects_to_test_list(self) -> bool:
+        return self.recipients_mode == RecipientsMode.TEST_LIST
+
+    @classmethod
+    def from_version(cls, version: ConfigurationVersion) -> DeliverySettings:
+        return cls(
+            label=str(version),
+            engine=version.engine,
+            sender=Address(version.from_email, version.from_name),
+            reply_to=Address(version.reply_to) if version.reply_to else None,
+            subject_prefix=version.subject_prefix,
+            recipients_mode=version.recipients_mode,
+            test_recipients=tuple(
+                Address(r["email"], r.get("name", "")) for r in version.test_recipients
+            ),
+            smtp_host=version.smtp_host,
+            smtp_port=version.smtp_port,
+            smtp_security=version.smtp_security,
+            smtp_requires_auth=version.smtp_requires_auth,
+            smtp_username=version.smtp_username,
+            smtp_password=version.smtp_password,
+            trusted_ca=version.trusted_ca,
+            sendgrid_api_key=version.sendgrid_api_key,
+            sendgrid_endpoint=version.sendgrid_endpoint,
+            connect_timeout=float(version.connect_timeout),
+            send_timeout=float(version.send_timeout),
+            version_id=version.pk,
+        )

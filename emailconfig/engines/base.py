@@ -1,0 +1,120 @@
+"""What every delivery engine has in common: the result, the error, the base class."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from emailconfig.delivery import DeliverySettings
+from emailconfig.models import Outcome
+
+if TYPE_CHECKING:
+    from emailconfig.composer import ComposedMessage
+
+
+class DeliveryError(Exception):
+    """A failure to deliver; `permanent` says whether trying again can help."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What happened to one message. `answer` is the server's own words, never a secret."""
+
+    outcome: Outcome
+    answer: str
+    duration_ms: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # recipient -> server's answer
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == Outcome.DELIVERED
+
+    @classmethod
+    def failed(cls, error: DeliveryError, duration_ms: int) -> DeliveryResult:
+        return cls(
+            outcome=Outcome.PERMANENT if error.permanent else Outcome.TEMPORARY,
+            answer=error.message,
+            duration_ms=duration_ms,
+            retry_after=error.retry_after,
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a connection test, as shown to the admin."""
+
+    name: str
+    ok: bool
+    duration_ms: int
+    answer: str
+    hint: str = ""
+
+
+class Engine:
+    """Delivers composed messages; one instance keeps one connection for a batch.
+
+    Use as a context manager: the connection opens on the first message and
+    closes on exit. Subclasses implement the three methods below.
+    """
+
+    def __init__(self, settings: DeliverySettings) -> None:
+        self.settings = settings
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def send(self, message: ComposedMessage) -> DeliveryResult:
+        """Deliver one message; failures come back as a result, never as an exception."""
+        started = time.monotonic()
+        try:
+            result = self.deliver(message)
+        except DeliveryError as error:
+            self.close()  # a failed exchange leaves the connection in an unknown state
+            return DeliveryResult.failed(error, ms_since(started))
+        return DeliveryResult(
+            outcome=result.outcome,
+            answer=result.answer,
+            duration_ms=ms_since(started),
+            refused=result.refused,
+        )
+
+    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+        raise NotImplementedError("an engine must define deliver(), raising DeliveryError")
+
+    def check_connection(self) -> list[Step]:
+        raise NotImplementedError("an engine must define check_connection()")
+
+    def close(self) -> None:
+        raise NotImplementedError("an engine must define close(), safe to call twice")
+
+
+def tls_context(trusted_ca: str = "") -> ssl.SSLContext:
+    """Verification always on; a configuration may add its own CA to the system's."""
+    context = ssl.create_default_context()
+    if trusted_ca.strip():
+        context.load_verify_locations(cadata=trusted_ca)
+    return context
+
+
+def ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

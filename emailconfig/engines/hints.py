@@ -1,0 +1,65 @@
+"""Plain-language hints for the failures admins meet most when testing a connection."""
+
+from __future__ import annotations
+
+from emailconfig.delivery import DeliverySettings
+from emailconfig.models import Security
+
+IMPLICIT_TLS_PORTS = {465}
+STARTTLS_PORTS = {25, 587, 2525}
+
+
+def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
+    text = answer.lower()
+    port, security = settings.smtp_port, settings.smtp_security
+    if (
+        "wrong version number" in text.replace("_", " ")
+        or "record layer failure" in text
+        or (security == Security.TLS and "handshake" in text and port in STARTTLS_PORTS)
+    ):
+        return (
+            f"The server on port {port} does not start with TLS. Port 587 and 25 usually "
+            "use STARTTLS; choose STARTTLS, or use port 465 for implicit TLS."
+        )
+    if (
+        "timed out" in text
+        and step.startswith("Connect")
+        and (security != Security.TLS and port in IMPLICIT_TLS_PORTS)
+    ):
+        return "Port 465 usually expects implicit TLS from the first byte; choose Implicit TLS."
+    if "timed out" in text and step.startswith("Connect"):
+        return (
+            f"No answer from {settings.smtp_host}:{port} in time. A firewall may be dropping "
+            "the traffic, or the host or port is wrong."
+        )
+    if "connection refused" in text:
+        return f"Nothing accepts connections on {settings.smtp_host}:{port}. Check host and port."
+    if "hostname mismatch" in text or "doesn't match" in text or "not valid for" in text:
+        return (
+            f"The server's certificate is not issued for “{settings.smtp_host}”. Use the host "
+            "name written on the certificate."
+        )
+    if "certificate" in text and ("self-signed" in text or "unable to get local issuer" in text):
+        return (
+            "The certificate is signed by an authority this machine does not trust. For a "
+            "private relay, paste its CA certificate under “Trusted CA certificates”."
+        )
+    if "does not offer starttls" in text:
+        return (
+            "The server offers no STARTTLS here. Check the port, or whether it needs implicit TLS."
+        )
+    if step == "Authenticate" and ("535" in text or "authentication rejected" in text):
+        return (
+            "The server rejected the username or password. Some providers (Gmail, Microsoft "
+            "365) need an app password or SMTP AUTH enabled for the mailbox."
+        )
+    if "does not offer authentication" in text:
+        return "Some servers offer AUTH only after STARTTLS; check the security setting."
+    if step.startswith("Sender") and text.split(":")[-1].strip()[:1] == "5":
+        return (
+            f"The server refuses to send as {settings.sender.email}. Use an address the "
+            "account is allowed to send from, or allow this sender on the relay."
+        )
+    if "name or service not known" in text or "nodename nor servname" in text:
+        return f"“{settings.smtp_host}” cannot be resolved. Check the host name."
+    return ""

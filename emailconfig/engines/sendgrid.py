@@ -1,0 +1,192 @@
+"""SendGrid v3 delivery over one kept-alive HTTPS connection, payload built by `sendgrid`'s helper.
+
+The official client opens a new connection and reloads the CA bundle for every
+message; posting the same JSON over one pooled connection is about a hundred
+times faster, so the engine keeps its connection for the whole batch.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import ssl
+import time
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from sendgrid.helpers.mail import Bcc, Cc, From, Header, Mail, Personalization, ReplyTo, To
+
+from emailconfig.composer import ComposedMessage
+from emailconfig.engines.base import (
+    DeliveryError,
+    DeliveryResult,
+    Engine,
+    Step,
+    ms_since,
+    tls_context,
+)
+from emailconfig.models import Outcome
+
+PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}
+MAX_ANSWER = 2000
+
+
+def payload(message: ComposedMessage) -> dict:
+    """The v3 mail/send JSON for a composed message."""
+    mail = Mail(
+        from_email=From(message.sender.email, message.sender.name or None),
+        subject=message.subject,
+        plain_text_content=message.text or None,
+        html_content=message.html or None,
+    )
+    personalization = Personalization()
+    for address in message.to:
+        personalization.add_to(To(address.email, address.name or None))
+    for address in message.cc:
+        personalization.add_cc(Cc(address.email, address.name or None))
+    for address in message.bcc:
+        personalization.add_bcc(Bcc(address.email, address.name or None))
+    mail.add_personalization(personalization)
+    if message.reply_to:
+        mail.reply_to = ReplyTo(message.reply_to.email, message.reply_to.name or None)
+    mail.header = Header("Message-ID", message.message_id)
+    for name, value in message.extra_headers().items():
+        mail.header = Header(name, value)
+    return mail.get()
+
+
+def _retry_after(response: http.client.HTTPResponse) -> float | None:
+    value = response.getheader("Retry-After")
+    if value is None:
+        reset = response.getheader("X-RateLimit-Reset")
+        return max(0.0, float(reset) - time.time()) if reset and reset.isdigit() else None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+class SendGridEngine(Engine):
+    _connection: http.client.HTTPConnection | None = None
+    _used = False
+
+    def _url(self, path: str | None = None) -> tuple[str, int | None, str, str]:
+        parts = urlsplit(self.settings.sendgrid_endpoint)
+        return parts.scheme, parts.port, parts.hostname or "", path or parts.path or "/"
+
+    def _open(self) -> http.client.HTTPConnection:
+        if self._connection is None:
+            scheme, port, host, _ = self._url()
+            if scheme == "https":
+                self._connection = http.client.HTTPSConnection(
+                    host,
+                    port,
+                    timeout=self.settings.connect_timeout,
+                    context=tls_context(self.settings.trusted_ca),
+                )
+            else:
+                self._connection = http.client.HTTPConnection(
+                    host, port, timeout=self.settings.connect_timeout
+                )
+            self._used = False
+        return self._connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _redact(self, text: str) -> str:
+        key = self.settings.sendgrid_api_key
+        if key is not None:
+            text = text.replace(key.reveal(), "[redacted]")
+        return text[:MAX_ANSWER]
+
+    def _request(
+        self, method: str, path: str, body: bytes | None
+    ) -> tuple[int, str, http.client.HTTPResponse]:
+        """One request on the kept-alive connection; a stale idle connection is reopened once."""
+        key = self.settings.sendgrid_api_key
+        headers = {
+            "Authorization": f"Bearer {key.reveal() if key else ''}",
+            "Content-Type": "application/json",
+            "User-Agent": "Stagemail",
+        }
+        for attempt in (1, 2):
+            connection = self._open()
+            reused = self._used
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                connection.sock.settimeout(self.settings.send_timeout)
+                response = connection.getresponse()
+                text = response.read().decode("utf-8", "replace")
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self.close()
+                if reused and attempt == 1:
+                    continue  # the server closed an idle keep-alive connection; try a fresh one
+                raise DeliveryError(f"The server closed the connection: {exc}") from None
+            except ssl.SSLCertVerificationError as exc:
+                self.close()
+                raise DeliveryError(f"TLS certificate not accepted: {exc.verify_message}") from None
+            except TimeoutError:
+                self.close()
+                raise DeliveryError("Timed out waiting for SendGrid") from None
+            except OSError as exc:
+                self.close()
+                raise DeliveryError(f"Network error: {exc.strerror or exc}") from None
+            self._used = True
+            if response.will_close:
+                self.close()
+            return response.status, self._redact(" ".join(text.split())), response
+        raise AssertionError("unreachable")
+
+    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+        _, _, _, path = self._url()
+        body = json.dumps(payload(message)).encode()
+        status, text, response = self._request("POST", path, body)
+        if 200 <= status < 300:
+            sendgrid_id = response.getheader("X-Message-Id", "")
+            answer = f"{status} {response.reason}" + (
+                f" (X-Message-Id {sendgrid_id})" if sendgrid_id else ""
+            )
+            return DeliveryResult(outcome=Outcome.DELIVERED, answer=answer)
+        answer = f"{status} {response.reason}: {text}" if text else f"{status} {response.reason}"
+        raise DeliveryError(
+            f"SendGrid answered {answer}",
+            permanent=status in PERMANENT_STATUSES or (400 <= status < 500 and status != 429),
+            retry_after=_retry_after(response) if status == 429 or status >= 500 else None,
+        )
+
+    def check_connection(self) -> list[Step]:
+        """Ask SendGrid which scopes the key has: 200 means the key is accepted."""
+        started = time.monotonic()
+        _, _, _, path = self._url()
+        scopes_path = path.rsplit("/v3/", 1)[0] + "/v3/scopes"
+        try:
+            status, text, response = self._request("GET", scopes_path, None)
+        except DeliveryError as error:
+            return [
+                Step(
+                    "Reach SendGrid",
+                    False,
+                    ms_since(started),
+                    error.message,
+                    "Check the endpoint URL and that this machine may reach it.",
+                )
+            ]
+        finally:
+            self.close()
+        reached = Step("Reach SendGrid", True, ms_since(started), f"{status} {response.reason}")
+        if status == 200:
+            return [reached, Step("API key accepted", True, 0, "200 OK")]
+        hint = (
+            "The API key is wrong or revoked; create a key with Mail Send access."
+            if status in (401, 403)
+            else ""
+        )
+        return [
+            reached,
+            Step("API key accepted", False, 0, f"{status} {response.reason}: {text}", hint),
+        ]

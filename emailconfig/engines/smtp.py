@@ -1,0 +1,284 @@
+"""SMTP delivery with the standard library: verified TLS, no clear-text downgrade, deadlines."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+from emailconfig.composer import ComposedMessage
+from emailconfig.engines.base import (
+    DeliveryError,
+    DeliveryResult,
+    Engine,
+    Step,
+    ms_since,
+    tls_context,
+)
+from emailconfig.engines.hints import hint_for
+from emailconfig.models import Outcome, Security
+from emailconfig.validators import is_loopback
+
+
+class _DeadlineMixin:
+    """Arms the socket before every read and write so one message has an overall deadline."""
+
+    sock: socket.socket | None
+    deadline: float | None = None
+
+    def _arm(self) -> None:
+        if self.deadline is not None and self.sock is not None:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the send timeout was reached")
+            self.sock.settimeout(remaining)
+
+    def send(self, s: Any) -> None:
+        self._arm()
+        super().send(s)  # type: ignore[misc]
+
+    def getreply(self) -> tuple[int, bytes]:
+        self._arm()
+        return super().getreply()  # type: ignore[misc]
+
+
+class _SMTP(_DeadlineMixin, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_DeadlineMixin, smtplib.SMTP_SSL):
+    pass
+
+
+def _words(reply: bytes | str) -> str:
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+    return " ".join(text.split())
+
+
+def _answer(code: int, reply: bytes | str) -> str:
+    return f"{code} {_words(reply)}".strip()
+
+
+def _error_for_reply(what: str, code: int, reply: bytes | str) -> DeliveryError:
+    """5xx is permanent, anything else (4xx, odd codes) is worth another try."""
+    return DeliveryError(f"{what}: {_answer(code, reply)}", permanent=500 <= code < 600)
+
+
+def _error_for_exception(exc: BaseException) -> DeliveryError:
+    if isinstance(exc, DeliveryError):
+        return exc
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return _error_for_reply("Authentication rejected", exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return DeliveryError(f"Not supported by the server: {exc}", permanent=True)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _error_for_reply("Server answered", exc.smtp_code, exc.smtp_error)
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if "timed out" in str(exc):  # smtplib turns a read timeout into a disconnect
+            return DeliveryError("Timed out: no answer from the server in time")
+        return DeliveryError(f"The server closed the connection: {exc}")
+    if isinstance(exc, smtplib.SMTPException):
+        return DeliveryError(f"SMTP error: {exc}", permanent=True)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(f"TLS certificate not accepted: {exc.verify_message}")
+    if isinstance(exc, ssl.SSLError):
+        return DeliveryError(f"TLS handshake failed: {exc.reason or exc}")
+    if isinstance(exc, TimeoutError):
+        return DeliveryError(f"Timed out: {exc or 'no answer in time'}")
+    if isinstance(exc, ConnectionRefusedError):
+        return DeliveryError("Connection refused: nothing accepts connections on that port")
+    if isinstance(exc, OSError):
+        return DeliveryError(f"Network error: {exc.strerror or exc}")
+    raise exc
+
+
+class SMTPEngine(Engine):
+    _connection: _SMTP | _SMTP_SSL | None = None
+
+    # Connection -------------------------------------------------------------
+
+    def _connect(self) -> tuple[_SMTP | _SMTP_SSL, str]:
+        """Open the connection and read the banner; returns the client and the banner."""
+        self._refuse_clear_text_credentials()
+        s = self.settings
+        if s.smtp_security == Security.TLS:
+            smtp: _SMTP | _SMTP_SSL = _SMTP_SSL(
+                timeout=s.connect_timeout, context=tls_context(s.trusted_ca)
+            )
+        else:
+            smtp = _SMTP(timeout=s.connect_timeout)
+        smtp._host = s.smtp_host  # smtplib verifies TLS against this; set only by its __init__
+        try:
+            code, banner = smtp.connect(s.smtp_host, s.smtp_port)
+        except BaseException:
+            smtp.close()
+            raise
+        if code != 220:
+            smtp.close()
+            raise _error_for_reply("Connection refused by the server", code, banner)
+        smtp.deadline = time.monotonic() + s.send_timeout
+        return smtp, _answer(code, banner)
+
+    def _hello(self, smtp: _SMTP | _SMTP_SSL) -> None:
+        code, reply = smtp.ehlo()
+        if code != 250:
+            code, reply = smtp.helo()
+            if code != 250:
+                raise _error_for_reply("Greeting refused", code, reply)
+
+    def _secure(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        if self.settings.smtp_security != Security.STARTTLS:
+            return ""
+        if not smtp.has_extn("starttls"):
+            raise DeliveryError(
+                "The server does not offer STARTTLS, which this configuration requires; "
+                "refusing to continue in clear text."
+            )
+        code, reply = smtp.starttls(context=tls_context(self.settings.trusted_ca))
+        self._hello(smtp)
+        return _answer(code, reply)
+
+    def _refuse_clear_text_credentials(self) -> None:
+        s = self.settings
+        if (
+            s.smtp_requires_auth
+            and s.smtp_security == Security.NONE
+            and not is_loopback(s.smtp_host)
+        ):
+            raise DeliveryError(
+                "Refusing to send credentials over an unencrypted connection to "
+                f"{s.smtp_host}; choose STARTTLS or implicit TLS.",
+                permanent=True,
+            )
+
+    def _authenticate(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        s = self.settings
+        if not s.smtp_requires_auth:
+            return ""
+        if not smtp.has_extn("auth"):
+            raise DeliveryError("The server does not offer authentication (AUTH).", permanent=True)
+        password = s.smtp_password.reveal() if s.smtp_password else ""
+        code, reply = smtp.login(s.smtp_username, password)
+        return _answer(code, reply)
+
+    def _open(self) -> _SMTP | _SMTP_SSL:
+        if self._connection is None:
+            smtp, _banner = self._connect()
+            try:
+                self._hello(smtp)
+                self._secure(smtp)
+                self._authenticate(smtp)
+            except BaseException:
+                smtp.close()
+                raise
+            self._connection = smtp
+        return self._connection
+
+    def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.deadline = time.monotonic() + min(5.0, self.settings.send_timeout)
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            connection.close()
+
+    # Delivery ---------------------------------------------------------------
+
+    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+        try:
+            smtp = self._open()
+            smtp.deadline = time.monotonic() + self.settings.send_timeout
+            return self._transaction(smtp, message)
+        except Exception as exc:
+            raise _error_for_exception(exc) from None
+
+    def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: ComposedMessage) -> DeliveryResult:
+        code, reply = smtp.mail(message.sender.email)
+        if code != 250:
+            smtp.rset()
+            raise _error_for_reply("Sender refused", code, reply)
+        refused: dict[str, str] = {}
+        codes: list[int] = []
+        for recipient in message.envelope_recipients:
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = _answer(code, reply)
+                codes.append(code)
+        if len(refused) == len(message.envelope_recipients):
+            smtp.rset()
+            detail = "; ".join(f"{r}: {a}" for r, a in refused.items())
+            raise DeliveryError(
+                f"Every recipient was refused: {detail}",
+                permanent=all(500 <= c < 600 for c in codes),
+            )
+        code, reply = smtp.data(message.as_bytes())
+        if code != 250:
+            raise _error_for_reply("Message refused", code, reply)
+        return DeliveryResult(
+            outcome=Outcome.DELIVERED, answer=_answer(code, reply), refused=refused
+        )
+
+    # Connection test ----------------------------------------------------------
+
+    def check_connection(self) -> list[Step]:
+        """Connect, greet, encrypt, authenticate and try the sender, then stop without sending."""
+        steps: list[Step] = []
+        connected = self._step(steps, "Connect", self._connect)
+        if connected is None:
+            return steps
+        smtp, _banner = connected
+        self._connection = smtp  # so close() says QUIT however far the steps get
+        try:
+            for name, action in self._check_steps():
+                if self._step(steps, name, lambda action=action: action(smtp)) is None:
+                    break
+        finally:
+            self.close()
+        return steps
+
+    def _check_steps(self) -> list[tuple[str, Callable[[Any], str]]]:
+        s = self.settings
+        steps: list[tuple[str, Callable[[Any], str]]] = [("Say hello (EHLO)", self._check_hello)]
+        if s.smtp_security != Security.NONE:
+            steps.append(("Encrypt (TLS)", self._check_tls))
+        if s.smtp_requires_auth:
+            steps.append(("Authenticate", self._authenticate))
+        steps.append(("Sender accepted (MAIL FROM, then reset)", self._check_sender))
+        return steps
+
+    def _step(self, steps: list[Step], name: str, action: Callable[[], Any]) -> Any:
+        """Run one step and record it; returns its value, or None when it failed."""
+        started = time.monotonic()
+        try:
+            value = action()
+        except Exception as exc:
+            error = _error_for_exception(exc)
+            hint = hint_for(name, error.message, self.settings)
+            steps.append(Step(name, False, ms_since(started), error.message, hint))
+            return None
+        answer = value[1] if isinstance(value, tuple) else value
+        steps.append(Step(name, True, ms_since(started), answer or "OK"))
+        return value
+
+    def _check_hello(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        self._hello(smtp)
+        return _words(smtp.ehlo_resp or b"")
+
+    def _check_tls(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        answer = self._secure(smtp) or "Encrypted from the first byte"
+        sock = smtp.sock
+        if isinstance(sock, ssl.SSLSocket):
+            answer += f" ({sock.version()}, certificate verified for {self.settings.smtp_host})"
+        return answer
+
+    def _check_sender(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        code, reply = smtp.mail(self.settings.sender.email)
+        smtp.rset()
+        if code != 250:
+            raise _error_for_reply("Sender refused", code, reply)
+        return _answer(code, reply)

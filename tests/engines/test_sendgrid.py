@@ -1,0 +1,151 @@
+"""The SendGrid engine against a local HTTP server standing in for SendGrid's v3 API."""
+
+import pytest
+
+from emailconfig.composer import compose
+from emailconfig.delivery import Address
+from emailconfig.engines import engine_for
+from emailconfig.models import Outcome
+from tests.factories import delivery_settings, request
+from tests.servers import sendgrid_stand_in
+
+API_KEY = "SG.test-key-that-must-never-be-shown"
+
+
+@pytest.fixture
+def stand_in():
+    with sendgrid_stand_in() as server:
+        yield server
+
+
+def settings_for(stand_in, **overrides):
+    values = {
+        "engine": "sendgrid",
+        "sendgrid_api_key": API_KEY,
+        "sendgrid_endpoint": stand_in.endpoint,
+    }
+    return delivery_settings(**{**values, **overrides})
+
+
+def send(settings, *requests):
+    with engine_for(settings) as engine:
+        return [engine.send(compose(r, settings)) for r in requests]
+
+
+def test_it_posts_the_exact_v3_json_with_the_key(stand_in):
+    settings = settings_for(stand_in, reply_to=Address("help@example.com", "Help desk"))
+    req = request(
+        to=(Address("ada@example.com", "Ada Lovelace"),),
+        cc=(Address("cc@example.com"),),
+        bcc=(Address("audit@example.com"),),
+        message_id="<fixed@example.com>",
+        headers={"X-Campaign": "invoices"},
+    )
+    [result] = send(settings, req)
+
+    assert result.outcome == Outcome.DELIVERED
+    assert result.answer == "202 Accepted (X-Message-Id sg-test-id)"
+    [sent] = stand_in.requests
+    assert sent["method"] == "POST"
+    assert sent["path"] == "/v3/mail/send"
+    assert sent["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    assert sent["headers"]["Content-Type"] == "application/json"
+    assert sent["json"] == {
+        "from": {"email": "noreply@example.com", "name": "Example Team"},
+        "subject": "Your invoice",
+        "personalizations": [
+            {
+                "to": [{"email": "ada@example.com", "name": "Ada Lovelace"}],
+                "cc": [{"email": "cc@example.com"}],
+                "bcc": [{"email": "audit@example.com"}],
+            }
+        ],
+        "content": [
+            {"type": "text/plain", "value": "Hello Ada,\nyour invoice is ready."},
+            {"type": "text/html", "value": "<p>Hello <b>Ada</b>, your invoice is ready.</p>"},
+        ],
+        "headers": {"Message-ID": "<fixed@example.com>", "X-Campaign": "invoices"},
+        "reply_to": {"email": "help@example.com", "name": "Help desk"},
+    }
+
+
+def test_a_test_list_redirection_reaches_sendgrid_with_its_header(stand_in):
+    settings = settings_for(
+        stand_in, recipients_mode="test_list", test_recipients=(Address("qa@example.com", "QA"),)
+    )
+    send(settings, request())
+    sent = stand_in.requests[0]["json"]
+    assert sent["personalizations"] == [{"to": [{"email": "qa@example.com", "name": "QA"}]}]
+    assert sent["headers"]["X-Stagemail-Original-Recipients"] == "To: ada@example.com"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (400, Outcome.PERMANENT),
+        (401, Outcome.PERMANENT),
+        (403, Outcome.PERMANENT),
+        (429, Outcome.TEMPORARY),
+        (500, Outcome.TEMPORARY),
+        (503, Outcome.TEMPORARY),
+    ],
+)
+def test_it_maps_each_answer_to_an_outcome(stand_in, status, outcome):
+    stand_in.status = status
+    stand_in.body = '{"errors":[{"message":"explained by SendGrid","field":null}]}'
+    [result] = send(settings_for(stand_in), request())
+    assert result.outcome == outcome
+    assert result.answer.startswith(f"SendGrid answered {status} ")
+    assert "explained by SendGrid" in result.answer
+
+
+def test_a_rate_limit_carries_its_retry_after(stand_in):
+    stand_in.status = 429
+    stand_in.headers = {"Retry-After": "42"}
+    [result] = send(settings_for(stand_in), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert result.retry_after == 42
+
+
+def test_the_key_never_appears_in_an_answer_even_when_echoed(stand_in):
+    stand_in.status = 401
+    stand_in.body = f'{{"errors":[{{"message":"bad key {API_KEY}"}}]}}'
+    [result] = send(settings_for(stand_in), request())
+    assert API_KEY not in result.answer
+    assert "[redacted]" in result.answer
+
+
+def test_a_batch_reuses_one_kept_alive_connection(stand_in):
+    results = send(settings_for(stand_in), request(), request(), request())
+    assert [r.delivered for r in results] == [True, True, True]
+    assert len(stand_in.requests) == 3
+    assert len(stand_in.connections) == 1
+
+
+def test_a_custom_endpoint_path_is_used_as_given(stand_in):
+    endpoint = f"http://127.0.0.1:{stand_in.port}/eu-proxy/v3/mail/send"
+    send(settings_for(stand_in, sendgrid_endpoint=endpoint), request())
+    assert stand_in.requests[0]["path"] == "/eu-proxy/v3/mail/send"
+
+
+def test_an_unreachable_endpoint_is_a_temporary_failure(stand_in):
+    endpoint = stand_in.endpoint
+    with sendgrid_stand_in() as other:
+        closed = other.endpoint
+    [result] = send(settings_for(stand_in, sendgrid_endpoint=closed), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert endpoint != closed
+
+
+def test_the_connection_test_checks_the_key(stand_in):
+    steps = engine_for(settings_for(stand_in)).check_connection()
+    assert [(s.name, s.ok) for s in steps] == [("Reach SendGrid", True), ("API key accepted", True)]
+    assert stand_in.requests[0]["path"] == "/v3/scopes"
+    assert stand_in.requests[0]["headers"]["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_the_connection_test_explains_a_rejected_key(stand_in):
+    stand_in.status = 401
+    steps = engine_for(settings_for(stand_in)).check_connection()
+    assert steps[-1].name == "API key accepted" and not steps[-1].ok
+    assert "wrong or revoked" in steps[-1].hint

@@ -1,0 +1,327 @@
+"""Real servers on loopback for the tests: aiosmtpd SMTP, a SendGrid stand-in, TLS certificates."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import ipaddress
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+USERNAME, PASSWORD = "mailer", "s3cret-pw"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Certificates ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Certificates:
+    ca_pem: str
+    localhost: tuple[Path, Path]  # cert, key: valid for localhost and 127.0.0.1
+    other_host: tuple[Path, Path]  # signed by the same CA, for mail.example.org only
+
+    def server_context(self, which: tuple[Path, Path]) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*map(str, which))
+        return context
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def make_certificates(folder: Path) -> Certificates:
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Stagemail Test CA"))
+        .issuer_name(_name("Stagemail Test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def leaf(stem: str, names: list[x509.GeneralName]) -> tuple[Path, Path]:
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(stem))
+            .issuer_name(ca_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                critical=False,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .sign(ca_key, hashes.SHA256())
+        )
+        cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
+        cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        return cert_path, key_path
+
+    return Certificates(
+        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
+        localhost=leaf(
+            "localhost",
+            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+        ),
+        other_host=leaf("other", [x509.DNSName("mail.example.org")]),
+    )
+
+
+# SMTP -----------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        wire = self.content.replace(b"\r\n", b"\n")
+        return message_from_bytes(wire, policy=policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts everything unless told otherwise; records what it received."""
+
+    received: list[Received] = field(default_factory=list)
+    data_answer: str = "250 2.0.0 Ok: queued as TEST123"
+    refuse_recipients: dict[str, str] = field(default_factory=dict)
+    refuse_sender: str = ""
+    hang_seconds: float = 0.0
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        if self.refuse_sender:
+            return self.refuse_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        if address in self.refuse_recipients:
+            return self.refuse_recipients[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.hang_seconds:
+            await asyncio.sleep(self.hang_seconds)
+        if self.data_answer.startswith("250"):
+            self.received.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                )
+            )
+        return self.data_answer
+
+
+def authenticator(accept: bool = True):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            accept
+            and isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == USERNAME
+            and auth_data.password.decode() == PASSWORD
+        )
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+@dataclass
+class RunningSMTP:
+    port: int
+    handler: RecordingHandler
+    controller: Controller
+
+
+@contextmanager
+def smtp_server(
+    handler: RecordingHandler | None = None,
+    *,
+    tls: ssl.SSLContext | None = None,
+    implicit_tls: ssl.SSLContext | None = None,
+    auth: bool | None = None,
+    port: int | None = None,
+) -> Iterator[RunningSMTP]:
+    """aiosmtpd on 127.0.0.1: plain, with STARTTLS (`tls`), or implicit TLS; AUTH optional."""
+    handler = handler or RecordingHandler()
+    kwargs: dict[str, Any] = {"decode_data": False}
+    if tls is not None:
+        kwargs.update(tls_context=tls)
+    if auth is not None:
+        kwargs.update(authenticator=authenticator(auth), auth_require_tls=False)
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port or free_port(),
+        ssl_context=implicit_tls,
+        ready_timeout=5,
+        server_hostname="localhost",
+        **kwargs,
+    )
+    controller.start()
+    try:
+        yield RunningSMTP(controller.port, handler, controller)
+    finally:
+        controller.stop()
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """Accepts connections and never says a word: a hung server."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+# SendGrid stand-in ------------------------------------------------------------
+
+
+@dataclass
+class SendGridStandIn:
+    """Answers like SendGrid's v3 API and records every request it received."""
+
+    port: int = 0
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    connections: set[tuple[str, int]] = field(default_factory=set)
+    status: int = 202
+    body: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v3/mail/send"
+
+
+def _handler_for(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as SendGrid does
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            stand_in.connections.add(self.client_address)
+            stand_in.requests.append(
+                {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers),
+                    "json": json.loads(raw) if raw else None,
+                }
+            )
+            status = stand_in.status
+            if self.path.endswith("/v3/scopes"):
+                status = 200 if status < 300 else status
+            body = stand_in.body.encode() or (b'{"scopes":["mail.send"]}' if status == 200 else b"")
+            self.send_response(status)
+            for name, value in {"X-Message-Id": "sg-test-id", **stand_in.headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@contextmanager
+def sendgrid_stand_in() -> Iterator[SendGridStandIn]:
+    stand_in = SendGridStandIn()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(stand_in))
+    stand_in.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield stand_in
+    finally:
+        server.shutdown()
+        server.server_close()
