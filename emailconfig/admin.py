@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.models import (
     App,
@@ -25,7 +26,9 @@ from emailconfig.models import (
 )
 from emailconfig.services import configurations as services
 
-SECRET_FIELDS = ("smtp_password", "sendgrid_api_key")
+SECRET_FIELDS = tuple(
+    f.name for f in ConfigurationVersion._meta.fields if isinstance(f, EncryptedSecretField)
+)
 
 
 def secret_status(obj: Model, name: str) -> str:
@@ -39,7 +42,7 @@ class StageAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-class TestRecipientFormSet(forms.BaseInlineFormSet):
+class AdminTestRecipientFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         kept = [
@@ -55,7 +58,7 @@ class TestRecipientFormSet(forms.BaseInlineFormSet):
 
 class TestRecipientInline(admin.TabularInline):
     model = TestRecipient
-    formset = TestRecipientFormSet
+    formset = AdminTestRecipientFormSet
     extra = 1
 
 
@@ -125,6 +128,9 @@ class ConfigurationVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # versions are history; apps point at them
 
 
 @admin.register(App)

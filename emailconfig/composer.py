@@ -21,7 +21,7 @@ from django.core.validators import validate_email
 from emailconfig.delivery import Address, DeliverySettings
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, Unicode line breaks
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' (RFC 5322)
 MAX_RECIPIENTS = 100
 
@@ -150,7 +150,8 @@ def compose(
     if reply_to is not None:
         _checked_address("reply_to", reply_to)
     sender = _checked_address("from", settings.sender)
-    subject = _safe("subject", f"{settings.subject_prefix} {request.subject}".strip())
+    prefix = _safe("subject", settings.subject_prefix)
+    subject = f"{prefix} {_safe('subject', request.subject)}".strip()
     if not subject:
         raise ComposeError("subject", "a subject is needed.")
     if not (request.text or request.html):

@@ -75,6 +75,10 @@ class EncryptedSecretField(models.TextField):
         return None if value is None else Secret(value)
 
     def to_python(self, value: object) -> Secret | None:
+        # A string reaching to_python is stored data (deserialisation, dumpdata's
+        # ciphertext), never typed plaintext: wrap the token, do not encrypt it again.
+        if isinstance(value, str):
+            return Secret(value) if value else None
         return to_secret(value)
 
     def get_prep_value(self, value: object) -> str | None:

@@ -308,6 +308,8 @@ class AppliedConfiguration(models.Model):
         return self.latest_number > self.version.number
 
     def clean(self) -> None:
+        if self.version_id is None or self.stage_id is None:
+            return  # the missing field already has its own error
         covered = StageCoverage.objects.filter(
             stage_id=self.stage_id, configuration_id=self.version.configuration_id
         ).exists()

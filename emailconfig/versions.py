@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.utils.text import capfirst
 
-from emailconfig.fields import Secret
+from emailconfig.fields import EncryptedSecretField, Secret
 from emailconfig.models import ConfigurationVersion, DeliverySettings, Engine
 
 
@@ -17,12 +17,27 @@ class Change:
     new: str
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One setting as shown on the configuration page."""
+
+    label: str
+    text: str
+    is_secret: bool = False  # text is then only "Stored" or "Not set"
+    warning: bool = False
+
+
+def _is_secret_field(name: str) -> bool:
+    return isinstance(ConfigurationVersion._meta.get_field(name), EncryptedSecretField)
+
+
 def _display(version: ConfigurationVersion, name: str) -> str:
     value = getattr(version, name)
-    if isinstance(value, Secret):
-        return "stored"
-    if value is None:
-        return "not set"
+    if _is_secret_field(name):
+        return "Stored" if value is not None else "Not set"
+    if name == "trusted_ca":
+        count = value.count("BEGIN CERTIFICATE")
+        return f"{count} extra CA certificate(s) trusted" if count else "System CAs only"
     display = getattr(version, f"get_{name}_display", None)
     if display is not None:
         return str(display())
@@ -68,7 +83,10 @@ def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
             if what:
                 changes.append(Change(label, "(hidden)", f"(hidden, {what})"))
         elif old_value != new_value:
-            changes.append(Change(label, _display(old, name), _display(new, name)))
+            before, after = _display(old, name), _display(new, name)
+            changes.append(
+                Change(label, before, after if after != before else f"{after} (changed)")
+            )
     if old.test_recipients != new.test_recipients:
         changes.append(Change("Test recipients", _recipients(old), _recipients(new)))
     return changes
@@ -85,12 +103,14 @@ def _applies(settings: DeliverySettings, name: str) -> bool:
     return True
 
 
-def displayed_settings(version: ConfigurationVersion) -> list[tuple[str, str]]:
-    """The settings that apply to a version as (label, text); secrets only as stored or not."""
+def displayed_settings(version: ConfigurationVersion) -> list[Setting]:
+    """The settings that apply to a version; secrets only as stored or not."""
     return [
-        (
-            capfirst(ConfigurationVersion._meta.get_field(n).verbose_name),
-            _display(version, n),
+        Setting(
+            label=capfirst(ConfigurationVersion._meta.get_field(n).verbose_name),
+            text=_display(version, n),
+            is_secret=_is_secret_field(n),
+            warning=n == "trusted_ca" and bool(version.trusted_ca.strip()),
         )
         for n in DeliverySettings.setting_names()
         if _applies(version, n)

@@ -22,6 +22,7 @@ def _post_data(config=None, **overrides):
         "from_email": "noreply@example.com",
         "recipients_mode": "test_list",
         "connect_timeout": "10",
+        "send_timeout": "60",
         "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
         "test_recipients-TOTAL_FORMS": "1",
         "test_recipients-INITIAL_FORMS": "0",

@@ -62,3 +62,15 @@ def test_a_raw_read_of_the_tables_never_shows_a_plaintext_secret():
     assert "mailer" in dump  # the read does see the rows
     assert PASSWORD not in dump
     assert API_KEY not in dump
+
+
+def test_dumpdata_carries_only_ciphertext_and_loaddata_restores_the_secret():
+    from django.core import serializers
+
+    config = factories.configuration(smtp_password=PASSWORD)
+    dumped = serializers.serialize("json", [config])
+    assert PASSWORD not in dumped
+    assert config.smtp_password.token in dumped
+
+    [restored] = serializers.deserialize("json", dumped)
+    assert restored.object.smtp_password.reveal() == PASSWORD

@@ -7,7 +7,9 @@ from typing import Any
 from django import forms
 from django.utils.text import slugify
 
-from emailconfig.models import App, Stage
+from emailconfig.models import App, ConfigurationVersion, Stage
+
+RESERVED_SLUGS = frozenset({"new"})  # taken by the "create" pages' URLs
 
 
 class SlugFromNameMixin:
@@ -25,6 +27,8 @@ class SlugFromNameMixin:
         slug = self.cleaned_data.get("slug") or slugify(self.cleaned_data.get("name", ""))
         if not slug:
             raise forms.ValidationError("Enter a slug: letters, numbers, hyphens.")
+        if slug in RESERVED_SLUGS:
+            raise forms.ValidationError(f"The slug “{slug}” is reserved; choose another.")
         taken = type(self.instance).objects.filter(slug=slug).exclude(pk=self.instance.pk)
         if taken.exists():
             raise forms.ValidationError(f"The slug “{slug}” is already used.")
@@ -44,3 +48,13 @@ class AppForm(SlugFromNameMixin, forms.ModelForm):
         fields = ["name", "slug", "description"]
         help_texts = {"slug": "Used in URLs and the API. Leave blank to derive it from the name."}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+
+class ApplyForm(forms.Form):
+    """The version confirmed on the apply page; coverage is checked by the service."""
+
+    version = forms.ModelChoiceField(queryset=ConfigurationVersion.objects.all())
+
+
+class MoveForm(forms.Form):
+    direction = forms.ChoiceField(choices=[("up", "up"), ("down", "down")])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from emailconfig.forms.secrets import SecretFieldsMixin
+from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
@@ -21,6 +22,7 @@ from emailconfig.services import configurations as services
 from emailconfig.validators import is_loopback, validate_header_safe
 
 CONFIGURATION_FIELDS = [
+    "based_on",
     "name",
     "stages",
     "engine",
@@ -30,13 +32,16 @@ CONFIGURATION_FIELDS = [
     "smtp_requires_auth",
     "smtp_username",
     "smtp_password",
+    "trusted_ca",
     "sendgrid_api_key",
     "sendgrid_endpoint",
     "from_email",
     "from_name",
     "reply_to",
+    "subject_prefix",
     "recipients_mode",
     "connect_timeout",
+    "send_timeout",
 ]
 
 
@@ -44,7 +49,10 @@ class StageChoiceField(forms.ModelMultipleChoiceField):
     """Stage checkboxes that name the configuration already holding a stage."""
 
     widget = forms.CheckboxSelectMultiple
-    holders: dict[int, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.holders: dict[int, str] = {}
 
     def label_from_instance(self, obj: Stage) -> str:
         holder = self.holders.get(obj.pk)
@@ -54,7 +62,7 @@ class StageChoiceField(forms.ModelMultipleChoiceField):
 class TestRecipientForm(forms.Form):
     """One row of the test list; a row left without an address counts as removed."""
 
-    email = forms.EmailField(label="Address", required=False)
+    email = forms.EmailField(label="Address", required=False, max_length=254)
     name = forms.CharField(
         label="Name", max_length=200, required=False, validators=[validate_header_safe]
     )
@@ -100,11 +108,16 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         queryset=Stage.objects.none(),
         help_text="A stage can have one configuration; stages marked taken belong to another.",
     )
+    based_on = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = EmailConfiguration
-        fields = [name for name in CONFIGURATION_FIELDS if name != "stages"]
-        widgets = {"engine": forms.RadioSelect, "recipients_mode": forms.RadioSelect}
+        fields = [name for name in CONFIGURATION_FIELDS if name not in ("stages", "based_on")]
+        widgets = {
+            "engine": forms.RadioSelect,
+            "recipients_mode": forms.RadioSelect,
+            "trusted_ca": forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        }
 
     with_test_list = True  # the admin edits the test list in its own inline instead
 
@@ -131,26 +144,27 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             self.initial.setdefault(
                 "stages", list(self.instance.coverages.values_list("stage_id", flat=True))
             )
+            latest = self.instance.latest_version()
+            self.initial.setdefault("based_on", latest.number if latest else None)
         self.order_fields(CONFIGURATION_FIELDS)
 
     def clean_stages(self) -> list[Stage]:
         stages = list(self.cleaned_data["stages"])
-        taken = StageCoverage.objects.filter(stage__in=stages).select_related(
-            "stage", "configuration"
-        )
-        if self.instance.pk:
-            taken = taken.exclude(configuration=self.instance)
-        errors = [
-            ValidationError(
-                "%(stage)s is already covered by “%(holder)s”.",
-                code="stage_taken",
-                params={"stage": c.stage.name, "holder": c.configuration.name},
-            )
-            for c in taken
-        ]
-        if errors:
-            raise ValidationError(errors)
+        problems = services.coverage_conflicts(
+            stages, excluding=self.instance
+        ) + services.stages_in_use(self.instance, keep=stages)
+        if problems:
+            raise ValidationError(problems, code="stage_unavailable")
         return stages
+
+    def clean_sendgrid_endpoint(self) -> str:
+        url = self.cleaned_data.get("sendgrid_endpoint", "")
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            raise ValidationError(
+                "Use https: the API key would otherwise travel in clear text.", code="insecure"
+            )
+        return url
 
     def is_valid(self) -> bool:
         form_valid = super().is_valid()
@@ -173,9 +187,38 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         elif engine == Engine.SENDGRID:
             if not self.secret_after_save("sendgrid_api_key"):
                 self.add_error("sendgrid_api_key", "Enter the SendGrid API key.")
-            if not data.get("sendgrid_endpoint"):
+            if not data.get("sendgrid_endpoint") and "sendgrid_endpoint" not in self.errors:
                 self.add_error("sendgrid_endpoint", "Enter the SendGrid endpoint URL.")
+        self._require_secret_again_for_a_new_destination(data)
         return data
+
+    def _require_secret_again_for_a_new_destination(self, data: dict[str, Any]) -> None:
+        """A stored secret goes only where it was entered for: moving it needs it typed again."""
+        if self.instance.pk is None:
+            return
+        stored = type(self.instance).objects.get(pk=self.instance.pk)
+        engine = data.get("engine")
+        checks = [
+            (
+                "smtp_password",
+                engine == Engine.SMTP and data.get("smtp_requires_auth"),
+                stored.smtp_host.lower() != (data.get("smtp_host") or "").lower(),
+            ),
+            (
+                "sendgrid_api_key",
+                engine == Engine.SENDGRID,
+                urlsplit(stored.sendgrid_endpoint).netloc
+                != urlsplit(data.get("sendgrid_endpoint") or "").netloc,
+            ),
+        ]
+        for name, in_use, moved in checks:
+            kept = self.cleaned_data.get(name) is KEEP_STORED_SECRET and self.fields[name].stored
+            if in_use and moved and kept and name not in self.errors:
+                self.add_error(
+                    name,
+                    "The server changed, so type this secret again: a stored secret is only "
+                    "sent to the server it was entered for.",
+                )
 
     def _clean_smtp(self, data: dict[str, Any]) -> None:
         if not data.get("smtp_host") and "smtp_host" not in self.errors:
@@ -220,6 +263,7 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                 stages=self.cleaned_data["stages"],
                 test_recipients=test_recipients,
                 author=author,
+                based_on=self.cleaned_data.get("based_on"),
             )
         except ValidationError as exc:
             if was_new:  # the transaction rolled back, so the row does not exist

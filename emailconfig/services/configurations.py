@@ -22,11 +22,13 @@ from emailconfig.models import (
     TestRecipient,
 )
 
-User = AbstractBaseUser | None
+Author = AbstractBaseUser | None
 
 
-def stage_holders(stages: Iterable[Stage], *, excluding: EmailConfiguration | None) -> list[str]:
-    """Readable conflicts for stages already covered by another configuration."""
+def coverage_conflicts(
+    stages: Iterable[Stage], *, excluding: EmailConfiguration | None
+) -> list[str]:
+    """One readable sentence per stage already covered by another configuration."""
     coverages = StageCoverage.objects.filter(stage__in=list(stages)).select_related(
         "stage", "configuration"
     )
@@ -35,15 +37,32 @@ def stage_holders(stages: Iterable[Stage], *, excluding: EmailConfiguration | No
     return [f"{c.stage} is already covered by “{c.configuration}”." for c in coverages]
 
 
+def stages_in_use(configuration: EmailConfiguration, keep: Iterable[Stage]) -> list[str]:
+    """Why stages outside `keep` cannot be dropped: apps use this configuration there."""
+    if configuration.pk is None:
+        return []
+    in_use = (
+        AppliedConfiguration.objects.filter(version__configuration=configuration)
+        .exclude(stage__in=list(keep))
+        .select_related("app", "stage")
+    )
+    return [f"{a.stage} cannot be removed: {a.app} uses this configuration there." for a in in_use]
+
+
 @transaction.atomic
 def save_configuration(
     configuration: EmailConfiguration,
     *,
     stages: Sequence[Stage],
     test_recipients: Sequence[dict[str, str]],
-    author: User,
+    author: Author,
+    based_on: int | None = None,
 ) -> ConfigurationVersion | None:
-    """Save a configuration with its stages and test list; record a version if anything changed."""
+    """Save a configuration with its stages and test list; record a version if anything changed.
+
+    `based_on` is the version number the editor started from; if someone saved a
+    newer one meanwhile, the save is refused instead of silently overwriting it.
+    """
     if configuration.recipients_mode == RecipientsMode.TEST_LIST and not test_recipients:
         raise ValidationError(
             {"recipients_mode": "A test list needs at least one test recipient."},
@@ -51,7 +70,15 @@ def save_configuration(
         )
     if not stages:
         raise ValidationError({"stages": "Choose at least one stage."}, code="no_stage")
-    configuration.save()
+    if configuration.pk is not None:
+        _refuse_lost_update(configuration, based_on)
+    try:
+        with transaction.atomic():
+            configuration.save()
+    except IntegrityError:
+        raise ValidationError(
+            {"name": "A configuration with this name already exists."}, code="unique"
+        ) from None
     _set_coverage(configuration, stages)
     configuration.test_recipients.all().delete()
     TestRecipient.objects.bulk_create(
@@ -61,23 +88,24 @@ def save_configuration(
     return record_version(configuration, author=author)
 
 
-def _set_coverage(configuration: EmailConfiguration, stages: Sequence[Stage]) -> None:
-    wanted = {stage.pk for stage in stages}
-    dropped = configuration.coverages.exclude(stage__in=wanted)
-    in_use = AppliedConfiguration.objects.filter(
-        version__configuration=configuration, stage__in=dropped.values("stage")
-    ).select_related("app", "stage")
-    if in_use:
+def _refuse_lost_update(configuration: EmailConfiguration, based_on: int | None) -> None:
+    EmailConfiguration.objects.select_for_update().filter(pk=configuration.pk).get()
+    latest = configuration.latest_version()
+    if based_on is not None and latest is not None and latest.number != based_on:
         raise ValidationError(
-            {
-                "stages": [
-                    f"{a.stage} cannot be removed: {a.app} uses this configuration there."
-                    for a in in_use
-                ]
-            },
-            code="stage_in_use",
+            f"Someone else saved version {latest.number} while you were editing version "
+            f"{based_on}. Nothing was saved; reload the page to see their changes.",
+            code="stale",
         )
-    dropped.delete()
+
+
+def _set_coverage(configuration: EmailConfiguration, stages: Sequence[Stage]) -> None:
+    # Lock our coverage rows so an apply cannot slip in between the check and the change.
+    list(configuration.coverages.select_for_update())
+    in_use = stages_in_use(configuration, keep=stages)
+    if in_use:
+        raise ValidationError({"stages": in_use}, code="stage_in_use")
+    configuration.coverages.exclude(stage__in=list(stages)).delete()
     kept = set(configuration.coverages.values_list("stage_id", flat=True))
     try:
         with transaction.atomic():
@@ -88,7 +116,7 @@ def _set_coverage(configuration: EmailConfiguration, stages: Sequence[Stage]) ->
             )
     except IntegrityError:
         raise ValidationError(
-            {"stages": stage_holders(stages, excluding=configuration)}, code="stage_taken"
+            {"stages": coverage_conflicts(stages, excluding=configuration)}, code="stage_taken"
         ) from None
 
 
@@ -111,19 +139,20 @@ def _same_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def record_version(
-    configuration: EmailConfiguration, *, author: User
+    configuration: EmailConfiguration, *, author: Author
 ) -> ConfigurationVersion | None:
-    """Freeze the current state as the next version, unless it equals the latest one."""
+    """Freeze the current state as the next version, unless delivery would not change.
+
+    Only what changes delivery counts: settings and test list. A new name or
+    other stages alone do not make apps "behind"; the next version records them.
+    """
     with transaction.atomic():
         EmailConfiguration.objects.select_for_update().filter(pk=configuration.pk).get()
         settings_now = _snapshot(configuration)
-        stage_names = [c.stage.name for c in configuration.coverages.select_related("stage")]
         recipients = [r.as_dict() for r in configuration.test_recipients.all()]
         latest = configuration.latest_version()
         if (
             latest is not None
-            and latest.name == configuration.name
-            and latest.stage_names == stage_names
             and latest.test_recipients == recipients
             and _same_settings(settings_now, _snapshot(latest))
         ):
@@ -132,7 +161,7 @@ def record_version(
             configuration=configuration,
             number=latest.number + 1 if latest else 1,
             name=configuration.name,
-            stage_names=stage_names,
+            stage_names=[c.stage.name for c in configuration.coverages.select_related("stage")],
             test_recipients=recipients,
             created_by=author,
             **settings_now,
@@ -141,7 +170,7 @@ def record_version(
 
 @transaction.atomic
 def apply_version(
-    app: App, stage: Stage, version: ConfigurationVersion, *, by: User
+    app: App, stage: Stage, version: ConfigurationVersion, *, by: Author
 ) -> AppliedConfiguration:
     """Make `app` use `version` on `stage`; refused unless its configuration covers the stage."""
     StageCoverage.objects.select_for_update().filter(stage=stage).first()

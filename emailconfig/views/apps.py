@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from emailconfig import queries, versions
-from emailconfig.forms.catalogue import AppForm
-from emailconfig.models import App, AppliedConfiguration, ConfigurationVersion, Stage
+from emailconfig.forms.catalogue import AppForm, ApplyForm
+from emailconfig.models import App, AppliedConfiguration, Stage
 from emailconfig.services import configurations as services
 
 SECTION = "apps"
@@ -70,7 +70,11 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         .first()
     )
     if request.method == "POST":
-        version = get_object_or_404(ConfigurationVersion, pk=request.POST.get("version"))
+        form = ApplyForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "That version does not exist; nothing was applied.")
+            return redirect("emailconfig:app_detail", slug=app.slug)
+        version = form.cleaned_data["version"]
         try:
             services.apply_version(app, stage, version, by=request.user)
         except ValidationError as exc:

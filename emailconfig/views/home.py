@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -9,6 +10,7 @@ from emailconfig import queries
 from emailconfig.models import Stage
 
 
+@permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     latest = queries.latest_versions_by_stage()
     applied = list(queries.applied_with_latest())

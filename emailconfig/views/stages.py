@@ -6,11 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from emailconfig.forms.catalogue import StageForm
+from emailconfig.forms.catalogue import MoveForm, StageForm
 from emailconfig.models import Stage
 from emailconfig.services import stages as stage_services
 
@@ -51,8 +51,12 @@ def _edit(request: HttpRequest, stage: Stage) -> HttpResponse:
 @permission_required("emailconfig.change_stage", raise_exception=True)
 def stage_move(request: HttpRequest, slug: str) -> HttpResponse:
     stage = get_object_or_404(Stage, slug=slug)
-    stage_services.move(stage, up=request.POST.get("direction") == "up")
-    messages.success(request, f"Moved {stage} {request.POST.get('direction', 'down')}.")
+    form = MoveForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest("direction must be up or down")
+    direction = form.cleaned_data["direction"]
+    stage_services.move(stage, up=direction == "up")
+    messages.success(request, f"Moved {stage} {direction}.")
     return redirect("emailconfig:stage_list")
 
 

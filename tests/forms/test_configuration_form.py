@@ -19,6 +19,7 @@ def _data(**overrides):
         "from_email": "noreply@example.com",
         "recipients_mode": "app",
         "connect_timeout": "10",
+        "send_timeout": "60",
         "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
         "recipients-TOTAL_FORMS": "0",
         "recipients-INITIAL_FORMS": "0",
@@ -88,7 +89,12 @@ def test_sendgrid_needs_an_api_key():
 
 def test_a_blank_secret_keeps_the_stored_one():
     config = factories.configuration(
-        smtp_requires_auth=True, smtp_username="u", smtp_password="stored-pw", name="Keep"
+        smtp_requires_auth=True,
+        smtp_username="u",
+        smtp_password="stored-pw",
+        name="Keep",
+        smtp_host="smtp.example.com",
+        smtp_security="starttls",
     )
     form = ConfigurationForm(
         data=_data(name="Keep", smtp_requires_auth="on", smtp_username="u", smtp_port="2525"),
@@ -225,3 +231,97 @@ def test_credentials_in_clear_text_only_go_to_loopback(host, allowed):
     assert form.is_valid() is allowed
     if not allowed:
         assert "never sent unencrypted" in form.errors["smtp_security"][0]
+
+
+def test_a_stored_password_is_not_sent_to_a_new_host_without_typing_it_again():
+    config = factories.configuration(
+        smtp_requires_auth=True,
+        smtp_username="u",
+        smtp_password="pw",
+        name="Move",
+        smtp_host="smtp.example.com",
+    )
+    data = _data(
+        name="Move", smtp_requires_auth="on", smtp_username="u", smtp_host="evil.example.net"
+    )
+    form = ConfigurationForm(data=data, instance=config)
+    assert not form.is_valid()
+    assert "type this secret again" in form.errors["smtp_password"][0]
+
+    form = ConfigurationForm(data={**data, "smtp_password_0": "pw"}, instance=config)
+    assert form.is_valid(), form.errors
+
+
+def test_a_stored_api_key_is_not_sent_to_a_new_endpoint_without_typing_it_again():
+    config = factories.configuration(engine="sendgrid", sendgrid_api_key="SG.k", name="SG2")
+    form = ConfigurationForm(
+        data=_data(
+            name="SG2",
+            engine="sendgrid",
+            sendgrid_endpoint="https://collector.example.net/v3/mail/send",
+        ),
+        instance=config,
+    )
+    assert not form.is_valid()
+    assert "type this secret again" in form.errors["sendgrid_api_key"][0]
+
+
+def test_a_sendgrid_endpoint_over_plain_http_is_refused_except_on_loopback():
+    form = ConfigurationForm(
+        data=_data(
+            engine="sendgrid",
+            sendgrid_api_key_0="k",
+            sendgrid_endpoint="http://api.example.com/v3/mail/send",
+        )
+    )
+    assert form.errors["sendgrid_endpoint"] == [
+        "Use https: the API key would otherwise travel in clear text."
+    ]
+    form = ConfigurationForm(
+        data=_data(
+            engine="sendgrid",
+            sendgrid_api_key_0="k",
+            sendgrid_endpoint="http://127.0.0.1:8025/v3/mail/send",
+        )
+    )
+    assert form.is_valid(), form.errors
+
+
+def test_a_save_based_on_an_old_version_is_refused_and_changes_nothing():
+    config = factories.configuration(name="Race")
+    stale = ConfigurationForm(
+        data=_data(name="Race", from_name="Mine", based_on="1"), instance=config
+    )
+    factories.edit(config, from_name="Theirs")  # someone else saves v2 meanwhile
+
+    assert stale.is_valid(), stale.errors
+    assert stale.save_version(author=None) is None
+    assert "Someone else saved version 2" in stale.non_field_errors()[0]
+    config.refresh_from_db()
+    assert config.from_name == "Theirs"
+    assert config.versions.count() == 2
+
+
+def test_a_stage_an_app_uses_cannot_be_unticked():
+    from emailconfig.services import configurations as services
+
+    config = factories.configuration("development", "qa", name="Used")
+    services.apply_version(factories.app(), factories.stage("qa"), config.latest_version(), by=None)
+    form = ConfigurationForm(data=_data(name="Used", stages=["development"]), instance=config)
+    assert form.errors["stages"] == ["QA cannot be removed: Billing uses this configuration there."]
+
+
+def test_a_test_recipient_address_longer_than_the_column_is_refused():
+    long_address = "a" * 250 + "@example.com"
+    form = ConfigurationForm(
+        data=_data(recipients_mode="test_list", **_recipients((long_address, "")))
+    )
+    assert not form.is_valid()
+    assert form.test_list.errors[0]["email"]
+
+
+def test_the_trusted_ca_must_be_real_pem_certificates(certificates):
+    form = ConfigurationForm(data=_data(trusted_ca="not a certificate"))
+    assert "Paste PEM certificates" in form.errors["trusted_ca"][0]
+    form = ConfigurationForm(data=_data(trusted_ca=certificates.ca_pem))
+    assert form.is_valid(), form.errors

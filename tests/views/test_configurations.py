@@ -25,6 +25,7 @@ def _form_data(name="Team mail", stages=("development", "qa"), **overrides):
         "from_name": "Team",
         "recipients_mode": "test_list",
         "connect_timeout": "10",
+        "send_timeout": "60",
         "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
         "recipients-TOTAL_FORMS": "2",
         "recipients-INITIAL_FORMS": "0",
