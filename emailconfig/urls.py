@@ -1,6 +1,6 @@
 from django.urls import path
 
-from emailconfig.views import apps, configurations, home, stages
+from emailconfig.views import apps, configurations, home, preview, stages, templates
 
 app_name = "emailconfig"
 
@@ -16,6 +16,15 @@ urlpatterns = [
         configurations.configuration_edit,
         name="configuration_edit",
     ),
+    path(
+        "configurations/<int:pk>/test-connection/",
+        preview.connection_test,
+        name="connection_test",
+    ),
+    path("templates/", templates.template_list, name="template_list"),
+    path("templates/new/", templates.template_create, name="template_create"),
+    path("templates/<slug:key>/edit/", templates.template_edit, name="template_edit"),
+    path("preview/", preview.preview, name="preview"),
     path("apps/", apps.app_list, name="app_list"),
     path("apps/new/", apps.app_create, name="app_create"),
     path("apps/<slug:slug>/", apps.app_detail, name="app_detail"),

@@ -1,0 +1,127 @@
+"""Email template and preview forms: syntax, sample data and recipients, with precise errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from emailconfig.delivery import Address
+from emailconfig.models import EmailConfiguration, EmailTemplate
+from emailconfig.rendering import RenderError, compile_part, render_part
+
+MAX_SAMPLE_DATA = 64_000
+MAX_TYPED_RECIPIENTS = 5
+PARTS = {"subject": False, "text_body": False, "html_body": True}  # field -> is HTML
+
+
+class JSONObjectField(forms.CharField):
+    """A JSON object typed in a textarea, with the parser's position on error."""
+
+    widget = forms.Textarea(attrs={"rows": 8, "spellcheck": "false"})
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2, ensure_ascii=False)
+        return value or "{}"
+
+    def to_python(self, value: Any) -> dict[str, Any]:
+        text = (value or "").strip() or "{}"
+        if len(text) > MAX_SAMPLE_DATA:
+            raise ValidationError(f"Keep sample data under {MAX_SAMPLE_DATA:,} characters.")
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+            ) from None
+        if not isinstance(data, dict):
+            raise ValidationError('Sample data must be a JSON object, such as {"name": "Ada"}.')
+        return data
+
+
+class EmailTemplateForm(forms.ModelForm):
+    sample_data = JSONObjectField(
+        required=False,
+        help_text="JSON used for previews; the template's variables are its keys.",
+    )
+
+    class Meta:
+        model = EmailTemplate
+        fields = ["key", "name", "subject", "text_body", "html_body", "sample_data"]
+        widgets = {
+            "subject": forms.TextInput(attrs={"spellcheck": "false"}),
+            "text_body": forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}),
+            "html_body": forms.Textarea(attrs={"rows": 14, "spellcheck": "false"}),
+        }
+        help_texts = {
+            "subject": "Jinja2, one line, e.g. Welcome, {{ user.name }}",
+            "text_body": "Plain-text part (Jinja2).",
+            "html_body": "HTML part (Jinja2, values are escaped automatically).",
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not data.get("text_body") and not data.get("html_body"):
+            self.add_error("text_body", "Write a text body, an HTML body, or both.")
+        for name, is_html in PARTS.items():
+            source = data.get(name)
+            if not source or name in self.errors:
+                continue
+            try:
+                compile_part(source, html=is_html)
+            except RenderError as exc:
+                self.add_error(name, str(exc))
+                continue
+            if "sample_data" in data and "sample_data" not in self.errors:
+                try:
+                    render_part(source, data["sample_data"], html=is_html)
+                except RenderError as exc:
+                    self.add_error(name, f"With the sample data: {exc}")
+        return data
+
+
+def _addresses(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+
+
+class PreviewForm(forms.Form):
+    configuration = forms.ModelChoiceField(
+        queryset=EmailConfiguration.objects.none(),
+        help_text="Its newest version is used, test list included.",
+    )
+    template = forms.ModelChoiceField(queryset=EmailTemplate.objects.all())
+    sample_data = JSONObjectField(required=False, label="Sample data")
+    send_to = forms.CharField(
+        required=False,
+        label="Recipients as the app would name them",
+        help_text=f"Up to {MAX_TYPED_RECIPIENTS} addresses, comma-separated. Blank: your own "
+        "address. With a test list they are replaced by its recipients.",
+    )
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        configurations = EmailConfiguration.objects.prefetch_related("coverages__stage")
+        self.fields["configuration"].queryset = configurations
+        self.fields["configuration"].label_from_instance = lambda c: (
+            f"{c.name} ({', '.join(cov.stage.name for cov in c.coverages.all()) or 'no stage'})"
+        )
+
+    def clean_send_to(self) -> tuple[Address, ...]:
+        typed = _addresses(self.cleaned_data.get("send_to", ""))
+        if not typed:
+            if not getattr(self.user, "email", ""):
+                raise ValidationError("Your account has no email address; type one here.")
+            return (Address(self.user.email, self.user.get_full_name()),)
+        if len(typed) > MAX_TYPED_RECIPIENTS:
+            raise ValidationError(f"At most {MAX_TYPED_RECIPIENTS} addresses for a test.")
+        field = forms.EmailField()
+        for address in typed:
+            try:
+                field.clean(address)
+            except ValidationError:
+                raise ValidationError(f"“{address}” is not a valid address.") from None
+        return tuple(Address(address) for address in typed)

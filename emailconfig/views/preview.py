@@ -1,0 +1,99 @@
+"""Preview a template through a configuration, then test-send it; and the connection test."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
+
+from emailconfig.delivery import DeliverySettings
+from emailconfig.engines import engine_for
+from emailconfig.forms.templates import PreviewForm
+from emailconfig.models import EmailConfiguration, EmailTemplate, TestSend
+from emailconfig.services import previews
+
+SECTION = "preview"
+
+
+@permission_required(
+    ["emailconfig.view_emailtemplate", "emailconfig.view_emailconfiguration"],
+    raise_exception=True,
+)
+def preview(request: HttpRequest) -> HttpResponse:
+    data = (request.POST if request.method == "POST" else request.GET).copy()
+    _fill_sample_data(data)
+    form = PreviewForm(data or None, user=request.user)
+    built = sent = None
+    if form.is_bound and form.is_valid():
+        built = _build(form)
+    if built and request.method == "POST" and "send" in request.POST:
+        sent = _send(request, form, built)
+    return render(
+        request,
+        "emailconfig/preview.html",
+        {
+            "section": SECTION,
+            "form": form,
+            "preview": built,
+            "sent": sent,
+            "can_send": request.user.has_perm("emailconfig.add_testsend"),
+            "recent": TestSend.objects.select_related("version", "sent_by", "template")[:10],
+        },
+    )
+
+
+def _fill_sample_data(data: QueryDict) -> None:
+    """A template chosen without sample data brings its own, shown in the form to edit."""
+    key = data.get("template", "")
+    if data.get("sample_data") or not key.isdigit():
+        return
+    template = EmailTemplate.objects.filter(pk=key).first()
+    if template is not None:
+        data["sample_data"] = json.dumps(template.sample_data, indent=2, ensure_ascii=False)
+
+
+def _build(form: PreviewForm) -> previews.Preview | None:
+    data = form.cleaned_data
+    try:
+        return previews.build_preview(
+            data["configuration"], data["template"], data["sample_data"], data["send_to"]
+        )
+    except previews.PreviewError as error:
+        form.add_error(error.field, error.message)
+        return None
+
+
+def _send(request: HttpRequest, form: PreviewForm, built: previews.Preview) -> TestSend | None:
+    if not request.user.has_perm("emailconfig.add_testsend"):
+        messages.error(request, "You may preview, but not send test messages.")
+        return None
+    try:
+        return previews.test_send(built, user=request.user, template=form.cleaned_data["template"])
+    except ValidationError as exc:
+        messages.error(request, exc.messages[0])
+        return None
+
+
+@require_POST
+@permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
+def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
+    configuration = get_object_or_404(EmailConfiguration, pk=pk)
+    version = configuration.latest_version()
+    settings = DeliverySettings.from_version(version) if version else None
+    steps = engine_for(settings).check_connection() if settings else []
+    return render(
+        request,
+        "emailconfig/configurations/connection_test.html",
+        {
+            "section": "configurations",
+            "configuration": configuration,
+            "version": version,
+            "steps": steps,
+            "ok": bool(steps) and all(step.ok for step in steps),
+        },
+    )

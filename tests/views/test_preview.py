@@ -1,0 +1,146 @@
+"""Preview and test-send through the portal, delivering to a real aiosmtpd on loopback."""
+
+import pytest
+from django.urls import reverse
+
+from emailconfig.models import EmailTemplate, TestSend
+from emailconfig.services.previews import TEST_SENDS_PER_HOUR
+from tests import factories
+from tests.servers import free_port, smtp_server
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def template():
+    return EmailTemplate.objects.create(
+        key="invoice",
+        name="Invoice",
+        subject="Invoice {{ number }}",
+        text_body="Hello {{ name }}, invoice {{ number }} is ready.",
+        html_body="<p>Hello <b>{{ name }}</b>, invoice {{ number }} is ready.</p>",
+        sample_data={"name": "Ada", "number": 7},
+    )
+
+
+@pytest.fixture
+def sink():
+    with smtp_server() as server:
+        yield server
+
+
+def _qa_config(port, **overrides):
+    return factories.configuration(
+        "qa",
+        name="QA mail",
+        smtp_port=port,
+        recipients_mode="test_list",
+        subject_prefix="[QA]",
+        test_recipients=[{"email": "qa-lead@example.com", "name": "QA Lead"}],
+        **overrides,
+    )
+
+
+def _post(client, config, template, follow=False, **extra):
+    data = {"configuration": config.pk, "template": template.pk, "sample_data": "", **extra}
+    return client.post(reverse("emailconfig:preview"), data, follow=follow)
+
+
+def test_the_preview_shows_headers_recipients_and_both_parts(editor_client, template, sink):
+    config = _qa_config(sink.port)
+    response = _post(
+        editor_client,
+        config,
+        template,
+        sample_data='{"name": "Grace", "number": 9}',
+        send_to="customer@example.com",
+        preview="1",
+    )
+    page = response.content.decode()
+    assert "Subject: [QA] Invoice 9" in page
+    assert "X-Stagemail-Original-Recipients: To: customer@example.com" in page
+    assert "QA Lead &lt;qa-lead@example.com&gt;" in page
+    assert "Hello Grace, invoice 9 is ready." in page
+    assert 'sandbox srcdoc="&lt;p&gt;Hello &lt;b&gt;Grace&lt;/b&gt;' in page
+    assert sink.handler.received == []  # a preview sends nothing
+
+
+def test_a_test_send_reaches_the_test_list_and_is_recorded(editor_client, editor, template, sink):
+    config = _qa_config(sink.port)
+    response = _post(editor_client, config, template, send_to="customer@example.com", send="1")
+
+    assert "Test message sent" in response.content.decode()
+    [received] = sink.handler.received
+    assert received.rcpt_tos == ["qa-lead@example.com"]
+    message = received.message
+    assert message["Subject"] == "[QA] Invoice 7"
+    assert message["X-Stagemail-Original-Recipients"] == "To: customer@example.com"
+    text, html = message.iter_parts()
+    assert "Hello Ada, invoice 7 is ready." in text.get_content()
+    assert "<b>Ada</b>" in html.get_content()
+    record = TestSend.objects.get()
+    assert (record.outcome, record.sent_by, record.recipients) == (
+        "delivered",
+        editor,
+        ["qa-lead@example.com"],
+    )
+    assert record.server_answer.startswith("250")
+
+
+def test_in_app_mode_a_test_goes_to_the_admins_own_address(editor_client, template, sink):
+    config = factories.configuration("qa", name="App mail", smtp_port=sink.port)
+    _post(editor_client, config, template, send="1")
+    assert sink.handler.received[0].rcpt_tos == ["editor@example.com"]
+
+
+def test_in_app_mode_typed_addresses_are_limited(editor_client, template, sink):
+    config = factories.configuration("qa", name="App mail", smtp_port=sink.port)
+    many = ",".join(f"p{i}@example.com" for i in range(6))
+    response = _post(editor_client, config, template, send_to=many, send="1")
+    assert response.context["form"].errors["send_to"] == ["At most 5 addresses for a test."]
+    assert sink.handler.received == []
+
+
+def test_test_sends_are_rate_limited_per_user(editor_client, editor, template, sink):
+    config = _qa_config(sink.port)
+    version = config.latest_version()
+    TestSend.objects.bulk_create(
+        TestSend(
+            version=version, sent_by=editor, message_id=f"<{i}@x>", subject="s", outcome="delivered"
+        )
+        for i in range(TEST_SENDS_PER_HOUR)
+    )
+    response = _post(editor_client, config, template, send="1", follow=True)
+    assert "test messages in the last hour" in response.content.decode()
+    assert sink.handler.received == []
+
+
+def test_a_failed_test_send_shows_the_reason(editor_client, template):
+    config = _qa_config(free_port())  # nothing listens there
+    response = _post(editor_client, config, template, send="1")
+    page = response.content.decode()
+    assert "Test message not sent" in page
+    assert "Connection refused" in page
+    assert TestSend.objects.get().outcome == "temporary"
+
+
+def test_a_viewer_may_preview_but_not_send(viewer_client, template, sink):
+    config = _qa_config(sink.port)
+    response = _post(viewer_client, config, template, send="1")
+    assert "You may preview, but not send test messages." in response.content.decode()
+    assert sink.handler.received == []
+
+
+def test_the_connection_test_page_shows_each_step(editor_client, sink):
+    config = _qa_config(sink.port)
+    response = editor_client.post(reverse("emailconfig:connection_test", args=[config.pk]))
+    page = response.content.decode()
+    assert "Every step succeeded. Nothing was sent." in page
+    assert "Say hello (EHLO)" in page
+    assert sink.handler.received == []
+
+
+def test_the_connection_test_needs_change_permission(viewer_client, sink):
+    config = _qa_config(sink.port)
+    url = reverse("emailconfig:connection_test", args=[config.pk])
+    assert viewer_client.post(url).status_code == 403

@@ -1,0 +1,72 @@
+import pytest
+from django.urls import reverse
+
+from emailconfig.models import EmailTemplate
+
+pytestmark = pytest.mark.django_db
+
+
+def _data(**overrides):
+    data = {
+        "key": "welcome",
+        "name": "Welcome",
+        "subject": "Welcome, {{ user.name }}",
+        "text_body": "Hello {{ user.name }}",
+        "html_body": "<p>Hello <b>{{ user.name }}</b></p>",
+        "sample_data": '{"user": {"name": "Ada"}}',
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_editor_creates_a_template(editor_client, editor):
+    response = editor_client.post(reverse("emailconfig:template_create"), _data())
+    assert response.status_code == 302
+    template = EmailTemplate.objects.get()
+    assert template.sample_data == {"user": {"name": "Ada"}}
+    assert template.updated_by == editor
+
+
+def test_a_syntax_error_is_shown_on_its_field_with_its_line(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"),
+        _data(html_body="<p>\n{% if user %}\nno end"),
+    )
+    errors = response.context["form"].errors
+    assert errors["html_body"][0].startswith("Line 2: Unexpected end of template.")
+    assert not EmailTemplate.objects.exists()
+
+
+def test_an_undefined_variable_in_the_sample_data_is_reported(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"), _data(text_body="Hi {{ customer }}")
+    )
+    assert response.context["form"].errors["text_body"] == [
+        "With the sample data: Line 1: 'customer' is undefined"
+    ]
+
+
+def test_bad_sample_data_json_says_where(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"), _data(sample_data='{"user": }')
+    )
+    assert response.context["form"].errors["sample_data"] == [
+        "Not valid JSON: Expecting value (line 1, column 10)."
+    ]
+
+
+def test_a_sandbox_escape_cannot_be_saved(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"),
+        _data(text_body="{{ ''.__class__.__mro__[1].__subclasses__() }}"),
+    )
+    assert "Not allowed in a template" in response.context["form"].errors["text_body"][0]
+
+
+def test_a_template_needs_a_body(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"), _data(text_body="", html_body="")
+    )
+    assert response.context["form"].errors["text_body"] == [
+        "Write a text body, an HTML body, or both."
+    ]
