@@ -31,7 +31,7 @@ chromium:
 
 screenshots: install
 	mkdir -p docs
-	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser/test_portal_flow.py -k whole_flow
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or preview_then"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -25,7 +25,7 @@ class JSONObjectField(forms.CharField):
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, dict):
             return json.dumps(value, indent=2, ensure_ascii=False)
-        return value or "{}"
+        return value or ""
 
     def to_python(self, value: Any) -> dict[str, Any]:
         text = (value or "").strip() or "{}"
@@ -93,7 +93,11 @@ class PreviewForm(forms.Form):
         help_text="Its newest version is used, test list included.",
     )
     template = forms.ModelChoiceField(queryset=EmailTemplate.objects.all())
-    sample_data = JSONObjectField(required=False, label="Sample data")
+    sample_data = JSONObjectField(
+        required=False,
+        label="Sample data",
+        help_text="JSON. Leave blank to use the template's own sample data.",
+    )
     send_to = forms.CharField(
         required=False,
         label="Recipients as the app would name them",

@@ -25,9 +25,14 @@ SECTION = "preview"
     raise_exception=True,
 )
 def preview(request: HttpRequest) -> HttpResponse:
-    data = (request.POST if request.method == "POST" else request.GET).copy()
-    _fill_sample_data(data)
-    form = PreviewForm(data or None, user=request.user)
+    if request.method == "POST":
+        data = request.POST.copy()
+        _fill_sample_data(data)
+        form = PreviewForm(data, user=request.user)
+    else:  # links may preselect a configuration and a template
+        initial = request.GET.dict()
+        _fill_sample_data(initial)
+        form = PreviewForm(initial=initial, user=request.user)
     built = sent = None
     if form.is_bound and form.is_valid():
         built = _build(form)
@@ -47,8 +52,8 @@ def preview(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _fill_sample_data(data: QueryDict) -> None:
-    """A template chosen without sample data brings its own, shown in the form to edit."""
+def _fill_sample_data(data: QueryDict | dict[str, str]) -> None:
+    """Blank sample data means the template's own, shown in the form to edit."""
     key = data.get("template", "")
     if data.get("sample_data") or not key.isdigit():
         return
