@@ -14,15 +14,18 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.templates import EmailTemplateForm
 from emailconfig.models import (
     App,
     AppliedConfiguration,
     ConfigurationVersion,
     DeliverySettings,
     EmailConfiguration,
+    EmailTemplate,
     RecipientsMode,
     Stage,
     TestRecipient,
+    TestSend,
 )
 from emailconfig.services import configurations as services
 
@@ -150,3 +153,26 @@ class AppliedConfigurationAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         obj.applied_by = request.user
         super().save_model(request, obj, form, change)
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    list_display = ["key", "name", "updated_at", "updated_by"]
+    search_fields = ["key", "name", "subject"]
+    form = EmailTemplateForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TestSend)
+class TestSendAdmin(admin.ModelAdmin):
+    list_display = ["sent_at", "sent_by", "version", "template", "outcome"]
+    list_filter = ["outcome"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

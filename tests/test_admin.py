@@ -124,5 +124,7 @@ def test_every_admin_list_page_opens(admin_client):
         "configurationversion",
         "app",
         "appliedconfiguration",
+        "emailtemplate",
+        "testsend",
     ):
         assert admin_client.get(reverse(f"admin:emailconfig_{model}_changelist")).status_code == 200
