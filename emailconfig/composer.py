@@ -36,6 +36,16 @@ class ComposeError(ValueError):
 
 
 @dataclass(frozen=True)
+class AttachmentData:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
+
+
+@dataclass(frozen=True)
 class EmailRequest:
     """What an app (or the preview page) asks to send, before policy is applied."""
 
@@ -48,6 +58,7 @@ class EmailRequest:
     reply_to: Address | None = None
     headers: dict[str, str] = field(default_factory=dict)
     message_id: str | None = None  # kept on every retry of the same message
+    attachments: tuple[AttachmentData, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +75,7 @@ class ComposedMessage:
     headers: dict[str, str]
     message_id: str
     date: datetime
+    attachments: tuple[AttachmentData, ...] = ()
 
     @property
     def envelope_recipients(self) -> list[str]:
@@ -96,6 +108,11 @@ class ComposedMessage:
             message.set_content(self.html, subtype="html")
         else:
             message.set_content(self.text)
+        for attachment in self.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(
+                attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         return message
 
     def as_bytes(self) -> bytes:
@@ -173,6 +190,15 @@ def compose(
         if not to:
             raise ComposeError("to", "the configuration's test list is empty.")
 
+    for attachment in request.attachments:
+        _safe("attachments", attachment.filename)
+        if not attachment.filename.strip():
+            raise ComposeError("attachments", "every attachment needs a file name.")
+        if not _CONTENT_TYPE.match(attachment.content_type):
+            raise ComposeError(
+                "attachments", f"“{attachment.content_type[:60]}” is not a valid content type."
+            )
+
     message_id = request.message_id or make_msgid(domain=sender.email.rpartition("@")[2])
     _safe("message_id", message_id)
     return ComposedMessage(
@@ -188,4 +214,5 @@ def compose(
         headers=headers,
         message_id=message_id,
         date=now or datetime.now(UTC),
+        attachments=request.attachments,
     )

@@ -54,6 +54,17 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # reported with a readable message by `manage.py check` and at startup.
 STAGEMAIL_ENCRYPTION_KEYS = env.list("STAGEMAIL_ENCRYPTION_KEYS", default=[])
 
+# The outbound service. See README, "Outbound email service".
+STAGEMAIL_API_RATE_LIMIT = env.int("STAGEMAIL_API_RATE_LIMIT", default=600)  # per app+stage+minute
+STAGEMAIL_MAX_MESSAGE_AGE = env.int("STAGEMAIL_MAX_MESSAGE_AGE", default=24 * 3600)  # seconds
+STAGEMAIL_RETRY_BASE = env.float("STAGEMAIL_RETRY_BASE", default=30.0)  # first retry, seconds
+STAGEMAIL_RETRY_MAX = env.float("STAGEMAIL_RETRY_MAX", default=3600.0)  # longest wait, seconds
+STAGEMAIL_LEASE_SECONDS = env.int("STAGEMAIL_LEASE_SECONDS", default=300)
+STAGEMAIL_MAX_ATTACHMENTS = env.int("STAGEMAIL_MAX_ATTACHMENTS", default=10)
+STAGEMAIL_MAX_MESSAGE_BYTES = env.int("STAGEMAIL_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)
+# The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

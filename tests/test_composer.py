@@ -162,3 +162,26 @@ def test_a_dataclass_copy_cannot_smuggle_a_line_break():
     settings = replace(delivery_settings(), reply_to=Address("a@example.com", "x\r\nBcc: v@x"))
     with pytest.raises(ComposeError):
         compose(request(), settings)
+
+
+def test_attachments_make_a_mixed_message_with_the_parts_intact():
+    from emailconfig.composer import AttachmentData
+
+    pdf = AttachmentData("invoice 7.pdf", "application/pdf", b"%PDF-1.4 \x00\xff binary")
+    mime = parsed(compose(request(attachments=(pdf,)), delivery_settings()))
+    assert mime.get_content_type() == "multipart/mixed"
+    [attachment] = list(mime.iter_attachments())
+    assert attachment.get_filename() == "invoice 7.pdf"
+    assert attachment.get_content() == b"%PDF-1.4 \x00\xff binary"
+
+
+@pytest.mark.parametrize(
+    "attachment",
+    [("a\r\nb.pdf", "application/pdf"), ("", "application/pdf"), ("a.pdf", "pdf; x=\r\n")],
+)
+def test_unsafe_attachment_names_and_types_are_refused(attachment):
+    from emailconfig.composer import AttachmentData
+
+    with pytest.raises(ComposeError) as caught:
+        compose(request(attachments=(AttachmentData(*attachment, b"x"),)), delivery_settings())
+    assert caught.value.field == "attachments"

@@ -19,12 +19,18 @@ class DeliveryError(Exception):
     """A failure to deliver; `permanent` says whether trying again can help."""
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        connection: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
+        self.connection = connection  # the server could not be reached at all
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,7 @@ class DeliveryResult:
     duration_ms: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # recipient -> server's answer
     retry_after: float | None = None
+    connection_failed: bool = False  # later messages to the same server would fail alike
 
     @property
     def delivered(self) -> bool:
@@ -48,6 +55,7 @@ class DeliveryResult:
             answer=error.message,
             duration_ms=duration_ms,
             retry_after=error.retry_after,
+            connection_failed=error.connection,
         )
 
 

@@ -7,6 +7,7 @@ times faster, so the engine keeps its connection for the whole batch.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import ssl
@@ -14,7 +15,21 @@ import time
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
-from sendgrid.helpers.mail import Bcc, Cc, From, Header, Mail, Personalization, ReplyTo, To
+from sendgrid.helpers.mail import (
+    Attachment,
+    Bcc,
+    Cc,
+    Disposition,
+    FileContent,
+    FileName,
+    FileType,
+    From,
+    Header,
+    Mail,
+    Personalization,
+    ReplyTo,
+    To,
+)
 
 from emailconfig.composer import ComposedMessage
 from emailconfig.engines.base import (
@@ -49,6 +64,13 @@ def payload(message: ComposedMessage) -> dict:
     mail.add_personalization(personalization)
     if message.reply_to:
         mail.reply_to = ReplyTo(message.reply_to.email, message.reply_to.name or None)
+    for item in message.attachments:
+        mail.attachment = Attachment(
+            FileContent(base64.b64encode(item.content).decode("ascii")),
+            FileName(item.filename),
+            FileType(item.content_type),
+            Disposition("attachment"),
+        )
     mail.header = Header("Message-ID", message.message_id)
     for name, value in message.extra_headers().items():
         mail.header = Header(name, value)

@@ -95,8 +95,25 @@ def _error_for_exception(exc: BaseException) -> DeliveryError:
     raise exc
 
 
+STALE_AFTER = 5.0  # seconds idle before a kept connection is checked with NOOP
+
+
 class SMTPEngine(Engine):
     _connection: _SMTP | _SMTP_SSL | None = None
+    _last_used = 0.0
+
+    def _drop_if_dead(self) -> None:
+        """Servers close idle connections; find out before sending, not halfway through."""
+        connection = self._connection
+        assert connection is not None  # noqa: S101  (checked by the caller)
+        try:
+            connection.deadline = time.monotonic() + min(5.0, self.settings.send_timeout)
+            if connection.noop()[0] == 250:
+                return
+        except (smtplib.SMTPException, OSError):
+            pass
+        self._connection = None
+        connection.close()
 
     # Connection -------------------------------------------------------------
 
@@ -165,6 +182,8 @@ class SMTPEngine(Engine):
         return _answer(code, reply)
 
     def _open(self) -> _SMTP | _SMTP_SSL:
+        if self._connection is not None and time.monotonic() - self._last_used > STALE_AFTER:
+            self._drop_if_dead()
         if self._connection is None:
             smtp, _banner = self._connect()
             try:

@@ -1,0 +1,1 @@
+"""The outbound email API, versioned under /api/v1/."""

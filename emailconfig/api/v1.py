@@ -1,0 +1,169 @@
+"""POST /api/v1/messages, GET /api/v1/messages/{id}; OpenAPI at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer
+
+from emailconfig.api.schemas import ErrorOut, MessageAccepted, MessageIn, MessageOut
+from emailconfig.composer import AttachmentData
+from emailconfig.delivery import Address
+from emailconfig.models import ApiToken, Message, MessageStatus
+from emailconfig.services import outbox, tokens
+
+
+class BearerToken(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        return tokens.authenticate(token)
+
+
+api = NinjaAPI(
+    title="Stagemail API",
+    version="1",
+    description="Submit email for an app on a stage; Stagemail composes and delivers it "
+    "through the configuration applied there. Authenticate with `Authorization: Bearer <token>`.",
+    urls_namespace="api-v1",
+    auth=BearerToken(),
+    docs_url=None,  # the interactive docs load from a CDN; the JSON document is enough
+)
+
+ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 409, 413, 429)}
+
+
+def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse:
+    body = {"error": {"code": error.code, "message": error.message, "fields": error.fields}}
+    response = api.create_response(request, body, status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(outbox.ApiError)
+def _api_error(request: HttpRequest, exc: outbox.ApiError) -> HttpResponse:
+    return error_response(request, exc)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields: dict[str, list[str]] = {}
+    for item in exc.errors:
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "payload")]
+        # Pydantic reports union members (str | RecipientIn) by type name; drop those parts.
+        location = [p for p in location if p not in ("str", "RecipientIn")]
+        fields.setdefault(".".join(location) or "body", []).append(item.get("msg", "invalid"))
+    return error_response(
+        request, outbox.ApiError(400, "validation_error", "The request is not valid.", fields)
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    error = outbox.ApiError(
+        401, "unauthorized", "Send a valid, unrevoked token as `Authorization: Bearer <token>`."
+    )
+    response = error_response(request, error)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(request, outbox.ApiError(413, "too_large", "The request is too large."))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(request, outbox.ApiError(exc.status_code, "error", str(exc)))
+
+
+def _address(value: Any) -> Address:
+    if isinstance(value, str):
+        return Address(value.strip())
+    return Address(value.email.strip(), value.name)
+
+
+def _attachment(index: int, item: Any) -> AttachmentData:
+    try:
+        content = base64.b64decode(item.content, validate=True)
+    except (binascii.Error, ValueError):
+        raise outbox.ApiError(
+            400,
+            "validation_error",
+            "The request is not valid.",
+            {f"attachments.{index}.content": ["Not valid base64."]},
+        ) from None
+    return AttachmentData(item.filename, item.content_type, content)
+
+
+def _submission(payload: MessageIn) -> outbox.Submission:
+    return outbox.Submission(
+        to=tuple(map(_address, payload.to)),
+        cc=tuple(map(_address, payload.cc)),
+        bcc=tuple(map(_address, payload.bcc)),
+        subject=payload.subject,
+        text=payload.text,
+        html=payload.html,
+        template=payload.template,
+        context=payload.context,
+        reply_to=_address(payload.reply_to) if payload.reply_to else None,
+        headers=payload.headers,
+        idempotency_key=payload.idempotency_key,
+        attachments=tuple(_attachment(i, a) for i, a in enumerate(payload.attachments)),
+    )
+
+
+@api.post("/messages", response={202: MessageAccepted, **ERRORS}, summary="Submit a message")
+def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
+    message, created = outbox.accept(request.auth, _submission(payload))
+    url = request.build_absolute_uri(reverse("api-v1:get_message", args=[message.pk]))
+    body = MessageAccepted(
+        id=message.pk, status=message.status, message_id=message.message_id, status_url=url
+    )
+    response = api.create_response(request, body.model_dump(mode="json"), status=202)
+    if not created:
+        response["Idempotent-Replayed"] = "true"  # the original message, not a new one
+    return response
+
+
+@api.get(
+    "/messages/{message_id}",
+    response={200: MessageOut, **ERRORS},
+    url_name="get_message",
+    summary="A message's status and attempts",
+)
+def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
+    credential: ApiToken = request.auth
+    message = (
+        Message.objects.filter(pk=message_id, app=credential.app, stage=credential.stage)
+        .select_related("app", "stage")
+        .prefetch_related("attempts")
+        .first()
+    )
+    if message is None:
+        raise outbox.ApiError(404, "not_found", "No such message for this app and stage.")
+    waiting = message.status in (MessageStatus.QUEUED, MessageStatus.DEFERRED)
+    return {
+        "id": message.pk,
+        "status": message.status,
+        "app": message.app.slug,
+        "stage": message.stage.slug,
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "recipients": message.recipients,
+        "final_recipients": message.final_recipients,
+        "created_at": message.created_at,
+        "next_attempt_at": message.next_attempt_at if waiting else None,
+        "sent_at": message.sent_at,
+        "last_error": message.last_error,
+        "attempts": list(message.attempts.all()),
+    }

@@ -1,0 +1,177 @@
+"""The outbound service's records: API tokens, messages (the queue itself), attempts."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from emailconfig.models.configurations import App, ConfigurationVersion, Stage
+
+
+class ApiToken(models.Model):
+    """A credential for one app on one stage. Only a hash is stored; the token is shown once."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="tokens")
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="tokens")
+    prefix = models.CharField(
+        max_length=16, help_text="The token's first characters, to tell it apart."
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.app} on {self.stage})"
+
+    @property
+    def is_active(self) -> bool:
+        now = timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    DEFERRED = "deferred", "Deferred"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+
+
+class Message(models.Model):
+    """An accepted message. This row is the queue: nothing about delivery lives elsewhere."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    app = models.ForeignKey(App, on_delete=models.PROTECT, related_name="messages")
+    stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="messages")
+    version = models.ForeignKey(
+        ConfigurationVersion, on_delete=models.PROTECT, related_name="messages"
+    )
+    status = models.CharField(max_length=12, choices=MessageStatus, default=MessageStatus.QUEUED)
+    # NULL, not "", for "no key": the unique constraint below only covers real keys.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    message_id = models.CharField("Message-ID", max_length=255)
+
+    recipients = models.JSONField(help_text='{"to": [...], "cc": [...], "bcc": [...]}')
+    reply_to = models.JSONField(null=True, blank=True)
+    subject = models.TextField()
+    text = models.TextField(blank=True)
+    html = models.TextField(blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    template_key = models.CharField(max_length=80, blank=True)
+    final_recipients = models.JSONField(default=list)
+    original_recipients = models.TextField(blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    give_up_at = models.DateTimeField(help_text="After this, a temporary failure is final.")
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveBigIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    refused = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "stage", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="message_idempotency_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MessageStatus.values), name="message_status_known"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="message_due"),
+            models.Index(fields=["app", "stage", "created_at"], name="message_app_stage_time"),
+            models.Index(fields=["created_at"], name="message_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} ({self.status})"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=127)
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering a message: when, how long, and the server's own answer."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    engine = models.CharField(max_length=20)
+    outcome = models.CharField(max_length=20)
+    answer = models.TextField(blank=True)
+    refused = models.JSONField(default=dict, blank=True)
+    worker = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["message", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id} attempt {self.number}: {self.outcome}"
+
+
+class RateWindow(models.Model):
+    """Messages accepted for an app on a stage in one minute, for the API rate limit."""
+
+    app = models.ForeignKey(App, on_delete=models.CASCADE, related_name="+")
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app", "stage", "window_start"], name="rate_window_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app}/{self.stage} {self.window_start:%H:%M}: {self.count}"
+
+
+class SinkMessage(models.Model):
+    """What the local development sink received (make run); shown under Local sink."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    mail_from = models.CharField(max_length=320)
+    rcpt_tos = models.JSONField(default=list)
+    subject = models.TextField(blank=True)
+    raw = models.BinaryField()
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {', '.join(self.rcpt_tos)}"

@@ -1,0 +1,286 @@
+"""Accepting messages from apps, and the admin's retry and cancel.
+
+Accepting commits the message row (with its Message-ID and idempotency key)
+before the API answers: the row is the queue, so an accepted message cannot be
+lost by a broker or a crash. Workers pick rows up (see emailconfig/worker.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, compose
+from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.models import (
+    ApiToken,
+    AppliedConfiguration,
+    Attachment,
+    EmailTemplate,
+    Message,
+    MessageStatus,
+    RateWindow,
+)
+from emailconfig.rendering import RenderError, render_template
+
+ALLOWED_HEADERS = frozenset(
+    {
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "list-id",
+        "auto-submitted",
+        "precedence",
+        "in-reply-to",
+        "references",
+    }
+)
+_CUSTOM_HEADER = re.compile(r"^x-(?!stagemail-)[a-z0-9-]{1,60}$", re.IGNORECASE)
+MAX_HEADERS = 20
+
+
+class ApiError(Exception):
+    """An answer other than 202, with a machine-readable code and per-field messages."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        fields: dict[str, list[str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.headers = headers or {}
+
+
+def _invalid(field_name: str, message: str) -> ApiError:
+    return ApiError(400, "validation_error", "The request is not valid.", {field_name: [message]})
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A message as an app submits it, shape already checked by the API schema."""
+
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    subject: str | None = None
+    text: str | None = None
+    html: str | None = None
+    template: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    reply_to: Address | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    attachments: tuple[AttachmentData, ...] = ()
+
+
+def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
+    """Validate, compose and store a message. Returns (message, created)."""
+    app, stage = credential.app, credential.stage
+    if submission.idempotency_key:
+        existing = Message.objects.filter(
+            app=app, stage=stage, idempotency_key=submission.idempotency_key
+        ).first()
+        if existing is not None:
+            return existing, False
+    applied = (
+        AppliedConfiguration.objects.select_related("version").filter(app=app, stage=stage).first()
+    )
+    if applied is None:
+        raise ApiError(
+            409,
+            "no_configuration",
+            f"No email configuration is applied to {app} on {stage}; an admin applies one "
+            "on the app's page.",
+        )
+    _check_size(submission)
+    _check_headers(submission.headers)
+    subject, text, html = _content(submission)
+    settings_ = DeliverySettings.from_version(applied.version)
+    request = EmailRequest(
+        subject=subject,
+        text=text,
+        html=html,
+        to=submission.to,
+        cc=submission.cc,
+        bcc=submission.bcc,
+        reply_to=submission.reply_to,
+        headers=submission.headers,
+        attachments=submission.attachments,
+    )
+    try:
+        composed = compose(request, settings_)
+    except ComposeError as exc:
+        raise _invalid(exc.field, exc.message) from None
+    _take_rate_limit(applied)
+    now = timezone.now()
+    message = Message(
+        app=app,
+        stage=stage,
+        version=applied.version,
+        idempotency_key=submission.idempotency_key or None,
+        message_id=composed.message_id,
+        recipients={
+            "to": [vars(a) for a in submission.to],
+            "cc": [vars(a) for a in submission.cc],
+            "bcc": [vars(a) for a in submission.bcc],
+        },
+        reply_to=vars(submission.reply_to) if submission.reply_to else None,
+        subject=subject,
+        text=text,
+        html=html,
+        headers=submission.headers,
+        template_key=submission.template or "",
+        final_recipients=composed.envelope_recipients,
+        original_recipients=composed.original_recipients,
+        created_at=now,
+        next_attempt_at=now,
+        give_up_at=now + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            Attachment.objects.bulk_create(
+                Attachment(
+                    message=message,
+                    filename=a.filename,
+                    content_type=a.content_type,
+                    content=a.content,
+                )
+                for a in submission.attachments
+            )
+    except IntegrityError:
+        if not submission.idempotency_key:
+            raise
+        # Another request with the same key won the race: answer with its message.
+        return Message.objects.get(
+            app=app, stage=stage, idempotency_key=submission.idempotency_key
+        ), False
+    return message, True
+
+
+def _check_size(submission: Submission) -> None:
+    limit = settings.STAGEMAIL_MAX_ATTACHMENTS
+    if len(submission.attachments) > limit:
+        raise _invalid("attachments", f"At most {limit} attachments.")
+    size = sum(len(a.content) for a in submission.attachments)
+    size += sum(len(part or "") for part in (submission.text, submission.html, submission.subject))
+    if size > settings.STAGEMAIL_MAX_MESSAGE_BYTES:
+        raise ApiError(
+            413,
+            "too_large",
+            f"The message is larger than {settings.STAGEMAIL_MAX_MESSAGE_BYTES:,} bytes.",
+        )
+
+
+def _check_headers(headers: dict[str, str]) -> None:
+    if len(headers) > MAX_HEADERS:
+        raise _invalid("headers", f"At most {MAX_HEADERS} extra headers.")
+    for name, value in headers.items():
+        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.match(name):
+            raise _invalid(
+                "headers",
+                f"“{name[:60]}” is not allowed. Allowed: X-… headers (except X-Stagemail-…), "
+                "List-Unsubscribe, List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, "
+                "In-Reply-To, References.",
+            )
+        if len(value) > 998:
+            raise _invalid("headers", f"The value of {name} is longer than 998 characters.")
+
+
+def _content(submission: Submission) -> tuple[str, str, str]:
+    """Subject, text and HTML: given directly, or rendered from a template and its context."""
+    if submission.template:
+        if submission.subject or submission.text or submission.html:
+            raise _invalid(
+                "template", "Give either a template with its context, or subject and text/html."
+            )
+        template = EmailTemplate.objects.filter(key=submission.template).first()
+        if template is None:
+            raise _invalid("template", f"No template has the key “{submission.template}”.")
+        try:
+            rendered = render_template(
+                template.subject, template.text_body, template.html_body, submission.context
+            )
+        except RenderError as exc:
+            raise _invalid("context", str(exc)) from None
+        return rendered.subject, rendered.text, rendered.html
+    if not submission.subject:
+        raise _invalid("subject", "A subject is required (or a template).")
+    if not (submission.text or submission.html):
+        raise _invalid("text", "Give a text body, an HTML body, or both (or a template).")
+    return submission.subject, submission.text or "", submission.html or ""
+
+
+def _take_rate_limit(applied: AppliedConfiguration) -> None:
+    limit = applied.rate_limit_per_minute or settings.STAGEMAIL_API_RATE_LIMIT
+    now = timezone.now()
+    window = now.replace(second=0, microsecond=0)
+    with transaction.atomic():
+        updated = RateWindow.objects.filter(
+            app_id=applied.app_id, stage_id=applied.stage_id, window_start=window
+        ).update(count=F("count") + 1)
+        if not updated:
+            try:
+                with transaction.atomic():
+                    RateWindow.objects.create(
+                        app_id=applied.app_id,
+                        stage_id=applied.stage_id,
+                        window_start=window,
+                        count=1,
+                    )
+            except IntegrityError:  # created by a concurrent request
+                RateWindow.objects.filter(
+                    app_id=applied.app_id, stage_id=applied.stage_id, window_start=window
+                ).update(count=F("count") + 1)
+        count = RateWindow.objects.get(
+            app_id=applied.app_id, stage_id=applied.stage_id, window_start=window
+        ).count
+    if count > limit:
+        retry_after = 60 - now.second
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"More than {limit} messages a minute for {applied.app} on {applied.stage}.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+# Admin actions -----------------------------------------------------------------
+
+
+def cancel(message: Message) -> bool:
+    """Cancel a message that is waiting; one being sent right now cannot be stopped."""
+    return bool(
+        Message.objects.filter(
+            pk=message.pk, status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED]
+        ).update(status=MessageStatus.CANCELLED, lease_token=F("lease_token") + 1)
+    )
+
+
+def retry(message: Message) -> bool:
+    """Queue a failed, cancelled or deferred message again now, with a fresh maximum age."""
+    now = timezone.now()
+    return bool(
+        Message.objects.filter(
+            pk=message.pk,
+            status__in=[MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.DEFERRED],
+        ).update(
+            status=MessageStatus.QUEUED,
+            next_attempt_at=now,
+            give_up_at=now + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),
+            lease_token=F("lease_token") + 1,
+        )
+    )

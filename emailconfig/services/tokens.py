@@ -1,0 +1,60 @@
+"""API credentials per (app, stage): issued once, stored hashed, revoked or rotated with grace."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from emailconfig.models import ApiToken, App, Stage
+
+TOKEN_PREFIX = "smk_"  # noqa: S105  (a public marker that makes leaked tokens easy to scan for)
+LAST_USED_PRECISION = timedelta(minutes=1)  # avoid a write on every request
+
+
+def _hash(token: str) -> str:
+    # Tokens are 256 random bits, so a fast hash is enough; a slow one would only slow the API.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue(app: App, stage: Stage, *, by: Any) -> tuple[ApiToken, str]:
+    """Create a credential; the plaintext token is returned once and never stored."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    credential = ApiToken.objects.create(
+        app=app, stage=stage, prefix=token[:12], token_hash=_hash(token), created_by=by
+    )
+    return credential, token
+
+
+@transaction.atomic
+def rotate(app: App, stage: Stage, *, grace: timedelta, by: Any) -> tuple[ApiToken, str]:
+    """Issue a new token; the active old ones keep working for `grace`, then expire."""
+    deadline = timezone.now() + grace
+    for old in ApiToken.objects.select_for_update().filter(app=app, stage=stage, revoked_at=None):
+        if old.expires_at is None or old.expires_at > deadline:
+            old.expires_at = deadline
+            old.save(update_fields=["expires_at"])
+    return issue(app, stage, by=by)
+
+
+def revoke(credential: ApiToken) -> None:
+    ApiToken.objects.filter(pk=credential.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def authenticate(token: str) -> ApiToken | None:
+    """The active credential for a presented token, or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
+        return None
+    credential = (
+        ApiToken.objects.select_related("app", "stage").filter(token_hash=_hash(token)).first()
+    )
+    if credential is None or not credential.is_active:
+        return None
+    now = timezone.now()
+    if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=credential.pk).update(last_used_at=now)
+    return credential

@@ -1,0 +1,247 @@
+"""The delivery worker: claims due messages in batches, delivers them, records every attempt.
+
+Each message owns its lease. Claiming sets `status=sending`, a `lease_until`
+and a new `lease_token` (on PostgreSQL with FOR UPDATE SKIP LOCKED, so workers
+never wait for each other). A result is written only if the token is still the
+one claimed (fencing): a worker whose lease ran out cannot overwrite the work of
+the worker that took the message over. Expired leases and due retries are
+simply "due", so any worker re-drives them; nothing else needs to run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from threading import Event
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, compose
+from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.engines import DeliveryResult, Engine, engine_for
+from emailconfig.models import DeliveryAttempt, Message, MessageStatus, Outcome
+
+log = logging.getLogger("stagemail.worker")
+
+FLUSH_EVERY = 50  # results written at least this often (messages)
+FLUSH_SECONDS = 1.0  # ... and at least this often (seconds)
+ENGINE_IDLE_SECONDS = 30.0
+
+
+def retry_delay(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, never sooner than the server asked."""
+    ceiling = min(settings.STAGEMAIL_RETRY_MAX, settings.STAGEMAIL_RETRY_BASE * 2 ** (attempt - 1))
+    delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311  (jitter, not security)
+    return max(delay, retry_after or 0.0)
+
+
+@dataclass
+class Claimed:
+    message: Message
+    token: int
+
+
+@dataclass
+class Done:
+    claimed: Claimed
+    result: DeliveryResult
+    started_at: datetime
+
+
+def due_filter(now: datetime) -> Q:
+    waiting = Q(status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], next_attempt_at__lte=now)
+    abandoned = Q(status=MessageStatus.SENDING, lease_until__lt=now)
+    return waiting | abandoned
+
+
+def claim(batch_size: int) -> list[Claimed]:
+    """Take up to `batch_size` due messages for this worker, oldest due first."""
+    now = timezone.now()
+    lease_until = now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(due_filter(now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return []
+        Message.objects.filter(pk__in=ids).update(
+            status=MessageStatus.SENDING,
+            lease_until=lease_until,
+            lease_token=F("lease_token") + 1,
+            attempt_count=F("attempt_count") + 1,
+        )
+        messages = list(
+            Message.objects.filter(pk__in=ids)
+            .select_related("version")
+            .prefetch_related("attachments")
+            .order_by("version_id", "next_attempt_at")
+        )
+    return [Claimed(m, m.lease_token) for m in messages]
+
+
+def _addresses(items: list[dict[str, str]]) -> tuple[Address, ...]:
+    return tuple(Address(i["email"], i.get("name", "")) for i in items)
+
+
+def compose_stored(message: Message, settings_: DeliverySettings):
+    """Rebuild the accepted message exactly: same Message-ID and Date on every attempt."""
+    request = EmailRequest(
+        subject=message.subject,
+        text=message.text,
+        html=message.html,
+        to=_addresses(message.recipients.get("to", [])),
+        cc=_addresses(message.recipients.get("cc", [])),
+        bcc=_addresses(message.recipients.get("bcc", [])),
+        reply_to=Address(**message.reply_to) if message.reply_to else None,
+        headers=message.headers,
+        message_id=message.message_id,
+        attachments=tuple(
+            AttachmentData(a.filename, a.content_type, bytes(a.content))
+            for a in message.attachments.all()
+        ),
+    )
+    return compose(request, settings_, now=message.created_at)
+
+
+class Worker:
+    def __init__(self, *, batch_size: int = 100, name: str | None = None) -> None:
+        self.batch_size = batch_size
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self._engines: dict[int, tuple[Engine, float]] = {}
+
+    # The loop -----------------------------------------------------------------
+
+    def run(self, stop: Event, *, poll_seconds: float = 0.5) -> None:
+        log.info("worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                if not self.run_once():
+                    self._close_idle_engines()
+                    stop.wait(poll_seconds)
+        finally:
+            self.close()
+            log.info("worker %s stopped", self.name)
+
+    def run_once(self) -> int:
+        """Claim one batch and deliver it; returns how many messages were claimed."""
+        batch = claim(self.batch_size)
+        pending: list[Done] = []
+        last_flush = time.monotonic()
+        broken_versions: dict[int, DeliveryResult] = {}
+        for claimed in batch:
+            pending.append(self._deliver(claimed, broken_versions))
+            if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
+                self._flush(pending, batch)
+                pending, last_flush = [], time.monotonic()
+        if pending:
+            self._flush(pending, [])
+        return len(batch)
+
+    def close(self) -> None:
+        for engine, _ in self._engines.values():
+            engine.close()
+        self._engines.clear()
+
+    # Delivery -----------------------------------------------------------------
+
+    def _deliver(self, claimed: Claimed, broken: dict[int, DeliveryResult]) -> Done:
+        message = claimed.message
+        started_at = timezone.now()
+        if message.version_id in broken:  # its server just failed to connect; don't wait again
+            return Done(claimed, broken[message.version_id], started_at)
+        settings_ = DeliverySettings.from_version(message.version)
+        try:
+            composed = compose_stored(message, settings_)
+        except ComposeError as exc:
+            result = DeliveryResult(outcome=Outcome.PERMANENT, answer=f"Cannot compose: {exc}")
+            return Done(claimed, result, started_at)
+        result = self._engine(message.version_id, settings_).send(composed)
+        if result.connection_failed:
+            broken[message.version_id] = result
+        return Done(claimed, result, started_at)
+
+    def _engine(self, version_id: int, settings_: DeliverySettings) -> Engine:
+        engine, _ = self._engines.get(version_id, (None, 0.0))
+        if engine is None:
+            engine = engine_for(settings_)
+        self._engines[version_id] = (engine, time.monotonic())
+        return engine
+
+    def _close_idle_engines(self) -> None:
+        now = time.monotonic()
+        for version_id, (engine, used) in list(self._engines.items()):
+            if now - used > ENGINE_IDLE_SECONDS:
+                engine.close()
+                del self._engines[version_id]
+
+    # Recording ----------------------------------------------------------------
+
+    def _flush(self, done: list[Done], batch: list[Claimed]) -> None:
+        """Write results (fenced by lease token) and attempts; renew the rest of the batch."""
+        now = timezone.now()
+        attempts = []
+        with transaction.atomic():
+            for item in done:
+                if self._record(item, now):
+                    attempts.append(self._attempt(item))
+            DeliveryAttempt.objects.bulk_create(attempts)
+            finished = {item.claimed.message.pk for item in done}
+            waiting = [c.message.pk for c in batch if c.message.pk not in finished]
+            if waiting:
+                Message.objects.filter(pk__in=waiting, status=MessageStatus.SENDING).update(
+                    lease_until=now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
+                )
+
+    def _record(self, item: Done, now: datetime) -> bool:
+        message, result = item.claimed.message, item.result
+        fields: dict[str, object] = {"lease_until": None, "refused": result.refused}
+        if result.delivered:
+            fields.update(status=MessageStatus.SENT, sent_at=now, last_error="")
+        elif result.outcome == Outcome.PERMANENT:
+            fields.update(status=MessageStatus.FAILED, last_error=result.answer)
+        else:
+            retry_at = now + timedelta(
+                seconds=retry_delay(message.attempt_count, result.retry_after)
+            )
+            if retry_at > message.give_up_at:
+                fields.update(
+                    status=MessageStatus.FAILED,
+                    last_error=f"Gave up after {message.attempt_count} attempts: {result.answer}",
+                )
+            else:
+                fields.update(
+                    status=MessageStatus.DEFERRED,
+                    next_attempt_at=retry_at,
+                    last_error=result.answer,
+                )
+        written = Message.objects.filter(
+            pk=message.pk, lease_token=item.claimed.token, status=MessageStatus.SENDING
+        ).update(**fields)
+        if not written:
+            log.warning("lease of %s was lost; its result is left to the new holder", message.pk)
+        return bool(written)
+
+    def _attempt(self, item: Done) -> DeliveryAttempt:
+        message, result = item.claimed.message, item.result
+        return DeliveryAttempt(
+            message=message,
+            number=message.attempt_count,
+            started_at=item.started_at,
+            duration_ms=result.duration_ms,
+            engine=message.version.engine,
+            outcome=result.outcome,
+            answer=result.answer,
+            refused=result.refused,
+            worker=self.name,
+        )

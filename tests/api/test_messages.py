@@ -1,0 +1,189 @@
+"""POST and GET /api/v1/messages: accept, validate, authenticate, limit."""
+
+import base64
+
+import pytest
+
+from emailconfig.models import Attachment, EmailTemplate, Message, MessageStatus
+from emailconfig.services import tokens
+from tests import factories
+from tests.api.conftest import ApiClient, message_body
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/messages"
+
+
+def test_a_message_is_stored_before_the_202(api, qa_world):
+    response = api.post(URL, message_body())
+
+    assert response.status_code == 202, response.json()
+    answer = response.json()
+    message = Message.objects.get(pk=answer["id"])
+    assert answer["status"] == "queued"
+    assert answer["message_id"] == message.message_id
+    assert answer["status_url"].endswith(f"/api/v1/messages/{message.pk}")
+    assert message.status == MessageStatus.QUEUED
+    assert message.version == qa_world["config"].latest_version()
+    assert message.final_recipients == ["qa@example.com"]
+    assert message.original_recipients == "To: ada@example.com, grace@example.com"
+    assert message.recipients["to"][1] == {"email": "grace@example.com", "name": "Grace Hopper"}
+
+
+def test_the_status_shows_attempts_and_final_recipients(api):
+    message_id = api.post(URL, message_body()).json()["id"]
+    answer = api.get(f"{URL}/{message_id}").json()
+    assert answer["status"] == "queued"
+    assert answer["final_recipients"] == ["qa@example.com"]
+    assert answer["attempts"] == []
+    assert answer["app"] == "billing" and answer["stage"] == "qa"
+
+
+def test_a_repeated_idempotency_key_returns_the_original_message(api):
+    first = api.post(URL, message_body(idempotency_key="invoice-7"))
+    again = api.post(URL, message_body(idempotency_key="invoice-7", subject="Changed"))
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert Message.objects.count() == 1
+
+
+def test_a_template_is_rendered_with_the_context(api):
+    EmailTemplate.objects.create(
+        key="reset", name="Reset", subject="Reset for {{ user }}", text_body="Hi {{ user }}"
+    )
+    body = {"to": ["ada@example.com"], "template": "reset", "context": {"user": "Ada"}}
+    message = Message.objects.get(pk=api.post(URL, body).json()["id"])
+    assert (message.subject, message.text, message.template_key) == (
+        "Reset for Ada",
+        "Hi Ada",
+        "reset",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        ({"to": []}, "to", "at least one recipient"),
+        ({"to": ["not-an-address"]}, "to", "not a valid address"),
+        ({"subject": "Hi\r\nBcc: victim@example.com"}, "subject", "line breaks"),
+        ({"to": [{"email": "a@example.com", "name": "A\nBcc: x@y.z"}]}, "to", "line breaks"),
+        ({"subject": None}, "subject", "A subject is required"),
+        ({"text": None, "html": None}, "text", "text body"),
+        (
+            {"template": "nope", "subject": None, "text": None, "html": None},
+            "template",
+            "No template",
+        ),
+        ({"headers": {"Bcc": "x@example.com"}}, "headers", "is not allowed"),
+        ({"headers": {"X-Stagemail-Original-Recipients": "x"}}, "headers", "is not allowed"),
+        ({"headers": {"X-Ok": "a\r\nb"}}, "headers", "line breaks"),
+        ({"to": "ada@example.com"}, "to", "list"),
+        (
+            {"attachments": [{"filename": "a.txt", "content": "***"}]},
+            "attachments.0.content",
+            "base64",
+        ),
+    ],
+)
+def test_invalid_requests_get_a_400_naming_the_field(api, body, field, text):
+    response = api.post(URL, message_body(**body))
+    assert response.status_code == 400, response.json()
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert field in error["fields"], error
+    assert text in " ".join(error["fields"][field]), error
+    assert not Message.objects.exists()
+
+
+def test_attachments_are_stored_and_limited(api, settings):
+    content = base64.b64encode(b"%PDF binary \x00").decode()
+    body = message_body(
+        attachments=[{"filename": "i.pdf", "content_type": "application/pdf", "content": content}]
+    )
+    assert api.post(URL, body).status_code == 202
+    assert bytes(Attachment.objects.get().content) == b"%PDF binary \x00"
+
+    settings.STAGEMAIL_MAX_MESSAGE_BYTES = 100
+    big = base64.b64encode(b"x" * 200).decode()
+    response = api.post(URL, message_body(attachments=[{"filename": "b.bin", "content": big}]))
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too_large"
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post(URL, message_body(text="x" * 5000))
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize("token", [None, "smk_wrong", "Basic abc"])
+def test_a_missing_or_wrong_token_is_a_401(qa_world, token):
+    response = ApiClient(token).post(URL, message_body())
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response["WWW-Authenticate"] == "Bearer"
+
+
+def test_a_revoked_token_is_a_401(api, qa_world):
+    tokens.revoke(qa_world["credential"])
+    assert api.post(URL, message_body()).status_code == 401
+
+
+def test_a_rotated_token_works_during_its_grace_then_stops(api, qa_world, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _, new_token = tokens.rotate(
+        qa_world["app"], qa_world["stage"], grace=timedelta(hours=1), by=None
+    )
+    assert api.post(URL, message_body()).status_code == 202
+    assert ApiClient(new_token).post(URL, message_body()).status_code == 202
+    qa_world["credential"].refresh_from_db()
+    qa_world["credential"].__class__.objects.filter(pk=qa_world["credential"].pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert api.post(URL, message_body()).status_code == 401
+    assert ApiClient(new_token).post(URL, message_body()).status_code == 202
+
+
+def test_no_applied_configuration_is_a_409(db):
+    app = factories.app("Shop")
+    _, token = tokens.issue(app, factories.stage("production"), by=None)
+    response = ApiClient(token).post(URL, message_body())
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_configuration"
+
+
+def test_an_app_sees_only_its_own_messages(api, qa_world):
+    message_id = api.post(URL, message_body()).json()["id"]
+    other_app = factories.app("Shop")
+    from emailconfig.services import configurations
+
+    configurations.apply_version(
+        other_app, qa_world["stage"], qa_world["config"].latest_version(), by=None
+    )
+    _, other_token = tokens.issue(other_app, qa_world["stage"], by=None)
+    assert ApiClient(other_token).get(f"{URL}/{message_id}").status_code == 404
+    assert api.get(f"{URL}/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_the_rate_limit_answers_429_with_retry_after(api, qa_world):
+    from emailconfig.models import AppliedConfiguration
+
+    AppliedConfiguration.objects.update(rate_limit_per_minute=2)
+    codes = [api.post(URL, message_body()).status_code for _ in range(3)]
+    assert codes[:2] == [202, 202]
+    response = api.post(URL, message_body())
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    assert Message.objects.count() == 2
+
+
+def test_the_openapi_document_describes_the_endpoints(client):
+    document = client.get("/api/v1/openapi.json").json()
+    assert set(document["paths"]) == {"/api/v1/messages", "/api/v1/messages/{message_id}"}
+    post = document["paths"]["/api/v1/messages"]["post"]
+    assert set(post["responses"]) >= {"202", "400", "401", "409", "413", "429"}
+    assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
