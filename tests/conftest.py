@@ -59,3 +59,17 @@ def certificates(tmp_path_factory):
     from tests.servers import make_certificates
 
     return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+def seeded_transactional_db(transactional_db):
+    """Committed data for other processes and threads, with the seeded stages.
+
+    Transactional tests flush the tables, seeded stages included, so they are put
+    back. (Serialized rollback cannot do it for the browser tests: Playwright's event
+    loop gives the test another database connection than the serialized data's.)
+    """
+    from emailconfig.models import Stage
+    from emailconfig.seeds import seed_stages
+
+    seed_stages(Stage)

@@ -13,12 +13,12 @@ class ApiClient:
         self.client = Client()
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def post(self, path: str, body: object, **headers: str):  # noqa: ANN201
+    def post(self, path: str, body: object, **headers: str):
         return self.client.post(
             path, body, content_type="application/json", headers={**self.headers, **headers}
         )
 
-    def get(self, path: str):  # noqa: ANN201
+    def get(self, path: str):
         return self.client.get(path, headers=self.headers)
 
 

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from emailconfig.models import Stage
-from emailconfig.seeds import seed_stages
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -28,13 +25,8 @@ BROWSER_TEST = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def _seeded_stages(transactional_db: None) -> None:
-    """Transactional tests flush the tables, seeded stages included; put them back.
-
-    (Serialized rollback cannot do it here: Playwright's event loop gives the test a
-    different database connection from the one the serialized data was stored on.)
-    """
-    seed_stages(Stage)
+def _stages(seeded_transactional_db: None) -> None:
+    """Browser tests need committed data and the seeded stages."""
 
 
 @pytest.fixture(scope="session")

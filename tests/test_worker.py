@@ -1,0 +1,181 @@
+"""The delivery worker in-process, against a real aiosmtpd: retries, failures, leases, fencing."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from emailconfig.delivery import Address
+from emailconfig.models import DeliveryAttempt, Message, MessageStatus
+from emailconfig.services import configurations as configuration_services
+from emailconfig.services import outbox, tokens
+from emailconfig.worker import Worker, claim, retry_delay
+from tests import factories
+from tests.servers import RecordingHandler, free_port, smtp_server
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sink():
+    with smtp_server() as server:
+        yield server
+
+
+def credential_for(port, **config):
+    configuration = factories.configuration("qa", name="QA mail", smtp_port=port, **config)
+    app = factories.app("Billing")
+    configuration_services.apply_version(
+        app, factories.stage("qa"), configuration.latest_version(), by=None
+    )
+    credential, _ = tokens.issue(app, factories.stage("qa"), by=None)
+    return credential
+
+
+def submit(credential, n=1, **overrides):
+    values = {
+        "to": (Address("ada@example.com", "Ada"),),
+        "subject": "Invoice",
+        "text": "Your invoice.",
+        "html": "<p>Your invoice.</p>",
+    }
+    values.update(overrides)
+    return [outbox.accept(credential, outbox.Submission(**values))[0] for _ in range(n)]
+
+
+def refreshed(message):
+    message.refresh_from_db()
+    return message
+
+
+def test_a_message_is_delivered_and_its_attempt_recorded(sink):
+    [message] = submit(credential_for(sink.port))
+    assert Worker().run_once() == 1
+
+    message = refreshed(message)
+    assert message.status == MessageStatus.SENT and message.sent_at
+    [attempt] = message.attempts.all()
+    assert (attempt.number, attempt.outcome) == (1, "delivered")
+    assert attempt.answer == "250 2.0.0 Ok: queued as TEST123"
+    [received] = sink.handler.received
+    assert received.message["Message-ID"] == message.message_id
+    assert received.rcpt_tos == ["ada@example.com"]
+
+
+def test_a_4xx_is_retried_with_the_same_message_id_and_then_delivered(sink, settings):
+    settings.STAGEMAIL_RETRY_BASE = 0.05
+    sink.handler.data_answer = "451 4.3.0 Try again later"
+    [message] = submit(credential_for(sink.port))
+
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.DEFERRED
+    assert message.next_attempt_at > message.created_at
+    assert message.last_error == "Message refused: 451 4.3.0 Try again later"
+
+    sink.handler.data_answer = "250 OK"
+    time.sleep(0.06)
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.SENT
+    assert [a.outcome for a in message.attempts.all()] == ["temporary", "delivered"]
+    assert sink.handler.received[0].message["Message-ID"] == message.message_id
+
+
+def test_a_5xx_fails_at_once_with_the_answer_kept(sink):
+    sink.handler.data_answer = "554 5.7.1 Rejected for policy reasons"
+    [message] = submit(credential_for(sink.port))
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.FAILED
+    assert message.last_error == "Message refused: 554 5.7.1 Rejected for policy reasons"
+    assert message.attempts.count() == 1
+
+
+def test_a_temporary_failure_past_the_maximum_age_is_final(sink):
+    sink.handler.data_answer = "451 4.3.0 Later"
+    [message] = submit(credential_for(sink.port))
+    Message.objects.filter(pk=message.pk).update(give_up_at=timezone.now())
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.FAILED
+    assert message.last_error.startswith("Gave up after 1 attempts: Message refused: 451")
+
+
+def test_recipients_refused_one_by_one_are_recorded(sink):
+    sink.handler.refuse_recipients = {"bob@example.com": "550 5.1.1 No such user"}
+    [message] = submit(
+        credential_for(sink.port), to=(Address("ada@example.com"), Address("bob@example.com"))
+    )
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.SENT
+    assert message.refused == {"bob@example.com": "550 5.1.1 No such user"}
+    assert message.attempts.get().refused == {"bob@example.com": "550 5.1.1 No such user"}
+
+
+def test_a_batch_for_one_configuration_uses_one_connection():
+    peers = set()
+
+    class PeerHandler(RecordingHandler):
+        async def handle_DATA(self, server, session, envelope):
+            peers.add(session.peer)
+            return await super().handle_DATA(server, session, envelope)
+
+    with smtp_server(PeerHandler()) as sink:
+        submit(credential_for(sink.port), n=5)
+        Worker().run_once()
+    assert len(sink.handler.received) == 5
+    assert len(peers) == 1
+
+
+def test_an_unreachable_server_defers_the_batch_after_one_try(settings):
+    [first, second] = submit(credential_for(free_port()), n=2)
+    started = time.monotonic()
+    Worker().run_once()
+    assert time.monotonic() - started < 3
+    for message in (refreshed(first), refreshed(second)):
+        assert message.status == MessageStatus.DEFERRED
+        assert "Connection refused" in message.last_error
+    assert DeliveryAttempt.objects.count() == 2
+
+
+def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_write(sink):
+    [message] = submit(credential_for(sink.port))
+    [stale] = claim(10)
+    Message.objects.filter(pk=message.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+
+    [fresh] = claim(10)  # another worker re-drives the abandoned message
+    assert fresh.token == stale.token + 1
+
+    old_holder = Worker(name="old")
+    from emailconfig.engines.base import DeliveryResult
+    from emailconfig.worker import Done
+
+    old_holder._flush([Done(stale, DeliveryResult("permanent", "late answer"), timezone.now())], [])
+    assert refreshed(message).status == MessageStatus.SENDING  # the stale write was fenced off
+
+    Message.objects.filter(pk=message.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    Worker().run_once()
+    assert refreshed(message).status == MessageStatus.SENT
+
+
+def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):
+    [message] = submit(credential_for(sink.port))
+    assert outbox.cancel(message)
+    assert Worker().run_once() == 0
+    assert refreshed(message).status == MessageStatus.CANCELLED
+
+    assert outbox.retry(message)
+    Worker().run_once()
+    assert refreshed(message).status == MessageStatus.SENT
+    assert not outbox.cancel(message)  # a sent message cannot be cancelled
+
+
+def test_the_backoff_grows_with_jitter_and_respects_retry_after(settings):
+    settings.STAGEMAIL_RETRY_BASE, settings.STAGEMAIL_RETRY_MAX = 30, 3600
+    assert 15 <= retry_delay(1) <= 30
+    assert 120 <= retry_delay(4) <= 240
+    assert 1800 <= retry_delay(20) <= 3600
+    assert retry_delay(1, retry_after=500) == 500
