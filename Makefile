@@ -11,8 +11,9 @@ PYTEST_ARGS ?=
 run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_first_admin
-	@echo "Stagemail is starting on http://$(HOST)/ (sign in with the admin account above)."
-	$(PY) manage.py runserver $(HOST)
+	@echo "Stagemail is starting on http://$(HOST)/ (sign in with the admin account above),"
+	@echo "with a delivery worker and a local SMTP sink on 127.0.0.1:1025."
+	$(PY) manage.py rundev $(HOST)
 
 test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Max, Prefetch
 
 from emailconfig.models import (
+    ApiToken,
     App,
     AppliedConfiguration,
     AppliedQuerySet,
@@ -51,6 +52,7 @@ class StageRow:
     stage: Stage
     applied: AppliedConfiguration | None
     available: ConfigurationVersion | None  # latest version of the covering configuration
+    active_tokens: int = 0
 
     @property
     def action(self) -> str | None:
@@ -84,8 +86,16 @@ def latest_versions_by_stage() -> dict[int, ConfigurationVersion]:
 def stage_rows(app: App) -> list[StageRow]:
     applied = {a.stage_id: a for a in applied_with_latest().filter(app=app)}
     available = latest_versions_by_stage()
+    token_counts: Counter[int] = Counter()
+    for credential in ApiToken.objects.filter(app=app, revoked_at=None):
+        token_counts[credential.stage_id] += credential.is_active
     return [
-        StageRow(stage=stage, applied=applied.get(stage.pk), available=available.get(stage.pk))
+        StageRow(
+            stage=stage,
+            applied=applied.get(stage.pk),
+            available=available.get(stage.pk),
+            active_tokens=token_counts[stage.pk],
+        )
         for stage in Stage.objects.all()
     ]
 

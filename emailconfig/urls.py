@@ -1,6 +1,15 @@
 from django.urls import path
 
-from emailconfig.views import apps, configurations, home, preview, stages, templates
+from emailconfig.views import (
+    apps,
+    configurations,
+    home,
+    outbox,
+    preview,
+    stages,
+    templates,
+    tokens,
+)
 
 app_name = "emailconfig"
 
@@ -30,6 +39,29 @@ urlpatterns = [
     path("apps/<slug:slug>/", apps.app_detail, name="app_detail"),
     path("apps/<slug:slug>/edit/", apps.app_edit, name="app_edit"),
     path("apps/<slug:slug>/stages/<slug:stage_slug>/apply/", apps.apply, name="apply"),
+    path("apps/<slug:slug>/stages/<slug:stage_slug>/tokens/", tokens.token_list, name="token_list"),
+    path(
+        "apps/<slug:slug>/stages/<slug:stage_slug>/tokens/new/",
+        tokens.token_issue,
+        name="token_issue",
+    ),
+    path(
+        "apps/<slug:slug>/stages/<slug:stage_slug>/tokens/<int:pk>/revoke/",
+        tokens.token_revoke,
+        name="token_revoke",
+    ),
+    path("outbox/", outbox.outbox_list, name="outbox"),
+    path("outbox/<uuid:pk>/", outbox.message_detail, name="message_detail"),
+    path(
+        "outbox/<uuid:pk>/retry/", outbox.message_action, {"action": "retry"}, name="message_retry"
+    ),
+    path(
+        "outbox/<uuid:pk>/cancel/",
+        outbox.message_action,
+        {"action": "cancel"},
+        name="message_cancel",
+    ),
+    path("sink/", outbox.sink, name="sink"),
     path("stages/", stages.stage_list, name="stage_list"),
     path("stages/new/", stages.stage_create, name="stage_create"),
     path("stages/<slug:slug>/edit/", stages.stage_edit, name="stage_edit"),

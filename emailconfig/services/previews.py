@@ -36,9 +36,13 @@ class Preview:
 
     @property
     def header_block(self) -> str:
-        """The headers exactly as they go on the wire."""
-        head = self.message.as_bytes().split(b"\r\n\r\n", 1)[0]
-        return head.decode("ascii", "replace").replace("\r\n", "\n")
+        return header_block(self.message)
+
+
+def header_block(message: ComposedMessage) -> str:
+    """The headers exactly as they go on the wire."""
+    head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
+    return head.decode("ascii", "replace").replace("\r\n", "\n")
 
 
 def build_preview(

@@ -1,4 +1,4 @@
-"""The home page: each stage, the configuration that covers it, and apps that are behind."""
+"""The dashboard: per stage, deliveries over 14 days, the queue, and apps behind."""
 
 from __future__ import annotations
 
@@ -6,21 +6,28 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from emailconfig import queries
-from emailconfig.models import Stage
+from emailconfig import dashboard, queries
 
 
 @permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     latest = queries.latest_versions_by_stage()
-    applied = list(queries.applied_with_latest())
-    overview = [
+    behind = [a for a in queries.applied_with_latest() if a.is_behind]
+    stages = [
         {
-            "stage": stage,
-            "version": latest.get(stage.pk),
-            "apps": sum(a.stage_id == stage.pk for a in applied),
-            "behind": [a for a in applied if a.stage_id == stage.pk and a.is_behind],
+            "activity": activity,
+            "version": latest.get(activity.stage.pk),
+            "behind": [a for a in behind if a.stage_id == activity.stage.pk],
         }
-        for stage in Stage.objects.all()
+        for activity in dashboard.activity()
     ]
-    return render(request, "emailconfig/home.html", {"section": "home", "overview": overview})
+    return render(
+        request,
+        "emailconfig/home.html",
+        {
+            "section": "home",
+            "stages": stages,
+            "chart": {"width": dashboard.CHART_WIDTH, "height": dashboard.CHART_HEIGHT},
+            "days": dashboard.DAYS,
+        },
+    )

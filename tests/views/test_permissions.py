@@ -4,7 +4,13 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from emailconfig.models import AppliedConfiguration, EmailConfiguration, EmailTemplate, Stage
+from emailconfig.models import (
+    ApiToken,
+    AppliedConfiguration,
+    EmailConfiguration,
+    EmailTemplate,
+    Stage,
+)
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +34,8 @@ def read_urls(world):
         reverse("emailconfig:stage_list"),
         reverse("emailconfig:template_list"),
         reverse("emailconfig:preview"),
+        reverse("emailconfig:outbox"),
+        reverse("emailconfig:token_list", args=["billing", "qa"]),
     ]
 
 
@@ -49,6 +57,7 @@ def write_urls(world):
         (reverse("emailconfig:template_create"), {"key": "x"}),
         (reverse("emailconfig:template_edit", args=["hello"]), {"key": "x"}),
         (reverse("emailconfig:connection_test", args=[world["config"].pk]), {}),
+        (reverse("emailconfig:token_issue", args=["billing", "qa"]), {}),
     ]
 
 
@@ -58,6 +67,7 @@ def _snapshot():
         list(Stage.objects.values_list("name", "order")),
         AppliedConfiguration.objects.count(),
         list(EmailTemplate.objects.values_list("key", "subject")),
+        ApiToken.objects.count(),
     )
 
 
@@ -107,5 +117,5 @@ def test_an_editor_opens_every_page_and_form(editor_client, world):
     for url in read_urls(world):
         assert editor_client.get(url).status_code == 200, url
     for url, _ in write_urls(world):
-        if "move" not in url and "test-connection" not in url:  # POST-only actions
+        if not url.endswith(("/move/", "/test-connection/", "/tokens/new/")):  # POST-only
             assert editor_client.get(url).status_code == 200, url

@@ -1,0 +1,62 @@
+"""Filters for the outbox list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+
+from emailconfig.models import PENDING_STATUSES, App, Message, MessageStatus, Stage
+
+PENDING = "pending"
+
+
+class OutboxFilter(forms.Form):
+    app = forms.ModelChoiceField(queryset=App.objects.all(), required=False, empty_label="All apps")
+    stage = forms.ModelChoiceField(
+        queryset=Stage.objects.all(), required=False, empty_label="All stages"
+    )
+    status = forms.ChoiceField(
+        choices=[
+            ("", "Any status"),
+            (PENDING, "Waiting (queued, deferred, sending)"),
+            *MessageStatus.choices,
+        ],
+        required=False,
+    )
+    since = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    search = forms.CharField(
+        required=False, label="Subject, recipient or Message-ID", max_length=200
+    )
+
+    def filter(self, messages: QuerySet[Message]) -> QuerySet[Message]:
+        if not self.is_valid():
+            return messages.none()
+        data: dict[str, Any] = self.cleaned_data
+        if data["app"]:
+            messages = messages.filter(app=data["app"])
+        if data["stage"]:
+            messages = messages.filter(stage=data["stage"])
+        if data["status"] == PENDING:
+            messages = messages.filter(status__in=PENDING_STATUSES)
+        elif data["status"]:
+            messages = messages.filter(status=data["status"])
+        if data["since"]:
+            messages = messages.filter(created_at__gte=data["since"])
+        if data["until"]:
+            messages = messages.filter(created_at__lte=data["until"])
+        if data["search"]:
+            term = data["search"]
+            messages = messages.filter(
+                Q(subject__icontains=term)
+                | Q(message_id__icontains=term)
+                | Q(final_recipients__icontains=term)
+                | Q(recipients__icontains=term)
+            )
+        return messages

@@ -1,0 +1,93 @@
+"""The outbox: every accepted message, its attempts, and the admin's retry and cancel."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from emailconfig.composer import ComposeError
+from emailconfig.delivery import DeliverySettings
+from emailconfig.forms.outbox import OutboxFilter
+from emailconfig.models import Message, SinkMessage
+from emailconfig.services import outbox
+from emailconfig.services.previews import header_block
+from emailconfig.worker import compose_stored
+
+SECTION = "outbox"
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def outbox_list(request: HttpRequest) -> HttpResponse:
+    form = OutboxFilter(request.GET or None)
+    found = Message.objects.select_related("app", "stage", "version")
+    found = form.filter(found) if form.is_bound else found
+    page = Paginator(found.order_by("-created_at"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "emailconfig/outbox/list.html",
+        {"section": SECTION, "form": form, "page": page, "query": query.urlencode()},
+    )
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
+    message = get_object_or_404(
+        Message.objects.select_related("app", "stage", "version__configuration"), pk=pk
+    )
+    try:
+        headers = header_block(
+            compose_stored(message, DeliverySettings.from_version(message.version))
+        )
+    except ComposeError as exc:
+        headers = f"(cannot be composed: {exc})"
+    return render(
+        request,
+        "emailconfig/outbox/detail.html",
+        {
+            "section": SECTION,
+            "message": message,
+            "headers": headers,
+            "attempts": message.attempts.all(),
+            "attachments": message.attachments.only("filename", "content_type"),
+        },
+    )
+
+
+@require_POST
+@permission_required("emailconfig.change_message", raise_exception=True)
+def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
+    message = get_object_or_404(Message, pk=pk)
+    if action == "retry":
+        done = outbox.retry(message)
+        text = (
+            "Queued again; a worker will send it shortly."
+            if done
+            else "Only a failed, cancelled or deferred message can be retried."
+        )
+    else:
+        done = outbox.cancel(message)
+        text = (
+            "Cancelled; it will not be sent."
+            if done
+            else "Only a queued or deferred message can be cancelled."
+        )
+    (messages.success if done else messages.error)(request, text)
+    return redirect("emailconfig:message_detail", pk=message.pk)
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def sink(request: HttpRequest) -> HttpResponse:
+    """What the local development sink (started by `make run`) received."""
+    return render(
+        request,
+        "emailconfig/outbox/sink.html",
+        {"section": "sink", "received": SinkMessage.objects.defer("raw")[:100]},
+    )

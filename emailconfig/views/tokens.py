@@ -1,0 +1,80 @@
+"""API tokens per (app, stage): list, issue (shown once), rotate with a grace period, revoke."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from emailconfig.models import ApiToken, App, Stage
+from emailconfig.services import tokens
+
+GRACE_CHOICES = [
+    ("0", "None: the old tokens stop now"),
+    ("3600", "1 hour"),
+    ("86400", "24 hours"),
+    ("604800", "7 days"),
+]
+
+
+class RotateForm(forms.Form):
+    grace = forms.TypedChoiceField(
+        choices=GRACE_CHOICES, coerce=int, initial="86400", label="Old tokens keep working for"
+    )
+
+
+def _app_stage(slug: str, stage_slug: str) -> tuple[App, Stage]:
+    return get_object_or_404(App, slug=slug), get_object_or_404(Stage, slug=stage_slug)
+
+
+@permission_required("emailconfig.view_apitoken", raise_exception=True)
+def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
+    app, stage = _app_stage(slug, stage_slug)
+    return _render(request, app, stage)
+
+
+def _render(request: HttpRequest, app: App, stage: Stage, new_token: str = "") -> HttpResponse:
+    return render(
+        request,
+        "emailconfig/apps/tokens.html",
+        {
+            "section": "apps",
+            "app": app,
+            "stage": stage,
+            "credentials": ApiToken.objects.filter(app=app, stage=stage).select_related(
+                "created_by"
+            ),
+            "new_token": new_token,
+            "rotate_form": RotateForm(),
+        },
+    )
+
+
+@never_cache  # the page shows a token once; no cache may keep it
+@require_POST
+@permission_required("emailconfig.add_apitoken", raise_exception=True)
+def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
+    app, stage = _app_stage(slug, stage_slug)
+    form = RotateForm(request.POST)
+    if "rotate" in request.POST and form.is_valid():
+        grace = timedelta(seconds=form.cleaned_data["grace"])
+        _, token = tokens.rotate(app, stage, grace=grace, by=request.user)
+    else:
+        _, token = tokens.issue(app, stage, by=request.user)
+    return _render(request, app, stage, new_token=token)
+
+
+@require_POST
+@permission_required("emailconfig.change_apitoken", raise_exception=True)
+def token_revoke(request: HttpRequest, slug: str, stage_slug: str, pk: int) -> HttpResponse:
+    app, stage = _app_stage(slug, stage_slug)
+    credential = get_object_or_404(ApiToken, pk=pk, app=app, stage=stage)
+    tokens.revoke(credential)
+    messages.success(request, f"Revoked token {credential.prefix}…; it no longer works.")
+    return redirect("emailconfig:token_list", slug=app.slug, stage_slug=stage.slug)

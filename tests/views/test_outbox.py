@@ -1,0 +1,106 @@
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from emailconfig.delivery import Address
+from emailconfig.models import Message, MessageStatus
+from emailconfig.services import configurations as configuration_services
+from emailconfig.services import outbox, tokens
+from emailconfig.worker import Worker
+from tests import factories
+from tests.servers import smtp_server
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sink():
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def credential(sink):
+    config = factories.configuration(
+        "qa",
+        name="QA mail",
+        smtp_port=sink.port,
+        recipients_mode="test_list",
+        test_recipients=[{"email": "qa@example.com", "name": ""}],
+    )
+    app = factories.app("Billing")
+    configuration_services.apply_version(
+        app, factories.stage("qa"), config.latest_version(), by=None
+    )
+    return tokens.issue(app, factories.stage("qa"), by=None)[0]
+
+
+def submit(credential, subject="Invoice 7"):
+    submission = outbox.Submission(
+        to=(Address("ada@example.com", "Ada"),), subject=subject, text="Hello"
+    )
+    return outbox.accept(credential, submission)[0]
+
+
+def test_the_outbox_lists_and_filters_messages(viewer_client, credential):
+    sent = submit(credential, "Sent one")
+    Worker().run_once()
+    waiting = submit(credential, "Waiting one")
+
+    page = viewer_client.get(reverse("emailconfig:outbox")).content.decode()
+    assert "Sent one" in page and "Waiting one" in page
+
+    page = viewer_client.get(reverse("emailconfig:outbox"), {"status": "sent"}).content.decode()
+    assert "Sent one" in page and "Waiting one" not in page
+    page = viewer_client.get(reverse("emailconfig:outbox"), {"status": "pending"}).content.decode()
+    assert "Waiting one" in page and "Sent one" not in page
+    page = viewer_client.get(reverse("emailconfig:outbox"), {"search": "ada@"}).content.decode()
+    assert "Sent one" in page
+    assert sent.pk != waiting.pk
+
+
+def test_the_message_page_shows_recipients_attempts_and_headers(viewer_client, credential):
+    message = submit(credential)
+    Worker().run_once()
+    page = viewer_client.get(
+        reverse("emailconfig:message_detail", args=[message.pk])
+    ).content.decode()
+    assert "Ada &lt;ada@example.com&gt;" in page  # as the app named them
+    assert "qa@example.com" in page  # delivered to (test list)
+    assert "250 2.0.0 Ok: queued as TEST123" in page
+    assert f"Message-ID: {message.message_id}" in page.replace("&lt;", "<").replace("&gt;", ">")
+    assert "X-Stagemail-Original-Recipients: To: ada@example.com" in page
+
+
+def test_an_editor_cancels_then_retries(editor_client, credential):
+    message = submit(credential)
+    editor_client.post(reverse("emailconfig:message_cancel", args=[message.pk]))
+    message.refresh_from_db()
+    assert message.status == MessageStatus.CANCELLED
+    editor_client.post(reverse("emailconfig:message_retry", args=[message.pk]))
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+
+
+def test_a_viewer_cannot_retry_or_cancel(viewer_client, credential):
+    message = submit(credential)
+    assert (
+        viewer_client.post(reverse("emailconfig:message_cancel", args=[message.pk])).status_code
+        == 403
+    )
+    assert Message.objects.get().status == MessageStatus.QUEUED
+
+
+def test_the_dashboard_charts_sent_and_failed_and_shows_the_queue(viewer_client, credential, sink):
+    submit(credential)
+    Worker().run_once()
+    sink.handler.data_answer = "554 5.7.1 No"
+    submit(credential)
+    Worker().run_once()
+    submit(credential)  # still queued
+
+    page = viewer_client.get(reverse("emailconfig:home")).content.decode()
+    today = timezone.localdate().strftime("%b %-d")
+    assert f"<title>{today}: 1 sent</title>" in page
+    assert f"<title>{today}: 1 failed</title>" in page
+    assert 'status=pending">1</a>' in page
