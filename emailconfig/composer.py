@@ -10,15 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
-from email.headerregistry import Address as MimeAddress
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.mime import serialize
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, Unicode line breaks
@@ -87,40 +85,9 @@ class ComposedMessage:
             extra[ORIGINAL_RECIPIENTS_HEADER] = self.original_recipients
         return extra
 
-    def as_mime(self) -> EmailMessage:
-        message = EmailMessage(policy=policy.SMTP)
-        message["From"] = _mime_address(self.sender)
-        if self.to:
-            message["To"] = [_mime_address(a) for a in self.to]
-        if self.cc:
-            message["Cc"] = [_mime_address(a) for a in self.cc]
-        if self.reply_to:
-            message["Reply-To"] = _mime_address(self.reply_to)
-        message["Subject"] = self.subject
-        message["Date"] = format_datetime(self.date)
-        message["Message-ID"] = self.message_id
-        for name, value in self.extra_headers().items():
-            message[name] = value
-        if self.text and self.html:
-            message.set_content(self.text)
-            message.add_alternative(self.html, subtype="html")
-        elif self.html:
-            message.set_content(self.html, subtype="html")
-        else:
-            message.set_content(self.text)
-        for attachment in self.attachments:
-            maintype, _, subtype = attachment.content_type.partition("/")
-            message.add_attachment(
-                attachment.content, maintype=maintype, subtype=subtype, filename=attachment.filename
-            )
-        return message
-
     def as_bytes(self) -> bytes:
-        return self.as_mime().as_bytes()
-
-
-def _mime_address(address: Address) -> MimeAddress:
-    return MimeAddress(display_name=address.name, addr_spec=address.email)
+        """The message as it goes on the wire (see emailconfig/mime.py)."""
+        return serialize(self)
 
 
 def _safe(field_name: str, value: str) -> str:

@@ -1,3 +1,4 @@
+import logging
 import threading
 from email import message_from_bytes, policy
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=SINK_PORT)
 
     def handle(self, *args: object, host: str, port: int, **options: object) -> None:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every connection
         controller = Controller(SinkHandler(), hostname=host, port=port, decode_data=False)
         controller.start()
         self.stdout.write(f"Development SMTP sink listening on {host}:{port}")

@@ -1,0 +1,145 @@
+"""Serialise a composed message to RFC 5322 / MIME bytes, fast.
+
+The standard library's `EmailMessage` takes about a millisecond per message,
+more than the SMTP exchange itself; the delivery worker serialises thousands a
+second. This writes the same structure directly: encoded-word headers (RFC 2047)
+where text is not ASCII, folded lines, quoted-printable bodies (7bit when they
+are plain ASCII with short lines), base64 attachments, CRLF line endings.
+tests/test_mime.py checks, property-based, that the standard parser reads back
+exactly what was composed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from collections.abc import Iterable
+from email.header import Header
+from email.utils import format_datetime, formataddr
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from emailconfig.composer import AttachmentData, ComposedMessage
+    from emailconfig.delivery import Address
+
+CRLF = "\r\n"
+MAX_LINE = 78
+
+
+def _encoded_text(name: str, value: str) -> str:
+    """An unstructured header value (Subject, custom headers), RFC 2047-encoded if needed."""
+    if value.isascii() and len(name) + len(value) + 2 <= 998:
+        return _fold_words(name, value)
+    return Header(value, "utf-8", header_name=name).encode(linesep=CRLF, maxlinelen=MAX_LINE)
+
+
+def _fold_words(name: str, value: str) -> str:
+    """Fold an ASCII value at spaces so lines stay near 78 characters."""
+    if len(name) + len(value) + 2 <= MAX_LINE or " " not in value:
+        return value
+    lines, line = [], ""
+    width = MAX_LINE - len(name) - 2
+    for word in value.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line, width = word, MAX_LINE - 1
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return (CRLF + " ").join(lines)
+
+
+def _address(address: Address) -> str:
+    return formataddr((address.name, address.email), charset="utf-8")
+
+
+def _address_list(name: str, addresses: Iterable[Address]) -> str:
+    """Comma-separated addresses, folded between addresses."""
+    lines, line = [], ""
+    width = MAX_LINE - len(name) - 2
+    for item in (_address(a) for a in addresses):
+        candidate = f"{line}, {item}" if line else item
+        if line and len(candidate) > width:
+            lines.append(line + ",")
+            line, width = item, MAX_LINE - 1
+        else:
+            line = candidate
+    lines.append(line)
+    return (CRLF + " ").join(lines)
+
+
+def _text_part(content: str, subtype: str) -> str:
+    data = content.replace("\r\n", "\n").replace("\r", "\n")
+    if data.isascii() and all(len(line) <= 998 for line in data.split("\n")):
+        encoding, body = "7bit", data
+    else:
+        encoding = "quoted-printable"
+        body = binascii.b2a_qp(data.encode("utf-8"), quotetabs=False, istext=True).decode("ascii")
+    if not body.endswith("\n"):
+        body += "\n"
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}"
+        + body.replace("\n", CRLF)
+    )
+
+
+def _attachment_part(attachment: AttachmentData) -> str:
+    filename = attachment.filename
+    if filename.isascii() and '"' not in filename and "\\" not in filename:
+        disposition = f'attachment; filename="{filename}"'
+    else:  # RFC 2231: charset'language'percent-encoded
+        disposition = f"attachment; filename*=utf-8''{quote(filename, safe='')}"
+    body = base64.encodebytes(attachment.content).decode("ascii")
+    return (
+        f"Content-Type: {attachment.content_type}{CRLF}"
+        f"Content-Transfer-Encoding: base64{CRLF}"
+        f"Content-Disposition: {disposition}{CRLF}{CRLF}" + body.replace("\n", CRLF)
+    )
+
+
+def _multipart(subtype: str, parts: list[str]) -> str:
+    while True:
+        boundary = f"=_stagemail_{secrets.token_hex(12)}"  # "=_" never occurs in QP or base64
+        if not any(boundary in part for part in parts):
+            break
+    # The CRLF before a delimiter belongs to the delimiter (RFC 2046), so each part,
+    # which ends with its own line break, gets one more.
+    body = "".join(f"--{boundary}{CRLF}{part}{CRLF}" for part in parts)
+    return (
+        f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}{CRLF}'
+        f"{body}--{boundary}--{CRLF}"
+    )
+
+
+def _body(message: ComposedMessage) -> str:
+    if message.text and message.html:
+        content = _multipart(
+            "alternative", [_text_part(message.text, "plain"), _text_part(message.html, "html")]
+        )
+    elif message.html:
+        content = _text_part(message.html, "html")
+    else:
+        content = _text_part(message.text, "plain")
+    if not message.attachments:
+        return content
+    return _multipart("mixed", [content, *(_attachment_part(a) for a in message.attachments)])
+
+
+def serialize(message: ComposedMessage) -> bytes:
+    headers = [f"From: {_address(message.sender)}"]
+    if message.to:
+        headers.append(f"To: {_address_list('To', message.to)}")
+    if message.cc:
+        headers.append(f"Cc: {_address_list('Cc', message.cc)}")
+    if message.reply_to:
+        headers.append(f"Reply-To: {_address(message.reply_to)}")
+    headers.append(f"Subject: {_encoded_text('Subject', message.subject)}")
+    headers.append(f"Date: {format_datetime(message.date)}")
+    headers.append(f"Message-ID: {message.message_id}")
+    for name, value in message.extra_headers().items():
+        headers.append(f"{name}: {_encoded_text(name, value)}")
+    headers.append("MIME-Version: 1.0")
+    return (CRLF.join(headers) + CRLF + _body(message)).encode("ascii")

@@ -1,0 +1,92 @@
+"""The fast serialiser, read back by the standard library's parser: exactly what was composed."""
+
+from email import message_from_bytes, policy
+from email.headerregistry import Address as ParsedAddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emailconfig.composer import AttachmentData, compose
+from emailconfig.delivery import Address
+from tests.factories import delivery_settings, request
+
+printable = st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"])
+names = st.text(printable, max_size=60)
+subjects = st.text(printable, min_size=1, max_size=300).filter(lambda s: s.strip() == s and s)
+bodies = st.text(st.characters(blacklist_categories=["Cs"]), max_size=3000)
+local = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", fullmatch=True).filter(
+    lambda s: ".." not in s
+)
+addresses = st.builds(lambda part, n: Address(f"{part}@example.com", n), local, names)
+
+
+def parse(raw: bytes):
+    """Parse as a mail client would read a stored message (LF line endings)."""
+    return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
+
+
+def same_address(header, expected: Address) -> bool:
+    parsed: ParsedAddress = header.addresses[0] if hasattr(header, "addresses") else header
+    return parsed.addr_spec == expected.email and parsed.display_name == expected.name
+
+
+def normalised(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text if text.endswith("\n") else text + "\n"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sender=names,
+    to=st.lists(addresses, min_size=1, max_size=5),
+    subject=subjects,
+    text=bodies,
+    html=bodies,
+)
+def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, html):
+    settings_ = delivery_settings(sender=Address("noreply@example.com", sender))
+    message = compose(
+        request(to=tuple(to), subject=subject, text=text or "t", html=html), settings_
+    )
+    raw = message.as_bytes()
+
+    assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    parsed = parse(raw)
+    assert parsed["Subject"] == subject
+    assert same_address(parsed["From"], settings_.sender)
+    assert [a.addr_spec for a in parsed["To"].addresses] == [a.email for a in to]
+    assert [a.display_name for a in parsed["To"].addresses] == [a.name for a in to]
+    assert parsed["Message-ID"] == message.message_id
+    parts = list(parsed.walk())[1:] if parsed.is_multipart() else [parsed]
+    assert parts[0].get_content() == normalised(text or "t")
+    if html:
+        assert parts[1].get_content_type() == "text/html"
+        assert parts[1].get_content() == normalised(html)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    filename=st.text(printable, min_size=1, max_size=40).filter(str.strip),
+    content=st.binary(max_size=5000),
+)
+def test_attachments_come_back_byte_for_byte(filename, content):
+    attachment = AttachmentData(filename, "application/octet-stream", content)
+    message = compose(request(attachments=(attachment,)), delivery_settings())
+    parsed = parse(message.as_bytes())
+    [part] = list(parsed.iter_attachments())
+    assert part.get_filename() == filename
+    assert part.get_content() == content
+
+
+def test_a_long_recipient_list_and_header_are_folded():
+    to = tuple(Address(f"person{i}@example.com", f"Person Number {i}") for i in range(30))
+    settings_ = delivery_settings(
+        recipients_mode="test_list", test_recipients=(Address("qa@example.com"),)
+    )
+    message = compose(request(to=to), settings_)
+    raw = message.as_bytes()
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in head.split(b"\r\n")) <= 998
+    parsed = parse(raw)
+    assert parsed["X-Stagemail-Original-Recipients"].count("@example.com") == 30
