@@ -81,8 +81,7 @@ def _text_part(content: str, subtype: str) -> str:
         body += "\n"
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
-        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}"
-        + body.replace("\n", CRLF)
+        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}" + body.replace("\n", CRLF)
     )
 
 

@@ -150,6 +150,13 @@ class RecordingHandler:
     refuse_recipients: dict[str, str] = field(default_factory=dict)
     refuse_sender: str = ""
     hang_seconds: float = 0.0
+    pipelining: bool = False  # advertise PIPELINING (aiosmtpd reads pipelined commands anyway)
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, options):
         if self.refuse_sender:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -96,6 +97,46 @@ def _error_for_exception(exc: BaseException) -> DeliveryError:
 
 
 STALE_AFTER = 5.0  # seconds idle before a kept connection is checked with NOOP
+Reply = tuple[int, bytes]
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _envelope_pipelined(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str]
+) -> tuple[Reply, list[Reply], Reply | None]:
+    """MAIL, every RCPT and DATA in one write, then their replies (RFC 2920)."""
+    commands = [f"MAIL FROM:<{sender}>", *(f"RCPT TO:<{r}>" for r in recipients), "DATA"]
+    smtp.send(("\r\n".join(commands) + "\r\n").encode("ascii"))
+    replies = [smtp.getreply() for _ in commands]
+    return replies[0], replies[1:-1], replies[-1]
+
+
+def _envelope_stepwise(
+    smtp: smtplib.SMTP, sender: str, recipients: list[str]
+) -> tuple[Reply, list[Reply], Reply | None]:
+    """The same exchange one command at a time, stopping as soon as it cannot succeed."""
+    mail = smtp.mail(sender)
+    if mail[0] != 250:
+        return mail, [], None
+    rcpts = [smtp.rcpt(r) for r in recipients]
+    if all(reply[0] not in (250, 251) for reply in rcpts):
+        return mail, rcpts, None
+    return mail, rcpts, smtp.docmd("DATA")
+
+
+def _abandon(smtp: smtplib.SMTP, data: Reply | None) -> None:
+    """Leave the transaction cleanly so the connection can carry the next message."""
+    if data is not None and data[0] == 354:
+        smtp.send(b".\r\n")  # an empty message with no valid recipient; the server drops it
+        smtp.getreply()
+    smtp.rset()
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
 
 
 class SMTPEngine(Engine):
@@ -217,25 +258,31 @@ class SMTPEngine(Engine):
             raise _error_for_exception(exc) from None
 
     def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: ComposedMessage) -> DeliveryResult:
-        code, reply = smtp.mail(message.sender.email)
-        if code != 250:
-            smtp.rset()
-            raise _error_for_reply("Sender refused", code, reply)
-        refused: dict[str, str] = {}
-        codes: list[int] = []
-        for recipient in message.envelope_recipients:
-            code, reply = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                refused[recipient] = _answer(code, reply)
-                codes.append(code)
-        if len(refused) == len(message.envelope_recipients):
-            smtp.rset()
+        recipients = message.envelope_recipients
+        if smtp.has_extn("pipelining"):
+            mail, rcpts, data = _envelope_pipelined(smtp, message.sender.email, recipients)
+        else:
+            mail, rcpts, data = _envelope_stepwise(smtp, message.sender.email, recipients)
+        if mail[0] != 250:
+            _abandon(smtp, data)
+            raise _error_for_reply("Sender refused", *mail)
+        refused = {
+            r: _answer(*reply)
+            for r, reply in zip(recipients, rcpts, strict=True)
+            if reply[0] not in (250, 251)
+        }
+        if len(refused) == len(recipients):
+            _abandon(smtp, data)
             detail = "; ".join(f"{r}: {a}" for r, a in refused.items())
             raise DeliveryError(
                 f"Every recipient was refused: {detail}",
-                permanent=all(500 <= c < 600 for c in codes),
+                permanent=all(500 <= reply[0] < 600 for reply in rcpts),
             )
-        code, reply = smtp.data(message.as_bytes())
+        if data is None or data[0] != 354:
+            _abandon(smtp, data)
+            raise _error_for_reply("Message refused", *(data or (554, b"DATA not accepted")))
+        smtp.send(_dot_stuffed(message.as_bytes()))
+        code, reply = smtp.getreply()
         if code != 250:
             raise _error_for_reply("Message refused", code, reply)
         return DeliveryResult(

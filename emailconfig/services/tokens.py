@@ -49,10 +49,11 @@ def authenticate(token: str) -> ApiToken | None:
     """The active credential for a presented token, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    credential = (
-        ApiToken.objects.select_related("app", "stage").filter(token_hash=_hash(token)).first()
-    )
-    if credential is None or not credential.is_active:
+    try:
+        credential = ApiToken.objects.select_related("app", "stage").get(token_hash=_hash(token))
+    except ApiToken.DoesNotExist:
+        return None
+    if not credential.is_active:
         return None
     now = timezone.now()
     if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_PRECISION:

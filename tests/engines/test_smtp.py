@@ -299,3 +299,51 @@ def test_the_connection_test_explains_a_refused_sender():
         steps = engine_for(settings_for(server)).check_connection()
     assert not steps[-1].ok
     assert "refuses to send as noreply@example.com" in steps[-1].hint
+
+
+# With PIPELINING the envelope goes in one write; every outcome must stay the same.
+
+
+@pytest.mark.parametrize(
+    ("handler_options", "outcome", "answer"),
+    [
+        ({}, Outcome.DELIVERED, "250 2.0.0 Ok: queued as TEST123"),
+        ({"data_answer": "451 4.3.0 Later"}, Outcome.TEMPORARY, "Message refused: 451 4.3.0 Later"),
+        (
+            {"refuse_sender": "550 5.7.1 Not you"},
+            Outcome.PERMANENT,
+            "Sender refused: 550 5.7.1 Not you",
+        ),
+        (
+            {"refuse_recipients": {"ada@example.com": "550 5.1.1 Unknown"}},
+            Outcome.PERMANENT,
+            "Every recipient was refused: ada@example.com: 550 5.1.1 Unknown",
+        ),
+    ],
+)
+def test_a_pipelining_server_gets_the_same_outcomes(handler_options, outcome, answer):
+    handler = RecordingHandler(pipelining=True, **handler_options)
+    with smtp_server(handler) as server:
+        settings = settings_for(server)
+        with engine_for(settings) as engine:
+            first = engine.send(compose(request(), settings))
+            handler.__dict__.update(refuse_sender="", refuse_recipients={}, data_answer="250 OK")
+            second = engine.send(compose(request(), settings))  # the connection is still usable
+    assert (first.outcome, first.answer) == (outcome, answer)
+    assert second.delivered
+
+
+def test_pipelining_reports_partial_refusals_per_recipient():
+    handler = RecordingHandler(pipelining=True, refuse_recipients={"bob@example.com": "550 No"})
+    to = (Address("ada@example.com"), Address("bob@example.com"))
+    with smtp_server(handler) as server:
+        [result] = send(settings_for(server), request(to=to))
+    assert result.delivered
+    assert result.refused == {"bob@example.com": "550 No"}
+    assert handler.received[0].rcpt_tos == ["ada@example.com"]
+
+
+def test_a_leading_dot_survives_the_transfer():
+    with smtp_server(RecordingHandler(pipelining=True)) as server:
+        send(settings_for(server), request(text=".hidden line\n..two dots\n.", html=""))
+    assert server.handler.received[0].message.get_content() == ".hidden line\n..two dots\n.\n"

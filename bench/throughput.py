@@ -1,0 +1,299 @@
+"""Throughput of the outbound service against one local SMTP sink, in one run.
+
+Run: make bench   (or .venv/bin/python bench/throughput.py [N], default N=5000)
+
+Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
+  (a) the raw baseline: plain smtplib over one connection, each message built in
+      the loop with the standard library's EmailMessage (text + HTML, ~1.7 KB);
+  (b) API accept rate and latency p50/p95/p99 for N messages (gunicorn, 8 clients);
+  (c) delivery rate of those queued messages with 1 and with 2 workers;
+  (d) end-to-end rate with the API and 2 workers running together.
+and ends with the two ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
+it creates a scratch database and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import smtplib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parent.parent
+PG = "postgresql://postgres@127.0.0.1:5432"
+DATABASE = f"stagemail_bench_{os.getpid()}"
+TEXT = "Hello Ada,\n\nyour invoice 2026-0042 is ready. " + "Thank you for your order. " * 22
+HTML = "<p>Hello <b>Ada</b>,</p><p>your invoice 2026-0042 is ready.</p>" + "<p>Thanks.</p>" * 40
+CLIENTS = 8
+
+os.environ.update(
+    {
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": f"{PG}/{DATABASE}",
+        "STAGEMAIL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "STAGEMAIL_API_RATE_LIMIT": "100000000",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    }
+)
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
+    smtp_sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
+    if Path(smtp_sink).exists():
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
+        command = [smtp_sink, *user, f"127.0.0.1:{port}", "1000"]
+        name = "Postfix smtp-sink"
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "aiosmtpd",
+            "-n",
+            "-c",
+            "aiosmtpd.handlers.Sink",
+            "-l",
+            f"127.0.0.1:{port}",
+        ]
+        name = "aiosmtpd"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
+            return process, name
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the SMTP sink did not start")
+
+
+def raw_baseline(port: int, n: int) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for i in range(n):
+            message = EmailMessage()
+            message["From"] = "Example Team <noreply@example.com>"
+            message["To"] = f"User {i} <user{i}@example.com>"
+            message["Subject"] = f"Your invoice {i}"
+            message.set_content(TEXT)
+            message.add_alternative(HTML, subtype="html")
+            smtp.send_message(message)
+    return n / (time.perf_counter() - started)
+
+
+def setup_data(port: int) -> str:
+    import django
+
+    django.setup()
+    from emailconfig.services import configurations, tokens
+    from tests import factories
+
+    config = factories.configuration("qa", name="Bench", smtp_port=port)
+    app = factories.app("Bench")
+    qa = factories.stage("qa")
+    configurations.apply_version(app, qa, config.latest_version(), by=None)
+    return tokens.issue(app, qa, by=None)[1]
+
+
+def start_api(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "portal.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "-k",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+    )
+    for _ in range(200):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request(
+                "GET", "/accounts/login/"
+            )
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the API server did not start")
+
+
+def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
+    """POST n messages from CLIENTS threads over kept-alive connections."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    counter = iter(range(n))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=30)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        mine = []
+        for i in counter:
+            body = json.dumps(
+                {
+                    "to": [{"email": f"user{i}@example.com", "name": f"User {i}"}],
+                    "subject": f"Your invoice {i}",
+                    "text": TEXT,
+                    "html": HTML,
+                }
+            )
+            started = time.perf_counter()
+            connection.request("POST", "/api/v1/messages", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            if response.status != 202:
+                raise SystemExit(f"the API answered {response.status}")
+            mine.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n / (time.perf_counter() - started), latencies
+
+
+def sent_count() -> int:
+    with psycopg.connect(f"{PG}/{DATABASE}", autocommit=True) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM emailconfig_message WHERE status = 'sent'"
+        ).fetchone()[0]
+
+
+def park_all() -> None:
+    """Queue every message again, due only when released (workers start up meanwhile)."""
+    with psycopg.connect(f"{PG}/{DATABASE}", autocommit=True) as conn:
+        conn.execute("DELETE FROM emailconfig_deliveryattempt")
+        conn.execute(
+            "UPDATE emailconfig_message SET status = 'queued', attempt_count = 0, "
+            "next_attempt_at = now() + interval '1 day', sent_at = NULL, lease_until = NULL"
+        )
+
+
+def release_all() -> None:
+    with psycopg.connect(f"{PG}/{DATABASE}", autocommit=True) as conn:
+        conn.execute("UPDATE emailconfig_message SET next_attempt_at = now()")
+
+
+def workers(count: int) -> list[subprocess.Popen[bytes]]:
+    return [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker", "--poll", "0.05"],
+            cwd=ROOT,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.wait()
+
+
+def delivery_rate(count: int, n: int) -> float:
+    """Rate of delivering n queued messages, timed from their release to the last one sent."""
+    park_all()
+    running = workers(count)
+    try:
+        time.sleep(3)  # let the workers start (Django setup) before the clock runs
+        started = time.perf_counter()
+        release_all()
+        while sent_count() < n:
+            time.sleep(0.01)
+        return n / (time.perf_counter() - started)
+    finally:
+        stop(running)
+
+
+def end_to_end(api_port: int, token: str, n: int) -> float:
+    before = sent_count()
+    running = workers(2)
+    try:
+        time.sleep(3)
+        started = time.perf_counter()
+        submit_all(api_port, token, n)
+        while sent_count() < before + n:
+            time.sleep(0.01)
+        return n / (time.perf_counter() - started)
+    finally:
+        stop(running)
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {DATABASE}")
+    sink = api = None
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
+        smtp_port, api_port = free_port(), free_port()
+        sink, sink_name = start_sink(smtp_port)
+        token = setup_data(smtp_port)
+        print(f"Stagemail throughput, N={n}, sink: {sink_name}, PostgreSQL, {os.cpu_count()} cores")
+
+        raw = raw_baseline(smtp_port, n)
+        print(f"(a) raw smtplib + EmailMessage, one connection: {raw:8.0f} messages/s")
+
+        api = start_api(api_port)
+        accept, latencies = submit_all(api_port, token, n)
+        q = statistics.quantiles([x * 1000 for x in latencies], n=100)
+        print(
+            f"(b) API accept ({CLIENTS} clients):                 {accept:8.0f} messages/s, "
+            f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms"
+        )
+
+        one = delivery_rate(1, n)
+        print(f"(c) delivery, 1 worker:                        {one:8.0f} messages/s")
+        two = delivery_rate(2, n)
+        print(f"(c) delivery, 2 workers:                       {two:8.0f} messages/s")
+
+        both = end_to_end(api_port, token, n)
+        print(f"(d) end-to-end, API + 2 workers:               {both:8.0f} messages/s")
+        print(f"ratio delivery-2-workers/raw: {two / raw:.2f}")
+        print(f"ratio end-to-end/raw: {both / raw:.2f}")
+    finally:
+        for process in (api, sink):
+            if process is not None:
+                process.terminate()
+                process.wait()
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+if __name__ == "__main__":
+    main()
