@@ -20,7 +20,21 @@ from emailconfig.mime import serialize
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, Unicode line breaks
-_HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' (RFC 5322)
+# Extra headers an app may set: its own X-… headers (not ours) and a few list and
+# threading headers. Everything else (From, Bcc, Content-Type, …) is the composer's.
+ALLOWED_HEADERS = frozenset(
+    {
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "list-id",
+        "auto-submitted",
+        "precedence",
+        "in-reply-to",
+        "references",
+    }
+)
+_CUSTOM_HEADER = re.compile(r"^x-(?!stagemail-)[a-z0-9-]{1,60}$", re.IGNORECASE)
+MAX_HEADERS = 20
 MAX_RECIPIENTS = 100
 
 
@@ -40,7 +54,7 @@ class AttachmentData:
     content: bytes
 
 
-_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
+_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -90,14 +104,25 @@ class ComposedMessage:
         return serialize(self)
 
 
+def _encodable(field_name: str, value: str) -> str:
+    """Text must be valid Unicode: a lone surrogate cannot be encoded for the wire."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ComposeError(field_name, "contains characters that are not valid Unicode.") from None
+    return value
+
+
 def _safe(field_name: str, value: str) -> str:
     if _UNSAFE.search(value):
         raise ComposeError(field_name, "line breaks and control characters are not allowed.")
-    return value
+    return _encodable(field_name, value)
 
 
 def _checked_address(field_name: str, address: Address) -> Address:
     _safe(field_name, address.name)
+    if address.name != address.name.strip():  # surrounding spaces do not survive parsing
+        address = Address(address.email, address.name.strip())
     _safe(field_name, address.email)
     try:
         validate_email(address.email)
@@ -107,12 +132,33 @@ def _checked_address(field_name: str, address: Address) -> Address:
     if not local.isascii():
         raise ComposeError(field_name, f"“{address.email}”: non-ASCII mailbox names are refused.")
     if not domain.isascii():  # internationalised domain: its ASCII (IDNA) form goes on the wire
-        return Address(f"{local}@{domain.encode('idna').decode('ascii')}", address.name)
+        try:
+            ascii_domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ComposeError(field_name, f"“{address.email}” has an invalid domain.") from None
+        return Address(f"{local}@{ascii_domain}", address.name)
     return address
 
 
 def _checked_addresses(field_name: str, addresses: tuple[Address, ...]) -> tuple[Address, ...]:
     return tuple(_checked_address(field_name, a) for a in addresses)
+
+
+def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
+    if len(headers) > MAX_HEADERS:
+        raise ComposeError("headers", f"at most {MAX_HEADERS} extra headers.")
+    for name, value in headers.items():
+        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.match(name):
+            raise ComposeError(
+                "headers",
+                f"“{name[:60]}” is not allowed. Allowed: X-… headers (except X-Stagemail-…), "
+                "List-Unsubscribe, List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, "
+                "In-Reply-To, References.",
+            )
+        _safe("headers", value)
+        if len(value) > 998:
+            raise ComposeError("headers", f"the value of {name} is longer than 998 characters.")
+    return dict(headers)
 
 
 def _describe(label: str, addresses: tuple[Address, ...]) -> str:
@@ -140,11 +186,9 @@ def compose(
         raise ComposeError("subject", "a subject is needed.")
     if not (request.text or request.html):
         raise ComposeError("text", "a text or an HTML body is needed.")
-    headers = {}
-    for name, value in request.headers.items():
-        if not _HEADER_NAME.match(name):
-            raise ComposeError("headers", f"“{name[:40]}” is not a valid header name.")
-        headers[name] = _safe("headers", value)
+    headers = _checked_headers(request.headers)
+    _encodable("text", request.text)
+    _encodable("html", request.html)
 
     original = ""
     if settings.redirects_to_test_list:
@@ -157,9 +201,15 @@ def compose(
         if not to:
             raise ComposeError("to", "the configuration's test list is empty.")
 
+    attachments = []
     for attachment in request.attachments:
         _safe("attachments", attachment.filename)
-        if not attachment.filename.strip():
+        if attachment.filename != attachment.filename.strip():
+            attachment = AttachmentData(
+                attachment.filename.strip(), attachment.content_type, attachment.content
+            )
+        attachments.append(attachment)
+        if not attachment.filename:
             raise ComposeError("attachments", "every attachment needs a file name.")
         if not _CONTENT_TYPE.match(attachment.content_type):
             raise ComposeError(
@@ -181,5 +231,5 @@ def compose(
         headers=headers,
         message_id=message_id,
         date=now or datetime.now(UTC),
-        attachments=request.attachments,
+        attachments=tuple(attachments),
     )

@@ -9,7 +9,9 @@ to internals and mutation of the data it is given.
 
 from __future__ import annotations
 
+import functools
 import operator
+import re
 import time
 import traceback
 from collections.abc import Iterator
@@ -18,7 +20,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import (
+    Environment,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    UndefinedError,
+    nodes,
+)
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 MAX_SOURCE = 100_000  # characters per template part
@@ -26,6 +37,8 @@ MAX_OUTPUT = 1_000_000  # characters per rendered part
 MAX_RANGE = 100_000
 MAX_SECONDS = 2.0
 MAX_POWER = 1_000
+MAX_WIDTH = 10_000  # format widths, |center, |indent
+MAX_INT_BITS = 100_000
 
 _deadline: ContextVar[float] = ContextVar("render_deadline", default=float("inf"))
 
@@ -74,19 +87,101 @@ def _sized(value: Any) -> int | None:
     return len(value) if isinstance(value, str | bytes | list | tuple) else None
 
 
+_WIDTH = re.compile(r"(\d{5,})")  # a width or precision of 10,000 or more in a format spec
+
+
+def _check_format(template: str) -> None:
+    if any(int(number) > MAX_WIDTH for number in _WIDTH.findall(template)):
+        raise SecurityError("That format width is too large.")
+
+
+def _bounded_filter(name: str, original: Any) -> Any:
+    """Wrap a filter so it checks the deadline and refuses outputs too large to build."""
+
+    @functools.wraps(original)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        _check_deadline()
+        lead = 0  # filters may take the environment or a context first
+        while lead < len(args) and isinstance(args[lead], Environment | EvalContext | Context):
+            lead += 1
+        values = args[lead:]
+        subject = values[0] if values else None
+        numbers = [v for v in (*values[1:], *kwargs.values()) if isinstance(v, int)]
+        if name in ("center", "indent", "wordwrap", "truncate") and any(
+            n > MAX_WIDTH for n in numbers
+        ):
+            raise SecurityError(f"|{name} is limited to a width of {MAX_WIDTH:,}.")
+        if name == "format" and isinstance(subject, str):
+            _check_format(subject)
+        indenting = name == "indent" and isinstance(subject, str) and numbers
+        if indenting and len(subject) + subject.count("\n") * numbers[0] > MAX_OUTPUT:
+            raise SecurityError("That indentation would be too large.")
+        if name == "replace" and len(values) >= 3 and isinstance(subject, str):
+            growth = subject.count(str(values[1])) * len(str(values[2]))
+            if len(subject) + growth > MAX_OUTPUT:
+                raise SecurityError("That replacement would be too large.")
+        if name == "join" and subject is not None and not isinstance(subject, str):
+            items = list(subject)
+            separator = str(values[1]) if len(values) > 1 else str(kwargs.get("d", ""))
+            if len(items) * len(separator) > MAX_OUTPUT:
+                raise SecurityError("That join would be too large.")
+            args = (*args[:lead], items, *args[lead + 1 :])
+        return original(*args, **kwargs)
+
+    return bounded
+
+
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        _check_deadline()
+        if operator_name == "%":
+            if isinstance(left, str):
+                _check_format(left)
+            return operator.mod(left, right)
         if operator_name == "*":
             for sequence, times in ((left, right), (right, left)):
                 size = _sized(sequence)
                 if size is not None and isinstance(times, int) and size * times > MAX_OUTPUT:
                     raise SecurityError("That repetition would be too large.")
+            both_ints = isinstance(left, int) and isinstance(right, int)
+            if both_ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise SecurityError("That number would be too large.")
             return operator.mul(left, right)
         if isinstance(right, int | float) and abs(right) > MAX_POWER:
             raise SecurityError("That power is too large.")
+        if (
+            isinstance(left, int)
+            and isinstance(right, int)
+            and left.bit_length() * right > MAX_INT_BITS
+        ):
+            raise SecurityError("That number would be too large.")
         return operator.pow(left, right)
+
+    def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _check_deadline()  # macros calling themselves, methods called in loops
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:  # "…".format / format_map: check the widths first
+            _check_format(value.__self__)
+        return wrapped
+
+    def bounded_iter(self, iterable: Any) -> Iterator[Any]:
+        for item in iterable:
+            _check_deadline()
+            yield item
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        """Make every {% for %} loop check the deadline at each step."""
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            loop.iter = nodes.Call(
+                nodes.EnvironmentAttribute("bounded_iter"), [loop.iter], [], None, None
+            )
+        return tree
 
 
 def _environment(*, autoescape: bool) -> _BoundedSandbox:
@@ -95,6 +190,7 @@ def _environment(*, autoescape: bool) -> _BoundedSandbox:
     )
     env.globals.pop("lipsum", None)  # unbounded text generation
     env.globals["range"] = _BoundedRange
+    env.filters = {name: _bounded_filter(name, f) for name, f in env.filters.items()}
     return env
 
 
@@ -147,6 +243,8 @@ def render_part(source: str, context: dict[str, Any], *, html: bool) -> str:
         raise RenderError(exc.message or "undefined value", _template_line(exc)) from None
     except TemplateError as exc:
         raise RenderError(str(exc), _template_line(exc)) from None
+    except MemoryError:
+        raise RenderError("Rendering needed too much memory.") from None
     except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}", _template_line(exc)) from None
     finally:

@@ -185,3 +185,51 @@ def test_unsafe_attachment_names_and_types_are_refused(attachment):
     with pytest.raises(ComposeError) as caught:
         compose(request(attachments=(AttachmentData(*attachment, b"x"),)), delivery_settings())
     assert caught.value.field == "attachments"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "From",
+        "Bcc",
+        "Cc",
+        "Content-Type",
+        "X-Stagemail-Original-Recipients",
+        "Subject",
+        "Message-ID",
+        "Received",
+        "x-stagemail-anything",
+    ],
+)
+def test_headers_that_belong_to_the_composer_cannot_be_set(name):
+    with pytest.raises(ComposeError, match="is not allowed"):
+        compose(request(headers={name: "value"}), delivery_settings())
+
+
+@given(
+    name=st.from_regex(r"X-[A-Za-z0-9-]{1,20}", fullmatch=True).filter(
+        lambda n: not n.lower().startswith("x-stagemail")
+    )
+)
+def test_any_custom_x_header_is_sent_once(name):
+    raw = compose(request(headers={name: "value"}), delivery_settings()).as_bytes()
+    assert parsed_raw(raw).get_all(name) == ["value"]
+
+
+def parsed_raw(raw):
+    return message_from_bytes(raw, policy=policy.default)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": "bad \ud800 surrogate"}, "subject"),
+        ({"text": "bad \udfff"}, "text"),
+        ({"to": (Address("a@\u3002example.com"),)}, "to"),
+        ({"to": (Address("a@\xad.com"),)}, "to"),
+    ],
+)
+def test_text_that_cannot_be_encoded_is_refused_not_crashed(overrides, field):
+    with pytest.raises(ComposeError) as caught:
+        compose(request(**overrides), delivery_settings())
+    assert caught.value.field == field

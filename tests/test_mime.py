@@ -27,7 +27,7 @@ def parse(raw: bytes):
 
 def same_address(header, expected: Address) -> bool:
     parsed: ParsedAddress = header.addresses[0] if hasattr(header, "addresses") else header
-    return parsed.addr_spec == expected.email and parsed.display_name == expected.name
+    return parsed.addr_spec == expected.email and parsed.display_name == expected.name.strip()
 
 
 def normalised(text: str) -> str:
@@ -56,7 +56,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
     assert parsed["Subject"] == subject
     assert same_address(parsed["From"], settings_.sender)
     assert [a.addr_spec for a in parsed["To"].addresses] == [a.email for a in to]
-    assert [a.display_name for a in parsed["To"].addresses] == [a.name for a in to]
+    assert [a.display_name for a in parsed["To"].addresses] == [a.name.strip() for a in to]
     assert parsed["Message-ID"] == message.message_id
     parts = list(parsed.walk())[1:] if parsed.is_multipart() else [parsed]
     assert parts[0].get_content() == normalised(text or "t")
@@ -75,7 +75,7 @@ def test_attachments_come_back_byte_for_byte(filename, content):
     message = compose(request(attachments=(attachment,)), delivery_settings())
     parsed = parse(message.as_bytes())
     [part] = list(parsed.iter_attachments())
-    assert part.get_filename() == filename
+    assert part.get_filename() == filename.strip()
     assert part.get_content() == content
 
 

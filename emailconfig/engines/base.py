@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from emailconfig.models import Outcome
 
 if TYPE_CHECKING:
     from emailconfig.composer import ComposedMessage
+
+log = logging.getLogger("stagemail.engines")
 
 
 class DeliveryError(Exception):
@@ -98,6 +101,11 @@ class Engine:
             result = self.deliver(message)
         except DeliveryError as error:
             self.close()  # a failed exchange leaves the connection in an unknown state
+            return DeliveryResult.failed(error, ms_since(started))
+        except Exception as exc:
+            self.close()
+            log.exception("unexpected error in %s", type(self).__name__)
+            error = DeliveryError(f"Unexpected error in the delivery engine ({type(exc).__name__})")
             return DeliveryResult.failed(error, ms_since(started))
         return DeliveryResult(
             outcome=result.outcome,

@@ -42,7 +42,8 @@ from emailconfig.engines.base import (
 )
 from emailconfig.models import Outcome
 
-PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}
+MAX_BODY = 64 * 1024  # an answer is an error message at most; more is not kept
+PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}  # 408 and 429 are worth another try
 MAX_ANSWER = 2000
 
 
@@ -141,28 +142,56 @@ class SendGridEngine(Engine):
             reused = self._used
             try:
                 connection.request(method, path, body=body, headers=headers)
-                connection.sock.settimeout(self.settings.send_timeout)
                 response = connection.getresponse()
-                text = response.read().decode("utf-8", "replace")
+                text = self._read(connection, response)
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
                 self.close()
                 if reused and attempt == 1:
                     continue  # the server closed an idle keep-alive connection; try a fresh one
-                raise DeliveryError(f"The server closed the connection: {exc}") from None
+                raise DeliveryError(
+                    f"The server closed the connection: {exc}", connection=True
+                ) from None
             except ssl.SSLCertVerificationError as exc:
                 self.close()
-                raise DeliveryError(f"TLS certificate not accepted: {exc.verify_message}") from None
+                raise DeliveryError(
+                    f"TLS certificate not accepted: {exc.verify_message}", connection=True
+                ) from None
             except TimeoutError:
                 self.close()
-                raise DeliveryError("Timed out waiting for SendGrid") from None
+                raise DeliveryError("Timed out waiting for SendGrid", connection=True) from None
+            except http.client.HTTPException as exc:
+                self.close()
+                raise DeliveryError(
+                    f"The endpoint did not answer like an HTTP API ({type(exc).__name__})",
+                    connection=True,
+                ) from None
             except OSError as exc:
                 self.close()
-                raise DeliveryError(f"Network error: {exc.strerror or exc}") from None
+                raise DeliveryError(
+                    f"Network error: {exc.strerror or exc}", connection=True
+                ) from None
             self._used = True
             if response.will_close:
                 self.close()
             return response.status, self._redact(" ".join(text.split())), response
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable")  # the loop either returns or raises
+
+    def _read(
+        self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
+    ) -> str:
+        """Read the answer against one overall deadline, keeping at most MAX_BODY bytes."""
+        deadline = time.monotonic() + self.settings.send_timeout
+        kept = bytearray()
+        while not response.isclosed():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or connection.sock is None:
+                raise TimeoutError
+            connection.sock.settimeout(remaining)
+            chunk = response.read1(65536)
+            if not chunk:
+                break
+            kept += chunk[: max(0, MAX_BODY - len(kept))]
+        return kept.decode("utf-8", "replace")
 
     def deliver(self, message: ComposedMessage) -> DeliveryResult:
         _, _, _, path = self._url()
@@ -177,7 +206,8 @@ class SendGridEngine(Engine):
         answer = f"{status} {response.reason}: {text}" if text else f"{status} {response.reason}"
         raise DeliveryError(
             f"SendGrid answered {answer}",
-            permanent=status in PERMANENT_STATUSES or (400 <= status < 500 and status != 429),
+            permanent=status in PERMANENT_STATUSES
+            or (400 <= status < 500 and status not in (408, 429)),
             retry_after=_retry_after(response) if status == 429 or status >= 500 else None,
         )
 
@@ -202,7 +232,25 @@ class SendGridEngine(Engine):
             self.close()
         reached = Step("Reach SendGrid", True, ms_since(started), f"{status} {response.reason}")
         if status == 200:
-            return [reached, Step("API key accepted", True, 0, "200 OK")]
+            try:
+                scopes = json.loads(text).get("scopes", [])
+            except (ValueError, AttributeError):
+                scopes = []
+            if "mail.send" in scopes:
+                return [
+                    reached,
+                    Step("API key accepted, may send mail", True, 0, "200 OK, mail.send"),
+                ]
+            return [
+                reached,
+                Step(
+                    "API key accepted, may send mail",
+                    False,
+                    0,
+                    "200 OK, but without mail.send",
+                    "The key is valid but may not send mail; give it the Mail Send permission.",
+                ),
+            ]
         hint = (
             "The API key is wrong or revoked; create a key with Mail Send access."
             if status in (401, 403)
@@ -210,5 +258,11 @@ class SendGridEngine(Engine):
         )
         return [
             reached,
-            Step("API key accepted", False, 0, f"{status} {response.reason}: {text}", hint),
+            Step(
+                "API key accepted, may send mail",
+                False,
+                0,
+                f"{status} {response.reason}: {text}",
+                hint,
+            ),
         ]

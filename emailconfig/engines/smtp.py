@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from emailconfig.composer import ComposedMessage
 from emailconfig.engines.base import (
     DeliveryError,
@@ -93,7 +95,9 @@ def _error_for_exception(exc: BaseException) -> DeliveryError:
         return DeliveryError("Connection refused: nothing accepts connections on that port")
     if isinstance(exc, OSError):
         return DeliveryError(f"Network error: {exc.strerror or exc}")
-    raise exc
+    # Anything else is named by type only: its text may hold a secret (the password
+    # that smtplib failed to encode, say).
+    return DeliveryError(f"Unexpected error talking to the server ({type(exc).__name__})")
 
 
 STALE_AFTER = 5.0  # seconds idle before a kept connection is checked with NOOP
@@ -212,6 +216,7 @@ class SMTPEngine(Engine):
                 permanent=True,
             )
 
+    @sensitive_variables("password")
     def _authenticate(self, smtp: _SMTP | _SMTP_SSL) -> str:
         s = self.settings
         if not s.smtp_requires_auth:

@@ -37,6 +37,15 @@ class JSONObjectField(forms.CharField):
             raise ValidationError(
                 f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
             ) from None
+        except (RecursionError, ValueError):  # absurd nesting, or a number too long to read
+            raise ValidationError(
+                "This JSON nests too deeply or holds a number too long."
+            ) from None
+        try:
+            text.encode("utf-8")
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("The JSON holds characters that are not valid Unicode.") from None
         if not isinstance(data, dict):
             raise ValidationError('Sample data must be a JSON object, such as {"name": "Ada"}.')
         return data

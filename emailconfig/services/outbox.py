@@ -7,7 +7,6 @@ lost by a broker or a crash. Workers pick rows up (see emailconfig/worker.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -28,20 +27,6 @@ from emailconfig.models import (
     MessageStatus,
 )
 from emailconfig.rendering import RenderError, render_template
-
-ALLOWED_HEADERS = frozenset(
-    {
-        "list-unsubscribe",
-        "list-unsubscribe-post",
-        "list-id",
-        "auto-submitted",
-        "precedence",
-        "in-reply-to",
-        "references",
-    }
-)
-_CUSTOM_HEADER = re.compile(r"^x-(?!stagemail-)[a-z0-9-]{1,60}$", re.IGNORECASE)
-MAX_HEADERS = 20
 
 
 class ApiError(Exception):
@@ -106,7 +91,6 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         ) from None
     applied.app, applied.stage = app, stage  # for messages; saves two queries
     _check_size(submission)
-    _check_headers(submission.headers)
     subject, text, html = _content(submission)
     settings_ = DeliverySettings.from_version(applied.version)
     request = EmailRequest(
@@ -183,21 +167,6 @@ def _check_size(submission: Submission) -> None:
             "too_large",
             f"The message is larger than {settings.STAGEMAIL_MAX_MESSAGE_BYTES:,} bytes.",
         )
-
-
-def _check_headers(headers: dict[str, str]) -> None:
-    if len(headers) > MAX_HEADERS:
-        raise _invalid("headers", f"At most {MAX_HEADERS} extra headers.")
-    for name, value in headers.items():
-        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.match(name):
-            raise _invalid(
-                "headers",
-                f"“{name[:60]}” is not allowed. Allowed: X-… headers (except X-Stagemail-…), "
-                "List-Unsubscribe, List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, "
-                "In-Reply-To, References.",
-            )
-        if len(value) > 998:
-            raise _invalid("headers", f"The value of {name} is longer than 998 characters.")
 
 
 def _content(submission: Submission) -> tuple[str, str, str]:

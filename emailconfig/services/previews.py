@@ -6,14 +6,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from emailconfig.composer import ComposedMessage, ComposeError, EmailRequest, compose
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.engines import engine_for
 from emailconfig.engines.base import DeliveryResult
-from emailconfig.models import ConfigurationVersion, EmailConfiguration, EmailTemplate, TestSend
+from emailconfig.models import (
+    ConfigurationVersion,
+    EmailConfiguration,
+    EmailTemplate,
+    Outcome,
+    TestSend,
+)
 from emailconfig.rendering import RenderError, render_template
 
 TEST_SENDS_PER_HOUR = 20
@@ -82,21 +90,33 @@ def check_rate_limit(user: Any) -> None:
 
 
 def test_send(preview: Preview, *, user: Any, template: EmailTemplate | None) -> TestSend:
-    """Send the previewed message through its configuration and record the outcome."""
-    check_rate_limit(user)
+    """Send the previewed message through its configuration and record the outcome.
+
+    The record is written before sending, under a lock on the user, so concurrent
+    requests cannot slip past the hourly limit and every send is counted.
+    """
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        check_rate_limit(user)
+        record = TestSend.objects.create(
+            version=preview.version,
+            template=template,
+            sent_by=user,
+            message_id=preview.message.message_id,
+            subject=preview.message.subject,
+            recipients=preview.message.envelope_recipients,
+            outcome=Outcome.TEMPORARY,
+            server_answer="Sending…",
+        )
     with engine_for(preview.settings) as engine:
         result: DeliveryResult = engine.send(preview.message)
     answer = result.answer
     if result.refused:
         answer += " · refused: " + "; ".join(f"{r}: {a}" for r, a in result.refused.items())
-    return TestSend.objects.create(
-        version=preview.version,
-        template=template,
-        sent_by=user,
-        message_id=preview.message.message_id,
-        subject=preview.message.subject,
-        recipients=preview.message.envelope_recipients,
-        outcome=result.outcome,
-        server_answer=answer,
-        duration_ms=result.duration_ms,
+    record.outcome, record.server_answer, record.duration_ms = (
+        result.outcome,
+        answer,
+        result.duration_ms,
     )
+    record.save(update_fields=["outcome", "server_answer", "duration_ms"])
+    return record

@@ -55,7 +55,7 @@ def preview(request: HttpRequest) -> HttpResponse:
 def _fill_sample_data(data: QueryDict | dict[str, str]) -> None:
     """Blank sample data means the template's own, shown in the form to edit."""
     key = data.get("template", "")
-    if data.get("sample_data") or not key.isdigit():
+    if data.get("sample_data") or not (key.isascii() and key.isdecimal()):
         return
     template = EmailTemplate.objects.filter(pk=key).first()
     if template is not None:

@@ -139,7 +139,10 @@ def test_an_unreachable_endpoint_is_a_temporary_failure(stand_in):
 
 def test_the_connection_test_checks_the_key(stand_in):
     steps = engine_for(settings_for(stand_in)).check_connection()
-    assert [(s.name, s.ok) for s in steps] == [("Reach SendGrid", True), ("API key accepted", True)]
+    assert [(s.name, s.ok) for s in steps] == [
+        ("Reach SendGrid", True),
+        ("API key accepted, may send mail", True),
+    ]
     assert stand_in.requests[0]["path"] == "/v3/scopes"
     assert stand_in.requests[0]["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
@@ -147,5 +150,37 @@ def test_the_connection_test_checks_the_key(stand_in):
 def test_the_connection_test_explains_a_rejected_key(stand_in):
     stand_in.status = 401
     steps = engine_for(settings_for(stand_in)).check_connection()
-    assert steps[-1].name == "API key accepted" and not steps[-1].ok
+    assert steps[-1].name == "API key accepted, may send mail" and not steps[-1].ok
     assert "wrong or revoked" in steps[-1].hint
+
+
+def test_a_key_without_mail_send_is_reported(stand_in):
+    stand_in.body = '{"scopes": ["stats.read"]}'
+    steps = engine_for(settings_for(stand_in)).check_connection()
+    assert not steps[-1].ok
+    assert "Mail Send permission" in steps[-1].hint
+
+
+def test_an_endpoint_that_does_not_speak_http_is_a_failure_not_a_crash():
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def banner() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"220 smtp.example.com ESMTP ready\r\n")
+        conn.close()
+
+    threading.Thread(target=banner, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/v3/mail/send"
+    settings = delivery_settings(
+        engine="sendgrid", sendgrid_api_key=API_KEY, sendgrid_endpoint=endpoint
+    )
+    [result] = send(settings, request())
+    listener.close()
+    assert result.outcome == Outcome.TEMPORARY
+    assert "did not answer like an HTTP API" in result.answer

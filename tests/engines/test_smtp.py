@@ -347,3 +347,21 @@ def test_a_leading_dot_survives_the_transfer():
     with smtp_server(RecordingHandler(pipelining=True)) as server:
         send(settings_for(server), request(text=".hidden line\n..two dots\n.", html=""))
     assert server.handler.received[0].message.get_content() == ".hidden line\n..two dots\n.\n"
+
+
+def test_an_unexpected_error_is_a_result_that_never_shows_the_password(certificates):
+    tls = certificates.server_context(certificates.localhost)
+    with smtp_server(tls=tls, auth=True) as server:
+        settings = settings_for(
+            server,
+            smtp_host="localhost",
+            smtp_security="starttls",
+            smtp_requires_auth=True,
+            smtp_username=USERNAME,
+            smtp_password="pässwort-secret",
+            trusted_ca=certificates.ca_pem,
+        )
+        [result] = send(settings, request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert "pässwort" not in result.answer
+    assert "UnicodeEncodeError" in result.answer

@@ -70,3 +70,13 @@ def test_a_template_needs_a_body(editor_client):
     assert response.context["form"].errors["text_body"] == [
         "Write a text body, an HTML body, or both."
     ]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["[" * 20000 + "]" * 20000, '{"n": ' + "9" * 5000 + "}", '{"name": "\\ud800"}'],
+)
+def test_absurd_sample_data_is_a_field_error_not_a_crash(editor_client, sample):
+    response = editor_client.post(reverse("emailconfig:template_create"), _data(sample_data=sample))
+    assert response.status_code == 200
+    assert response.context["form"].errors["sample_data"]
