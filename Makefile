@@ -6,7 +6,7 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-faults lint format install check-python clean screenshots chromium
+.PHONY: run test test-faults bench lint format install check-python clean screenshots chromium
 
 run: install .env
 	$(PY) manage.py migrate --noinput
@@ -22,6 +22,10 @@ test: install chromium
 test-faults: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/stagemail} \
 		$(PY) -m pytest -q -s -m faults tests/test_workers_postgres.py
+
+# Throughput against a local SMTP sink and PostgreSQL; prints rates and ratios.
+bench: install
+	$(PY) bench/throughput.py $(N)
 
 # Browser tests drive Debian's chromium; install it when we can, else say what is missing.
 chromium:
