@@ -41,7 +41,7 @@ chromium:
 
 screenshots: install
 	mkdir -p docs
-	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or preview_then"
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or preview_then or dashboard_and"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -266,6 +266,41 @@ def silent_server() -> Iterator[int]:
         listener.close()
 
 
+@contextmanager
+def trickling_server(
+    line: bytes = b"220-still greeting you\r\n", every: float = 0.3
+) -> Iterator[int]:
+    """Sends a never-ending multi-line banner, one line at a time: slow but never silent."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                while not stop.is_set():
+                    try:
+                        conn.sendall(line)
+                    except OSError:
+                        break
+                    stop.wait(every)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
 # SendGrid stand-in ------------------------------------------------------------
 
 

@@ -26,10 +26,40 @@ from emailconfig.models import Outcome, Security
 from emailconfig.validators import is_loopback
 
 
+class _DeadlineReader:
+    """Reads reply lines, re-arming the socket from the deadline before every receive.
+
+    smtplib reads through a buffered file whose timeout is set once per reply, so a
+    server sending one byte at a time could hold a worker forever.
+    """
+
+    def __init__(self, client: _DeadlineMixin) -> None:
+        self.client = client
+        self.buffer = b""
+
+    def readline(self, limit: int = -1) -> bytes:
+        while b"\n" not in self.buffer and (limit < 0 or len(self.buffer) < limit):
+            self.client._arm()
+            assert self.client.sock is not None  # noqa: S101  (armed just above)
+            chunk = self.client.sock.recv(4096)
+            if not chunk:
+                break
+            self.buffer += chunk
+        end = self.buffer.find(b"\n") + 1 or len(self.buffer)
+        if limit >= 0:
+            end = min(end, limit)
+        line, self.buffer = self.buffer[:end], self.buffer[end:]
+        return line
+
+    def close(self) -> None:
+        self.buffer = b""
+
+
 class _DeadlineMixin:
     """Arms the socket before every read and write so one message has an overall deadline."""
 
     sock: socket.socket | None
+    file: Any
     deadline: float | None = None
 
     def _arm(self) -> None:
@@ -45,6 +75,8 @@ class _DeadlineMixin:
 
     def getreply(self) -> tuple[int, bytes]:
         self._arm()
+        if not isinstance(self.file, _DeadlineReader) and self.sock is not None:
+            self.file = _DeadlineReader(self)  # also after STARTTLS replaced the socket
         return super().getreply()  # type: ignore[misc]
 
 
@@ -173,6 +205,7 @@ class SMTPEngine(Engine):
         else:
             smtp = _SMTP(timeout=s.connect_timeout)
         smtp._host = s.smtp_host  # smtplib verifies TLS against this; set only by its __init__
+        smtp.deadline = time.monotonic() + s.connect_timeout  # connecting includes the banner
         try:
             code, banner = smtp.connect(s.smtp_host, s.smtp_port)
         except BaseException:

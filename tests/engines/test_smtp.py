@@ -9,7 +9,14 @@ from emailconfig.delivery import Address
 from emailconfig.engines import engine_for
 from emailconfig.models import Outcome
 from tests.factories import delivery_settings, request
-from tests.servers import PASSWORD, USERNAME, RecordingHandler, silent_server, smtp_server
+from tests.servers import (
+    PASSWORD,
+    USERNAME,
+    RecordingHandler,
+    silent_server,
+    smtp_server,
+    trickling_server,
+)
 
 
 def send(settings, *requests):
@@ -193,6 +200,15 @@ def test_a_silent_server_hits_the_connect_timeout():
         started = time.monotonic()
         [result] = send(delivery_settings(smtp_port=port, connect_timeout=1.0), request())
     assert time.monotonic() - started < 4
+    assert result.outcome == Outcome.TEMPORARY
+    assert result.answer.startswith("Timed out")
+
+
+def test_a_server_that_trickles_its_answer_still_hits_the_deadline():
+    with trickling_server() as port:
+        started = time.monotonic()
+        [result] = send(delivery_settings(smtp_port=port, connect_timeout=1.0), request())
+    assert time.monotonic() - started < 3
     assert result.outcome == Outcome.TEMPORARY
     assert result.answer.startswith("Timed out")
 
