@@ -73,3 +73,11 @@ def seeded_transactional_db(transactional_db):
     from emailconfig.seeds import seed_stages
 
     seed_stages(Stage)
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_versions():
+    """Version ids come round again when tests roll back; production never reuses them."""
+    from emailconfig.services.outbox import frozen_settings
+
+    frozen_settings.cache_clear()

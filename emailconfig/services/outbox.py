@@ -7,6 +7,7 @@ lost by a broker or a crash. Workers pick rows up (see emailconfig/worker.py).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from emailconfig.models import (
     ApiToken,
     AppliedConfiguration,
     Attachment,
+    ConfigurationVersion,
     EmailTemplate,
     Message,
     MessageStatus,
@@ -79,20 +81,20 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         ).first()
         if existing is not None:
             return existing, False
-    applied = (
-        AppliedConfiguration.objects.select_related("version").filter(app=app, stage=stage).first()
-    )
-    if applied is None:
+    applied = AppliedConfiguration.objects.filter(app=app, stage=stage).values_list(
+        "version_id", "rate_limit_per_minute"
+    )[:1]
+    if not applied:
         raise ApiError(
             409,
             "no_configuration",
             f"No email configuration is applied to {app} on {stage}; an admin applies one "
             "on the app's page.",
-        ) from None
-    applied.app, applied.stage = app, stage  # for messages; saves two queries
+        )
+    [(version_id, rate_limit)] = applied
     _check_size(submission)
     subject, text, html = _content(submission)
-    settings_ = DeliverySettings.from_version(applied.version)
+    settings_ = frozen_settings(version_id)
     request = EmailRequest(
         subject=subject,
         text=text,
@@ -108,12 +110,12 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         composed = compose(request, settings_)
     except ComposeError as exc:
         raise _invalid(exc.field, exc.message) from None
-    _take_rate_limit(applied)
+    _take_rate_limit(credential, rate_limit)
     now = timezone.now()
     message = Message(
         app=app,
         stage=stage,
-        version=applied.version,
+        version_id=version_id,
         idempotency_key=submission.idempotency_key or None,
         message_id=composed.message_id,
         recipients={
@@ -153,6 +155,12 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             app=app, stage=stage, idempotency_key=submission.idempotency_key
         ), False
     return message, True
+
+
+@functools.lru_cache(maxsize=256)
+def frozen_settings(version_id: int) -> DeliverySettings:
+    """Versions never change, so their frozen settings are kept per process."""
+    return DeliverySettings.from_version(ConfigurationVersion.objects.get(pk=version_id))
 
 
 def _check_size(submission: Submission) -> None:
@@ -202,21 +210,21 @@ _COUNT_IN_WINDOW = """
 """
 
 
-def _take_rate_limit(applied: AppliedConfiguration) -> None:
-    limit = applied.rate_limit_per_minute or settings.STAGEMAIL_API_RATE_LIMIT
+def _take_rate_limit(credential: ApiToken, rate_limit: int | None) -> None:
+    limit = rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
     now = timezone.now()
     window = now.replace(second=0, microsecond=0)
     with transaction.atomic(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # A counter lost in a crash costs nothing; skip waiting for the disk.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(_COUNT_IN_WINDOW, [applied.app_id, applied.stage_id, window])
+        cursor.execute(_COUNT_IN_WINDOW, [credential.app_id, credential.stage_id, window])
         count = cursor.fetchone()[0]
     if count > limit:
         raise ApiError(
             429,
             "rate_limited",
-            f"More than {limit} messages a minute for {applied.app} on {applied.stage}.",
+            f"More than {limit} messages a minute for {credential.app} on {credential.stage}.",
             headers={"Retry-After": str(60 - now.second)},
         )
 
