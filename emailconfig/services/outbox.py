@@ -74,22 +74,22 @@ class Submission:
 
 def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
     """Validate, compose and store a message. Returns (message, created)."""
-    app, stage = credential.app, credential.stage
+    app_id, stage_id = credential.app_id, credential.stage_id
     if submission.idempotency_key:
         existing = Message.objects.filter(
-            app=app, stage=stage, idempotency_key=submission.idempotency_key
+            app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
         ).first()
         if existing is not None:
             return existing, False
-    applied = AppliedConfiguration.objects.filter(app=app, stage=stage).values_list(
+    applied = AppliedConfiguration.objects.filter(app_id=app_id, stage_id=stage_id).values_list(
         "version_id", "rate_limit_per_minute"
     )[:1]
     if not applied:
         raise ApiError(
             409,
             "no_configuration",
-            f"No email configuration is applied to {app} on {stage}; an admin applies one "
-            "on the app's page.",
+            f"No email configuration is applied to {credential.app} on {credential.stage}; "
+            "an admin applies one on the app's page.",
         )
     [(version_id, rate_limit)] = applied
     _check_size(submission)
@@ -113,8 +113,8 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     _take_rate_limit(credential, rate_limit)
     now = timezone.now()
     message = Message(
-        app=app,
-        stage=stage,
+        app_id=app_id,
+        stage_id=stage_id,
         version_id=version_id,
         idempotency_key=submission.idempotency_key or None,
         message_id=composed.message_id,
@@ -152,7 +152,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             raise
         # Another request with the same key won the race: answer with its message.
         return Message.objects.get(
-            app=app, stage=stage, idempotency_key=submission.idempotency_key
+            app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
         ), False
     return message, True
 

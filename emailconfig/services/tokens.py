@@ -50,7 +50,7 @@ def authenticate(token: str) -> ApiToken | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     try:
-        credential = ApiToken.objects.select_related("app", "stage").get(token_hash=_hash(token))
+        credential = ApiToken.objects.get(token_hash=_hash(token))  # app and stage load lazily
     except ApiToken.DoesNotExist:
         return None
     if not credential.is_active:
