@@ -126,9 +126,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
-    # Server-side binding lets psycopg prepare the hot queries (token, configuration,
-    # claim) once per connection instead of having PostgreSQL parse and plan them each time.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("server_side_binding", True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

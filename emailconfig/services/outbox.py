@@ -81,17 +81,14 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         ).first()
         if existing is not None:
             return existing, False
-    applied = AppliedConfiguration.objects.filter(app_id=app_id, stage_id=stage_id).values_list(
-        "version_id", "rate_limit_per_minute"
-    )[:1]
-    if not applied:
+    version_id, rate_limit = _applied(credential)
+    if version_id is None:
         raise ApiError(
             409,
             "no_configuration",
             f"No email configuration is applied to {credential.app} on {credential.stage}; "
             "an admin applies one on the app's page.",
         )
-    [(version_id, rate_limit)] = applied
     _check_size(submission)
     subject, text, html = _content(submission)
     settings_ = frozen_settings(version_id)
@@ -110,7 +107,6 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         composed = compose(request, settings_)
     except ComposeError as exc:
         raise _invalid(exc.field, exc.message) from None
-    _take_rate_limit(credential, rate_limit)
     now = timezone.now()
     message = Message(
         app_id=app_id,
@@ -137,6 +133,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     )
     try:
         with transaction.atomic(durable=True):
+            _take_rate_limit(credential, rate_limit)  # with the message: one commit for both
             message.save(force_insert=True)
             Attachment.objects.bulk_create(
                 Attachment(
@@ -210,14 +207,28 @@ _COUNT_IN_WINDOW = """
 """
 
 
+def _applied(credential: ApiToken) -> tuple[int | None, int | None]:
+    """The version applied to the credential's app and stage, and its rate limit.
+
+    tokens.authenticate annotates both in the query that finds the token; a credential
+    obtained otherwise is looked up here.
+    """
+    if hasattr(credential, "applied_version_id"):
+        return credential.applied_version_id, credential.applied_rate_limit
+    row = (
+        AppliedConfiguration.objects.filter(app_id=credential.app_id, stage_id=credential.stage_id)
+        .values_list("version_id", "rate_limit_per_minute")
+        .first()
+    )
+    return row or (None, None)
+
+
 def _take_rate_limit(credential: ApiToken, rate_limit: int | None) -> None:
+    """Count this message in its minute; over the limit, the transaction rolls back."""
     limit = rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
     now = timezone.now()
     window = now.replace(second=0, microsecond=0)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A counter lost in a crash costs nothing; skip waiting for the disk.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    with connection.cursor() as cursor:
         cursor.execute(_COUNT_IN_WINDOW, [credential.app_id, credential.stage_id, window])
         count = cursor.fetchone()[0]
     if count > limit:

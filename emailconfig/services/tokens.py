@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from emailconfig.models import ApiToken, App, Stage
+from emailconfig.models import ApiToken, App, AppliedConfiguration, Stage
 
 TOKEN_PREFIX = "smk_"  # noqa: S105  (a public marker that makes leaked tokens easy to scan for)
 LAST_USED_PRECISION = timedelta(minutes=1)  # avoid a write on every request
@@ -49,8 +50,14 @@ def authenticate(token: str) -> ApiToken | None:
     """The active credential for a presented token, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
+    applied = AppliedConfiguration.objects.filter(app=OuterRef("app"), stage=OuterRef("stage"))
     try:
-        credential = ApiToken.objects.get(token_hash=_hash(token))  # app and stage load lazily
+        # One query also brings what the API needs next: the version applied to this app
+        # and stage, and its rate limit. App and stage themselves load only if needed.
+        credential = ApiToken.objects.annotate(
+            applied_version_id=Subquery(applied.values("version_id")[:1]),
+            applied_rate_limit=Subquery(applied.values("rate_limit_per_minute")[:1]),
+        ).get(token_hash=_hash(token))
     except ApiToken.DoesNotExist:
         return None
     if not credential.is_active:
