@@ -126,8 +126,12 @@ class Worker:
         log.info("worker %s started", self.name)
         try:
             while not stop.is_set():
-                if not self.run_once():
+                claimed = self.run_once()
+                if not claimed:
                     self._close_idle_engines()
+                if claimed < self.batch_size // 2:
+                    # A thin stream: wait a moment so the next claim takes a fuller batch,
+                    # instead of spending a claim and a write per message.
                     stop.wait(poll_seconds)
         finally:
             self.close()
