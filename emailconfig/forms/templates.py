@@ -9,7 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from emailconfig.delivery import Address
-from emailconfig.models import EmailConfiguration, EmailTemplate
+from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
 from emailconfig.rendering import RenderError, compile_part, render_part
 
 MAX_SAMPLE_DATA = 64_000
@@ -97,8 +97,16 @@ def _addresses(value: str) -> list[str]:
 
 
 class PreviewForm(forms.Form):
+    stage = forms.ModelChoiceField(
+        queryset=Stage.objects.all(),
+        required=False,
+        empty_label="Choose a stage…",
+        help_text="Uses the configuration that covers it.",
+    )
     configuration = forms.ModelChoiceField(
         queryset=EmailConfiguration.objects.none(),
+        required=False,
+        empty_label="…or a configuration",
         help_text="Its newest version is used, test list included.",
     )
     template = forms.ModelChoiceField(queryset=EmailTemplate.objects.all())
@@ -122,6 +130,21 @@ class PreviewForm(forms.Form):
         self.fields["configuration"].label_from_instance = lambda c: (
             f"{c.name} ({', '.join(cov.stage.name for cov in c.coverages.all()) or 'no stage'})"
         )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stage, configuration = data.get("stage"), data.get("configuration")
+        if stage and configuration and not configuration.coverages.filter(stage=stage).exists():
+            self.add_error("configuration", f"“{configuration}” does not cover {stage}.")
+        elif stage and not configuration:
+            coverage = StageCoverage.objects.select_related("configuration").filter(stage=stage)
+            if not coverage:
+                self.add_error("stage", f"No configuration covers {stage} yet.")
+            else:
+                data["configuration"] = coverage[0].configuration
+        elif not configuration:
+            self.add_error("stage", "Choose a stage or a configuration.")
+        return data
 
     def clean_send_to(self) -> tuple[Address, ...]:
         typed = _addresses(self.cleaned_data.get("send_to", ""))

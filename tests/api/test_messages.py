@@ -187,3 +187,25 @@ def test_the_openapi_document_describes_the_endpoints(client):
     post = document["paths"]["/api/v1/messages"]["post"]
     assert set(post["responses"]) >= {"202", "400", "401", "409", "413", "429"}
     assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+
+
+def test_refused_requests_never_reach_the_wire(api, qa_world):
+    from emailconfig.services import configurations
+    from emailconfig.worker import Worker
+    from tests.servers import smtp_server
+
+    with smtp_server() as sink:
+        on_the_sink = factories.edit(qa_world["config"], smtp_port=sink.port)
+        configurations.apply_version(qa_world["app"], qa_world["stage"], on_the_sink, by=None)
+        assert api.post(URL, message_body(subject="Control")).status_code == 202
+        for body in (
+            {"subject": "Hi\r\nBcc: victim@example.com"},
+            {"headers": {"Bcc": "victim@example.com"}},
+            {"headers": {"X-Note": "a\nBcc: victim@example.com"}},
+            {"to": [{"email": "a@example.com", "name": "A\r\nBcc: v@example.com"}]},
+        ):
+            assert api.post(URL, message_body(**body)).status_code == 400
+        Worker().run_once()
+    assert [r.message["Subject"] for r in sink.handler.received] == ["Control"]
+    assert b"victim" not in sink.handler.received[0].content
+    assert Message.objects.count() == 1

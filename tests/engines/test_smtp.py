@@ -346,3 +346,10 @@ def test_an_unexpected_error_is_a_result_that_never_shows_the_password(certifica
     assert result.outcome == Outcome.TEMPORARY
     assert "pässwort" not in result.answer
     assert "UnicodeEncodeError" in result.answer
+
+
+def test_a_server_that_cannot_be_reached_is_marked_so_the_worker_skips_it():
+    with smtp_server() as server:
+        port = server.port
+    [result] = send(delivery_settings(smtp_port=port), request())
+    assert result.connection_failed

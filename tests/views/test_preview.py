@@ -144,3 +144,20 @@ def test_the_connection_test_needs_change_permission(viewer_client, sink):
     config = _qa_config(sink.port)
     url = reverse("emailconfig:connection_test", args=[config.pk])
     assert viewer_client.post(url).status_code == 403
+
+
+def test_a_stage_can_be_picked_instead_of_a_configuration(editor_client, template, sink):
+    _qa_config(sink.port)
+    response = editor_client.post(
+        reverse("emailconfig:preview"),
+        {"stage": factories.stage("qa").pk, "template": template.pk, "preview": "1"},
+    )
+    assert "Subject: [QA] Invoice 7" in response.content.decode()
+
+
+def test_a_stage_without_a_configuration_says_so(editor_client, template):
+    response = editor_client.post(
+        reverse("emailconfig:preview"),
+        {"stage": factories.stage("production").pk, "template": template.pk, "preview": "1"},
+    )
+    assert response.context["form"].errors["stage"] == ["No configuration covers Production yet."]
