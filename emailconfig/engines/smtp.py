@@ -290,10 +290,17 @@ class SMTPEngine(Engine):
     def deliver(self, message: ComposedMessage) -> DeliveryResult:
         try:
             smtp = self._open()
+        except Exception as exc:
+            error = _error_for_exception(exc)
+            error.connection = True  # later messages to this server need not wait for it too
+            raise error from None
+        try:
             smtp.deadline = time.monotonic() + self.settings.send_timeout
-            return self._transaction(smtp, message)
+            result = self._transaction(smtp, message)
         except Exception as exc:
             raise _error_for_exception(exc) from None
+        self._last_used = time.monotonic()
+        return result
 
     def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: ComposedMessage) -> DeliveryResult:
         recipients = message.envelope_recipients
