@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from threading import Event
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ log = logging.getLogger("stagemail.worker")
 FLUSH_EVERY = 50  # results written at least this often (messages)
 FLUSH_SECONDS = 1.0  # ... and at least this often (seconds)
 ENGINE_IDLE_SECONDS = 30.0
+RECONNECT_SECONDS = 5.0
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -126,7 +127,15 @@ class Worker:
         log.info("worker %s started", self.name)
         try:
             while not stop.is_set():
-                claimed = self.run_once()
+                try:
+                    claimed = self.run_once()
+                except DatabaseError:
+                    # The database went away (restart, failover): claimed messages come
+                    # back when their lease ends; wait, reconnect and carry on.
+                    log.exception("worker %s lost the database; retrying", self.name)
+                    connection.close()
+                    stop.wait(RECONNECT_SECONDS)
+                    continue
                 if not claimed:
                     self._close_idle_engines()
                 if claimed < self.batch_size // 2:
