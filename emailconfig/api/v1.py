@@ -83,7 +83,8 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    return error_response(request, outbox.ApiError(exc.status_code, "error", str(exc)))
+    code = "bad_request" if exc.status_code == 400 else "error"  # e.g. a body that is not JSON
+    return error_response(request, outbox.ApiError(exc.status_code, code, str(exc)))
 
 
 def _address(value: Any) -> Address:
@@ -96,12 +97,7 @@ def _attachment(index: int, item: Any) -> AttachmentData:
     try:
         content = base64.b64decode(item.content, validate=True)
     except (binascii.Error, ValueError):
-        raise outbox.ApiError(
-            400,
-            "validation_error",
-            "The request is not valid.",
-            {f"attachments.{index}.content": ["Not valid base64."]},
-        ) from None
+        raise outbox.invalid_field(f"attachments.{index}.content", "Not valid base64.") from None
     return AttachmentData(item.filename, item.content_type, content)
 
 

@@ -50,7 +50,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def _invalid(field_name: str, message: str) -> ApiError:
+def invalid_field(field_name: str, message: str) -> ApiError:
+    """A 400 naming the one field that is wrong."""
     return ApiError(400, "validation_error", "The request is not valid.", {field_name: [message]})
 
 
@@ -106,7 +107,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     try:
         composed = compose(request, settings_)
     except ComposeError as exc:
-        raise _invalid(exc.field, exc.message) from None
+        raise invalid_field(exc.field, exc.message) from None
     now = timezone.now()
     message = Message(
         app_id=app_id,
@@ -163,7 +164,7 @@ def frozen_settings(version_id: int) -> DeliverySettings:
 def _check_size(submission: Submission) -> None:
     limit = settings.STAGEMAIL_MAX_ATTACHMENTS
     if len(submission.attachments) > limit:
-        raise _invalid("attachments", f"At most {limit} attachments.")
+        raise invalid_field("attachments", f"At most {limit} attachments.")
     size = sum(len(a.content) for a in submission.attachments)
     size += sum(len(part or "") for part in (submission.text, submission.html, submission.subject))
     if size > settings.STAGEMAIL_MAX_MESSAGE_BYTES:
@@ -178,23 +179,23 @@ def _content(submission: Submission) -> tuple[str, str, str]:
     """Subject, text and HTML: given directly, or rendered from a template and its context."""
     if submission.template:
         if submission.subject or submission.text or submission.html:
-            raise _invalid(
+            raise invalid_field(
                 "template", "Give either a template with its context, or subject and text/html."
             )
         template = EmailTemplate.objects.filter(key=submission.template).first()
         if template is None:
-            raise _invalid("template", f"No template has the key “{submission.template}”.")
+            raise invalid_field("template", f"No template has the key “{submission.template}”.")
         try:
             rendered = render_template(
                 template.subject, template.text_body, template.html_body, submission.context
             )
         except RenderError as exc:
-            raise _invalid("context", str(exc)) from None
+            raise invalid_field("context", str(exc)) from None
         return rendered.subject, rendered.text, rendered.html
     if not submission.subject:
-        raise _invalid("subject", "A subject is required (or a template).")
+        raise invalid_field("subject", "A subject is required (or a template).")
     if not (submission.text or submission.html):
-        raise _invalid("text", "Give a text body, an HTML body, or both (or a template).")
+        raise invalid_field("text", "Give a text body, an HTML body, or both (or a template).")
     return submission.subject, submission.text or "", submission.html or ""
 
 
