@@ -6,7 +6,7 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-faults bench lint format install check-python clean screenshots chromium
+.PHONY: run test test-faults bench lint format install check-python clean screenshots chromium smtp-sink
 
 run: install .env
 	$(PY) manage.py migrate --noinput
@@ -24,20 +24,29 @@ test-faults: install
 		$(PY) -m pytest -q -s -m faults tests/test_workers_postgres.py
 
 # Throughput against a local SMTP sink and PostgreSQL; prints rates and ratios.
-bench: install
+bench: install smtp-sink
 	$(PY) bench/throughput.py $(N)
 
-# Browser tests drive Debian's chromium; install it when we can, else say what is missing.
+# Browser tests drive Debian's chromium; the benchmark prefers Postfix's smtp-sink.
 chromium:
-	@test -x /usr/bin/chromium || { \
+	$(call debian_package,/usr/bin/chromium,chromium,the browser tests,will be skipped)
+
+smtp-sink:
+	$(call debian_package,/usr/sbin/smtp-sink,postfix,the benchmark's SMTP sink,falls back to aiosmtpd)
+
+# $(call debian_package,file,package,what needs it,what happens without it):
+# install the package as root when the file is missing, else say what is missing.
+define debian_package
+	@test -x $(1) || { \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "Installing Debian's chromium for the browser tests"; \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; \
+			echo "Installing Debian's $(2) for $(3)"; \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null \
+			|| { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; }; \
 		else \
-			echo "NOTE: /usr/bin/chromium is missing, so the browser tests will be skipped."; \
-			echo "      Install it with: sudo apt-get install chromium"; \
+			echo "NOTE: $(1) is missing, so $(3) $(4)."; \
+			echo "      Install it with: sudo apt-get install $(2)"; \
 		fi; }
+endef
 
 screenshots: install
 	mkdir -p docs

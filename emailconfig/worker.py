@@ -10,6 +10,7 @@ simply "due", so any worker re-drives them; nothing else needs to run.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from threading import Event
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -115,6 +117,24 @@ def compose_stored(message: Message, settings_: DeliverySettings):
     return compose(request, settings_, now=message.created_at)
 
 
+def _still_held(done: list[Done]) -> set[object]:
+    """Lock the rows whose lease this worker still holds; the others were taken over.
+
+    Fencing: a row whose token moved on (its lease expired and another worker claimed
+    it, or an admin cancelled it) keeps the newer holder's result.
+    """
+    tokens = {item.claimed.message.pk: item.claimed.token for item in done}
+    rows = (
+        Message.objects.select_for_update()
+        .filter(pk__in=tokens, status=MessageStatus.SENDING)
+        .values_list("pk", "lease_token")
+    )
+    held = {pk for pk, token in rows if tokens[pk] == token}
+    for pk in tokens.keys() - held:
+        log.warning("lease of %s was lost; its result is left to the new holder", pk)
+    return held
+
+
 class Worker:
     def __init__(self, *, batch_size: int = 100, name: str | None = None) -> None:
         self.batch_size = batch_size
@@ -203,12 +223,18 @@ class Worker:
     def _flush(self, done: list[Done], batch: list[Claimed]) -> None:
         """Write results (fenced by lease token) and attempts; renew the rest of the batch."""
         now = timezone.now()
-        attempts = []
         with transaction.atomic():
-            for item in done:
-                if self._record(item, now):
-                    attempts.append(self._attempt(item))
-            DeliveryAttempt.objects.bulk_create(attempts)
+            still_held = _still_held(done)
+            held = [item for item in done if item.claimed.message.pk in still_held]
+            # Most results in a batch are alike ("sent"), so one UPDATE covers each kind.
+            alike: dict[str, tuple[dict[str, object], list[object]]] = {}
+            for item in held:
+                fields = self._result_fields(item, now)
+                key = json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder)
+                alike.setdefault(key, (fields, []))[1].append(item.claimed.message.pk)
+            for fields, pks in alike.values():
+                Message.objects.filter(pk__in=pks).update(**fields)
+            DeliveryAttempt.objects.bulk_create(self._attempt(item) for item in held)
             finished = {item.claimed.message.pk for item in done}
             waiting = [c.message.pk for c in batch if c.message.pk not in finished]
             if waiting:
@@ -216,7 +242,7 @@ class Worker:
                     lease_until=now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
                 )
 
-    def _record(self, item: Done, now: datetime) -> bool:
+    def _result_fields(self, item: Done, now: datetime) -> dict[str, object]:
         message, result = item.claimed.message, item.result
         fields: dict[str, object] = {"lease_until": None, "refused": result.refused}
         if result.delivered:
@@ -238,12 +264,7 @@ class Worker:
                     next_attempt_at=retry_at,
                     last_error=result.answer,
                 )
-        written = Message.objects.filter(
-            pk=message.pk, lease_token=item.claimed.token, status=MessageStatus.SENDING
-        ).update(**fields)
-        if not written:
-            log.warning("lease of %s was lost; its result is left to the new holder", message.pk)
-        return bool(written)
+        return fields
 
     def _attempt(self, item: Done) -> DeliveryAttempt:
         message, result = item.claimed.message, item.result

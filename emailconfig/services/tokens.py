@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from emailconfig.models import ApiToken, App, AppliedConfiguration, Stage
+from emailconfig.models import ApiToken, App, Stage
 
 TOKEN_PREFIX = "smk_"  # noqa: S105  (a public marker that makes leaked tokens easy to scan for)
 LAST_USED_PRECISION = timedelta(minutes=1)  # avoid a write on every request
@@ -46,21 +45,31 @@ def revoke(credential: ApiToken) -> None:
     ApiToken.objects.filter(pk=credential.pk, revoked_at=None).update(revoked_at=timezone.now())
 
 
+# The API's hot path: one statement, written out because compiling the equivalent
+# ORM query (two correlated subqueries) cost more CPU than the rest of a request.
+_CREDENTIAL_WITH_APPLIED_VERSION = """
+    SELECT token.*,
+           applied.version_id AS applied_version_id,
+           applied.rate_limit_per_minute AS applied_rate_limit
+    FROM emailconfig_apitoken token
+    LEFT JOIN emailconfig_appliedconfiguration applied
+           ON applied.app_id = token.app_id AND applied.stage_id = token.stage_id
+    WHERE token.token_hash = %s
+"""
+
+
 def authenticate(token: str) -> ApiToken | None:
-    """The active credential for a presented token, or None."""
+    """The active credential for a presented token, or None.
+
+    The credential also carries what the API needs next: the version applied to its app
+    and stage, and its rate limit. App and stage themselves load only if needed.
+    """
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    applied = AppliedConfiguration.objects.filter(app=OuterRef("app"), stage=OuterRef("stage"))
-    try:
-        # One query also brings what the API needs next: the version applied to this app
-        # and stage, and its rate limit. App and stage themselves load only if needed.
-        credential = ApiToken.objects.annotate(
-            applied_version_id=Subquery(applied.values("version_id")[:1]),
-            applied_rate_limit=Subquery(applied.values("rate_limit_per_minute")[:1]),
-        ).get(token_hash=_hash(token))
-    except ApiToken.DoesNotExist:
-        return None
-    if not credential.is_active:
+    credential = next(
+        iter(ApiToken.objects.raw(_CREDENTIAL_WITH_APPLIED_VERSION, [_hash(token)])), None
+    )
+    if credential is None or not credential.is_active:
         return None
     now = timezone.now()
     if credential.last_used_at is None or now - credential.last_used_at > LAST_USED_PRECISION:
