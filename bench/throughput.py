@@ -5,7 +5,8 @@ Run: make bench   (or .venv/bin/python bench/throughput.py [N], default N=5000)
 Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (a) the raw baseline: plain smtplib over one connection, each message built in
       the loop with the standard library's EmailMessage (text + HTML, ~1.7 KB);
-  (b) API accept rate and latency p50/p95/p99 for N messages (gunicorn, 8 clients);
+  (b) API accept rate and latency p50/p95/p99 for N messages (8 clients; gunicorn,
+      one process per core, 2 threads each);
   (c) delivery rate of those queued messages with 1 and with 2 workers;
   (d) end-to-end rate with the API and 2 workers running together.
 and ends with the two ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
@@ -121,11 +122,11 @@ def start_api(port: int) -> subprocess.Popen[bytes]:
             "-b",
             f"127.0.0.1:{port}",
             "-w",
-            "2",
+            str(os.cpu_count() or 2),
             "-k",
             "gthread",
             "--threads",
-            "4",
+            "2",
             "--keep-alive",
             "30",
             "--log-level",
@@ -207,7 +208,7 @@ def release_all() -> None:
 def workers(count: int) -> list[subprocess.Popen[bytes]]:
     return [
         subprocess.Popen(
-            [sys.executable, "manage.py", "run_worker", "--poll", "0.05"],
+            [sys.executable, "manage.py", "run_worker"],
             cwd=ROOT,
             stderr=subprocess.DEVNULL,
         )

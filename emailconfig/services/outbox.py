@@ -134,7 +134,6 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     )
     try:
         with transaction.atomic(durable=True):
-            _take_rate_limit(credential, rate_limit)  # with the message: one commit for both
             message.save(force_insert=True)
             Attachment.objects.bulk_create(
                 Attachment(
@@ -145,6 +144,9 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
                 )
                 for a in submission.attachments
             )
+            # Counted in the message's own commit, and last: every request of this app and
+            # stage updates the same counter row, whose lock is held until the commit.
+            _take_rate_limit(credential, rate_limit)
     except IntegrityError:
         if not submission.idempotency_key:
             raise
