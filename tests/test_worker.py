@@ -115,6 +115,37 @@ def test_recipients_refused_one_by_one_are_recorded(sink):
     assert message.attempts.get().refused == {"bob@example.com": "550 5.1.1 No such user"}
 
 
+def test_a_batch_with_mixed_results_records_each_message_its_own(sink):
+    sink.handler.refuse_recipients = {
+        "bob@example.com": "550 5.1.1 No such user",
+        "carol@example.com": "550 5.1.1 No such user",
+        "dave@example.com": "451 4.2.1 Mailbox busy",
+    }
+    credential = credential_for(sink.port)
+    ada, bob, carol, dave = (
+        Address(f"{name}@example.com") for name in ("ada", "bob", "carol", "dave")
+    )
+    [plain, partly_refused, refused, busy, plain_again] = [
+        submit(credential, to=to)[0] for to in ((ada,), (ada, bob), (carol,), (dave,), (ada,))
+    ]
+
+    Worker().run_once()
+
+    for message in (plain, plain_again):
+        assert refreshed(message).status == MessageStatus.SENT
+        assert message.refused == {}
+    partly_refused = refreshed(partly_refused)
+    assert partly_refused.status == MessageStatus.SENT
+    assert partly_refused.refused == {"bob@example.com": "550 5.1.1 No such user"}
+    assert refreshed(refused).status == MessageStatus.FAILED
+    assert "550 5.1.1" in refused.last_error
+    busy = refreshed(busy)
+    assert busy.status == MessageStatus.DEFERRED
+    assert busy.next_attempt_at > busy.created_at
+    assert DeliveryAttempt.objects.count() == 5
+    assert Message.objects.filter(lease_until__isnull=False).count() == 0
+
+
 def test_a_batch_for_one_configuration_uses_one_connection():
     peers = set()
 
