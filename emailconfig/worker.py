@@ -97,8 +97,24 @@ def _addresses(items: list[dict[str, str]]) -> tuple[Address, ...]:
     return tuple(Address(i["email"], i.get("name", "")) for i in items)
 
 
-def compose_stored(message: Message, settings_: DeliverySettings):
-    """Rebuild the accepted message exactly: same Message-ID and Date on every attempt."""
+def compose_stored(
+    message: Message, settings_: DeliverySettings, *, attachment_contents: bool = True
+):
+    """Rebuild the accepted message exactly: same Message-ID and Date on every attempt.
+
+    Without attachment contents, which the headers do not depend on, the attachments
+    are empty and their contents (up to the size limit) are not read from the database.
+    """
+    if attachment_contents:
+        attachments = [
+            AttachmentData(a.filename, a.content_type, bytes(a.content))
+            for a in message.attachments.all()
+        ]
+    else:
+        attachments = [
+            AttachmentData(a.filename, a.content_type, b"")
+            for a in message.attachments.defer("content")
+        ]
     request = EmailRequest(
         subject=message.subject,
         text=message.text,
@@ -109,10 +125,7 @@ def compose_stored(message: Message, settings_: DeliverySettings):
         reply_to=Address(**message.reply_to) if message.reply_to else None,
         headers=message.headers,
         message_id=message.message_id,
-        attachments=tuple(
-            AttachmentData(a.filename, a.content_type, bytes(a.content))
-            for a in message.attachments.all()
-        ),
+        attachments=tuple(attachments),
     )
     return compose(request, settings_, now=message.created_at)
 

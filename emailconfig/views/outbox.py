@@ -44,7 +44,11 @@ def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     )
     try:
         headers = header_block(
-            compose_stored(message, DeliverySettings.from_version(message.version))
+            compose_stored(
+                message,
+                DeliverySettings.from_version(message.version),
+                attachment_contents=False,
+            )
         )
     except ComposeError as exc:
         headers = f"(cannot be composed: {exc})"

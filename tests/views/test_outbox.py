@@ -1,7 +1,10 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
 from emailconfig.models import Message, MessageStatus
 from emailconfig.services import configurations as configuration_services
@@ -70,6 +73,27 @@ def test_the_message_page_shows_recipients_attempts_and_headers(viewer_client, c
     assert "250 2.0.0 Ok: queued as TEST123" in page
     assert f"Message-ID: {message.message_id}" in page.replace("&lt;", "<").replace("&gt;", ">")
     assert "X-Stagemail-Original-Recipients: To: ada@example.com" in page
+
+
+def test_the_message_page_shows_headers_without_reading_attachment_contents(
+    viewer_client, credential
+):
+    submission = outbox.Submission(
+        to=(Address("ada@example.com"),),
+        subject="Invoice 8",
+        text="Attached.",
+        attachments=(AttachmentData("invoice.pdf", "application/pdf", b"%PDF" * 100_000),),
+    )
+    message = outbox.accept(credential, submission)[0]
+    with CaptureQueriesContext(connection) as queries:
+        page = viewer_client.get(
+            reverse("emailconfig:message_detail", args=[message.pk])
+        ).content.decode()
+    assert "Content-Type: multipart/mixed" in page
+    assert "invoice.pdf" in page
+    attachment_reads = [q["sql"] for q in queries if "emailconfig_attachment" in q["sql"]]
+    assert attachment_reads
+    assert not any('"content"' in sql for sql in attachment_reads)
 
 
 def test_an_editor_cancels_then_retries(editor_client, credential):
