@@ -105,16 +105,13 @@ def compose_stored(
     Without attachment contents, which the headers do not depend on, the attachments
     are empty and their contents (up to the size limit) are not read from the database.
     """
-    if attachment_contents:
-        attachments = [
-            AttachmentData(a.filename, a.content_type, bytes(a.content))
-            for a in message.attachments.all()
-        ]
-    else:
-        attachments = [
-            AttachmentData(a.filename, a.content_type, b"")
-            for a in message.attachments.defer("content")
-        ]
+    stored = (
+        message.attachments.all() if attachment_contents else message.attachments.defer("content")
+    )
+    attachments = tuple(
+        AttachmentData(a.filename, a.content_type, bytes(a.content) if attachment_contents else b"")
+        for a in stored
+    )
     request = EmailRequest(
         subject=message.subject,
         text=message.text,
@@ -125,7 +122,7 @@ def compose_stored(
         reply_to=Address(**message.reply_to) if message.reply_to else None,
         headers=message.headers,
         message_id=message.message_id,
-        attachments=tuple(attachments),
+        attachments=attachments,
     )
     return compose(request, settings_, now=message.created_at)
 
