@@ -33,7 +33,7 @@ ALLOWED_HEADERS = frozenset(
         "references",
     }
 )
-_CUSTOM_HEADER = re.compile(r"^x-(?!stagemail-)[a-z0-9-]{1,60}$", re.IGNORECASE)
+_CUSTOM_HEADER = re.compile(r"x-(?!stagemail-)[a-z0-9-]{1,60}", re.IGNORECASE)  # fullmatch
 MAX_HEADERS = 20
 MAX_RECIPIENTS = 100
 
@@ -54,7 +54,7 @@ class AttachmentData:
     content: bytes
 
 
-_CONTENT_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$", re.ASCII)
+_CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*", re.ASCII)  # fullmatch
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,10 @@ class ComposedMessage:
 
 
 def _encodable(field_name: str, value: str) -> str:
-    """Text must be valid Unicode: a lone surrogate cannot be encoded for the wire."""
+    """Text must be valid Unicode (a lone surrogate cannot be encoded for the wire) without
+    NUL, which email cannot carry (RFC 5322) and PostgreSQL cannot store."""
+    if "\x00" in value:
+        raise ComposeError(field_name, "contains a NUL character, which email cannot carry.")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -148,7 +151,7 @@ def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
     if len(headers) > MAX_HEADERS:
         raise ComposeError("headers", f"at most {MAX_HEADERS} extra headers.")
     for name, value in headers.items():
-        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.match(name):
+        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.fullmatch(name):
             raise ComposeError(
                 "headers",
                 f"“{name[:60]}” is not allowed. Allowed: X-… headers (except X-Stagemail-…), "
@@ -178,7 +181,7 @@ def compose(
         raise ComposeError("to", f"at most {MAX_RECIPIENTS} recipients in one message.")
     reply_to = request.reply_to or settings.reply_to
     if reply_to is not None:
-        _checked_address("reply_to", reply_to)
+        reply_to = _checked_address("reply_to", reply_to)
     sender = _checked_address("from", settings.sender)
     prefix = _safe("subject", settings.subject_prefix)
     subject = f"{prefix} {_safe('subject', request.subject)}".strip()
@@ -211,7 +214,7 @@ def compose(
         attachments.append(attachment)
         if not attachment.filename:
             raise ComposeError("attachments", "every attachment needs a file name.")
-        if not _CONTENT_TYPE.match(attachment.content_type):
+        if not _CONTENT_TYPE.fullmatch(attachment.content_type):
             raise ComposeError(
                 "attachments", f"“{attachment.content_type[:60]}” is not a valid content type."
             )

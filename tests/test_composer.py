@@ -61,6 +61,11 @@ def test_an_internationalised_domain_goes_on_the_wire_in_ascii():
     assert message.envelope_recipients == ["kim@xn--bcher-kva.example"]
 
 
+def test_an_internationalised_reply_to_domain_goes_on_the_wire_in_ascii():
+    message = compose(request(reply_to=Address("help@bücher.example")), delivery_settings())
+    assert parsed(message)["Reply-To"] == "help@xn--bcher-kva.example"
+
+
 def test_the_test_list_replaces_every_recipient_and_keeps_the_originals():
     settings = delivery_settings(
         recipients_mode="test_list",
@@ -177,7 +182,12 @@ def test_attachments_make_a_mixed_message_with_the_parts_intact():
 
 @pytest.mark.parametrize(
     "attachment",
-    [("a\r\nb.pdf", "application/pdf"), ("", "application/pdf"), ("a.pdf", "pdf; x=\r\n")],
+    [
+        ("a\r\nb.pdf", "application/pdf"),
+        ("", "application/pdf"),
+        ("a.pdf", "pdf; x=\r\n"),
+        ("a.pdf", "text/plain\n"),  # a trailing line break, which `$` would let through
+    ],
 )
 def test_unsafe_attachment_names_and_types_are_refused(attachment):
     from emailconfig.composer import AttachmentData
@@ -199,6 +209,7 @@ def test_unsafe_attachment_names_and_types_are_refused(attachment):
         "Message-ID",
         "Received",
         "x-stagemail-anything",
+        "X-Foo\n",
     ],
 )
 def test_headers_that_belong_to_the_composer_cannot_be_set(name):
@@ -227,6 +238,8 @@ def parsed_raw(raw):
         ({"text": "bad \udfff"}, "text"),
         ({"to": (Address("a@\u3002example.com"),)}, "to"),
         ({"to": (Address("a@\xad.com"),)}, "to"),
+        ({"text": "a\x00b"}, "text"),
+        ({"html": "<p>a\x00b</p>"}, "html"),
     ],
 )
 def test_text_that_cannot_be_encoded_is_refused_not_crashed(overrides, field):
