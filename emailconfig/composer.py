@@ -116,17 +116,18 @@ def _encodable(field_name: str, value: str) -> str:
     return value
 
 
-def _safe(field_name: str, value: str) -> str:
+def single_line(field_name: str, value: str) -> str:
+    """A value for a header or a key: no line breaks or other control characters."""
     if _UNSAFE.search(value):
         raise ComposeError(field_name, "line breaks and control characters are not allowed.")
     return _encodable(field_name, value)
 
 
 def _checked_address(field_name: str, address: Address) -> Address:
-    _safe(field_name, address.name)
+    single_line(field_name, address.name)
     if address.name != address.name.strip():  # surrounding spaces do not survive parsing
         address = Address(address.email, address.name.strip())
-    _safe(field_name, address.email)
+    single_line(field_name, address.email)
     try:
         validate_email(address.email)
     except ValidationError:
@@ -158,7 +159,7 @@ def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
                 "List-Unsubscribe, List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, "
                 "In-Reply-To, References.",
             )
-        _safe("headers", value)
+        single_line("headers", value)
         if len(value) > 998:
             raise ComposeError("headers", f"the value of {name} is longer than 998 characters.")
     return dict(headers)
@@ -183,8 +184,8 @@ def compose(
     if reply_to is not None:
         reply_to = _checked_address("reply_to", reply_to)
     sender = _checked_address("from", settings.sender)
-    prefix = _safe("subject", settings.subject_prefix)
-    subject = f"{prefix} {_safe('subject', request.subject)}".strip()
+    prefix = single_line("subject", settings.subject_prefix)
+    subject = f"{prefix} {single_line('subject', request.subject)}".strip()
     if not subject:
         raise ComposeError("subject", "a subject is needed.")
     if not (request.text or request.html):
@@ -206,7 +207,7 @@ def compose(
 
     attachments = []
     for attachment in request.attachments:
-        _safe("attachments", attachment.filename)
+        single_line("attachments", attachment.filename)
         if attachment.filename != attachment.filename.strip():
             attachment = AttachmentData(
                 attachment.filename.strip(), attachment.content_type, attachment.content
@@ -220,7 +221,7 @@ def compose(
             )
 
     message_id = request.message_id or make_msgid(domain=sender.email.rpartition("@")[2])
-    _safe("message_id", message_id)
+    single_line("message_id", message_id)
     return ComposedMessage(
         sender=sender,
         reply_to=reply_to,

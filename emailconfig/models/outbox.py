@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -159,6 +160,11 @@ class RateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app}/{self.stage} {self.window_start:%H:%M}: {self.count}"
+
+    @staticmethod
+    def start_of(moment: datetime) -> datetime:
+        """The window a moment falls in: its minute."""
+        return moment.replace(second=0, microsecond=0)
 
 
 class SinkMessage(models.Model):

@@ -17,7 +17,13 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, compose
+from emailconfig.composer import (
+    AttachmentData,
+    ComposeError,
+    EmailRequest,
+    compose,
+    single_line,
+)
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.models import (
     ApiToken,
@@ -27,6 +33,7 @@ from emailconfig.models import (
     EmailTemplate,
     Message,
     MessageStatus,
+    RateWindow,
 )
 from emailconfig.rendering import RenderError, render_template
 
@@ -76,13 +83,14 @@ class Submission:
 def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
     """Validate, compose and store a message. Returns (message, created)."""
     app_id, stage_id = credential.app_id, credential.stage_id
+    _check_keys(submission)
     if submission.idempotency_key:
         existing = Message.objects.filter(
             app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
         ).first()
         if existing is not None:
             return existing, False
-    version_id, rate_limit = _applied(credential)
+    version_id, limit, counted = _applied(credential)
     if version_id is None:
         raise ApiError(
             409,
@@ -90,6 +98,8 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             f"No email configuration is applied to {credential.app} on {credential.stage}; "
             "an admin applies one on the app's page.",
         )
+    if counted >= limit:  # refused before anything is composed or written
+        raise _rate_limited(credential, limit)
     _check_size(submission)
     subject, text, html = _content(submission)
     settings_ = frozen_settings(version_id)
@@ -146,7 +156,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             )
             # Counted in the message's own commit, and last: every request of this app and
             # stage updates the same counter row, whose lock is held until the commit.
-            _take_rate_limit(credential, rate_limit)
+            _take_rate_limit(credential, limit)
     except IntegrityError:
         if not submission.idempotency_key:
             raise
@@ -168,7 +178,10 @@ def _check_size(submission: Submission) -> None:
     if len(submission.attachments) > limit:
         raise invalid_field("attachments", f"At most {limit} attachments.")
     size = sum(len(a.content) for a in submission.attachments)
-    size += sum(len(part or "") for part in (submission.text, submission.html, submission.subject))
+    size += sum(
+        len((part or "").encode("utf-8", "surrogatepass"))
+        for part in (submission.text, submission.html, submission.subject)
+    )
     if size > settings.STAGEMAIL_MAX_MESSAGE_BYTES:
         raise ApiError(
             413,
@@ -201,6 +214,43 @@ def _content(submission: Submission) -> tuple[str, str, str]:
     return submission.subject, submission.text or "", submission.html or ""
 
 
+def _check_keys(submission: Submission) -> None:
+    """Keys are looked up before anything else, so they are checked before anything else."""
+    try:
+        for name in ("idempotency_key", "template"):
+            if value := getattr(submission, name):
+                single_line(name, value)
+    except ComposeError as exc:
+        raise invalid_field(exc.field, exc.message) from None
+
+
+def _applied(credential: ApiToken) -> tuple[int | None, int, int]:
+    """The version applied to the credential's app and stage, its rate limit, and the
+    messages counted in the current minute.
+
+    tokens.authenticate brings all three in the query that finds the token; a credential
+    obtained otherwise is looked up here.
+    """
+    if hasattr(credential, "applied_version_id"):
+        version_id, rate_limit = credential.applied_version_id, credential.applied_rate_limit
+        counted = credential.counted_this_minute
+    else:
+        version_id, rate_limit = (
+            AppliedConfiguration.objects.filter(
+                app_id=credential.app_id, stage_id=credential.stage_id
+            )
+            .values_list("version_id", "rate_limit_per_minute")
+            .first()
+        ) or (None, None)
+        window = RateWindow.objects.filter(
+            app_id=credential.app_id,
+            stage_id=credential.stage_id,
+            window_start=RateWindow.start_of(timezone.now()),
+        ).first()
+        counted = window.count if window else 0
+    return version_id, rate_limit or settings.STAGEMAIL_API_RATE_LIMIT, counted
+
+
 _COUNT_IN_WINDOW = """
     INSERT INTO emailconfig_ratewindow (app_id, stage_id, window_start, count)
     VALUES (%s, %s, %s, 1)
@@ -210,37 +260,34 @@ _COUNT_IN_WINDOW = """
 """
 
 
-def _applied(credential: ApiToken) -> tuple[int | None, int | None]:
-    """The version applied to the credential's app and stage, and its rate limit.
+def _take_rate_limit(credential: ApiToken, limit: int) -> None:
+    """Count this message in its minute; over the limit, the transaction rolls back.
 
-    tokens.authenticate annotates both in the query that finds the token; a credential
-    obtained otherwise is looked up here.
+    The first message of a minute also removes the app and stage's earlier minutes.
     """
-    if hasattr(credential, "applied_version_id"):
-        return credential.applied_version_id, credential.applied_rate_limit
-    row = (
-        AppliedConfiguration.objects.filter(app_id=credential.app_id, stage_id=credential.stage_id)
-        .values_list("version_id", "rate_limit_per_minute")
-        .first()
-    )
-    return row or (None, None)
-
-
-def _take_rate_limit(credential: ApiToken, rate_limit: int | None) -> None:
-    """Count this message in its minute; over the limit, the transaction rolls back."""
-    limit = rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
-    now = timezone.now()
-    window = now.replace(second=0, microsecond=0)
+    window = RateWindow.start_of(timezone.now())
+    app_id, stage_id = credential.app_id, credential.stage_id
     with connection.cursor() as cursor:
-        cursor.execute(_COUNT_IN_WINDOW, [credential.app_id, credential.stage_id, window])
-        count = cursor.fetchone()[0]
-    if count > limit:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"More than {limit} messages a minute for {credential.app} on {credential.stage}.",
-            headers={"Retry-After": str(60 - now.second)},
+        cursor.execute(
+            _COUNT_IN_WINDOW,
+            [app_id, stage_id, connection.ops.adapt_datetimefield_value(window)],
         )
+        count = cursor.fetchone()[0]
+    if count == 1:
+        RateWindow.objects.filter(
+            app_id=app_id, stage_id=stage_id, window_start__lt=window
+        ).delete()
+    if count > limit:
+        raise _rate_limited(credential, limit)
+
+
+def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        f"More than {limit} messages a minute for {credential.app} on {credential.stage}.",
+        headers={"Retry-After": str(60 - timezone.now().second)},
+    )
 
 
 # Admin actions -----------------------------------------------------------------

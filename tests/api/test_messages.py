@@ -1,8 +1,12 @@
 """POST and GET /api/v1/messages: accept, validate, authenticate, limit."""
 
 import base64
+from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from emailconfig.models import Attachment, EmailTemplate, Message, MessageStatus
 from emailconfig.services import tokens
@@ -78,6 +82,19 @@ def test_a_template_is_rendered_with_the_context(api):
         ({"headers": {"Bcc": "x@example.com"}}, "headers", "is not allowed"),
         ({"headers": {"X-Stagemail-Original-Recipients": "x"}}, "headers", "is not allowed"),
         ({"headers": {"X-Ok": "a\r\nb"}}, "headers", "line breaks"),
+        ({"headers": {"X-Ok\n": "b"}}, "headers", "is not allowed"),
+        ({"text": "a\u0000b"}, "text", "NUL"),
+        ({"idempotency_key": "k\u0000"}, "idempotency_key", "control characters"),
+        (
+            {"template": "a\u0000", "subject": None, "text": None, "html": None},
+            "template",
+            "control characters",
+        ),
+        (
+            {"attachments": [{"filename": "a.txt", "content_type": "text/plain\n", "content": ""}]},
+            "attachments",
+            "not a valid content type",
+        ),
         ({"to": "ada@example.com"}, "to", "list"),
         (
             {"attachments": [{"filename": "a.txt", "content": "***"}]},
@@ -109,6 +126,13 @@ def test_attachments_are_stored_and_limited(api, settings):
     response = api.post(URL, message_body(attachments=[{"filename": "b.bin", "content": big}]))
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
+
+
+def test_the_size_limit_counts_bytes_not_characters(api, settings):
+    settings.STAGEMAIL_MAX_MESSAGE_BYTES = 1000
+    response = api.post(URL, message_body(text="€" * 400, html=None))  # 1,200 bytes in UTF-8
+    assert response.status_code == 413
+    assert not Message.objects.exists()
 
 
 def test_a_body_over_the_upload_limit_is_a_413(api, settings):
@@ -179,6 +203,36 @@ def test_the_rate_limit_answers_429_with_retry_after(api, qa_world):
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
     assert Message.objects.count() == 2
+
+
+def test_over_the_limit_nothing_is_written(api, qa_world):
+    from emailconfig.models import AppliedConfiguration, RateWindow
+
+    AppliedConfiguration.objects.update(rate_limit_per_minute=1)
+    this_minute = RateWindow.start_of(timezone.now())
+    for minute in (this_minute, this_minute + timedelta(minutes=1)):  # a minute may turn
+        RateWindow.objects.create(
+            app=qa_world["app"], stage=qa_world["stage"], window_start=minute, count=1
+        )
+    attachment = {"filename": "big.bin", "content": base64.b64encode(b"x" * 100_000).decode()}
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post(URL, message_body(attachments=[attachment]))
+    assert response.status_code == 429
+    assert not [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("INSERT")]
+    assert not Message.objects.exists()
+
+
+def test_earlier_minutes_of_the_rate_limit_are_removed(api, qa_world):
+    from emailconfig.models import RateWindow
+
+    an_hour_ago = RateWindow.start_of(timezone.now() - timedelta(hours=1))
+    RateWindow.objects.create(
+        app=qa_world["app"], stage=qa_world["stage"], window_start=an_hour_ago, count=5
+    )
+    assert api.post(URL, message_body()).status_code == 202
+    [window] = RateWindow.objects.all()
+    assert window.window_start > an_hour_ago
+    assert window.count == 1
 
 
 def test_the_openapi_document_describes_the_endpoints(client):
