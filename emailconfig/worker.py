@@ -127,22 +127,21 @@ def compose_stored(
     return compose(request, settings_, now=message.created_at)
 
 
-def _still_held(done: list[Done]) -> set[object]:
+def _still_held(claimed: list[Claimed]) -> set[object]:
     """Lock the rows whose lease this worker still holds; the others were taken over.
 
     Fencing: a row whose token moved on (its lease expired and another worker claimed
-    it, or an admin cancelled it) keeps the newer holder's result.
+    it, or an admin cancelled it) belongs to its new holder. Rows are locked in key
+    order, so two workers locking overlapping rows cannot deadlock.
     """
-    tokens = {item.claimed.message.pk: item.claimed.token for item in done}
+    tokens = {c.message.pk: c.token for c in claimed}
     rows = (
         Message.objects.select_for_update()
         .filter(pk__in=tokens, status=MessageStatus.SENDING)
+        .order_by("pk")
         .values_list("pk", "lease_token")
     )
-    held = {pk for pk, token in rows if tokens[pk] == token}
-    for pk in tokens.keys() - held:
-        log.warning("lease of %s was lost; its result is left to the new holder", pk)
-    return held
+    return {pk for pk, token in rows if tokens[pk] == token}
 
 
 class Worker:
@@ -182,10 +181,13 @@ class Worker:
         pending: list[Done] = []
         last_flush = time.monotonic()
         broken_versions: dict[int, DeliveryResult] = {}
-        for claimed in batch:
+        lost: set[object] = set()
+        for index, claimed in enumerate(batch):
+            if claimed.message.pk in lost:
+                continue
             pending.append(self._deliver(claimed, broken_versions))
             if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
-                self._flush(pending, batch)
+                lost |= self._flush(pending, batch[index + 1 :])
                 pending, last_flush = [], time.monotonic()
         if pending:
             self._flush(pending, [])
@@ -230,27 +232,37 @@ class Worker:
 
     # Recording ----------------------------------------------------------------
 
-    def _flush(self, done: list[Done], batch: list[Claimed]) -> None:
-        """Write results (fenced by lease token) and attempts; renew the rest of the batch."""
+    def _flush(self, done: list[Done], rest: list[Claimed]) -> set[object]:
+        """Write results and attempts, and renew the leases of the rest of the batch.
+
+        Results are fenced by lease token; every attempt is recorded, since it happened
+        either way. Returns the messages of `rest` whose lease was lost, not to be sent.
+        """
         now = timezone.now()
         with transaction.atomic():
-            still_held = _still_held(done)
-            held = [item for item in done if item.claimed.message.pk in still_held]
+            held = _still_held([item.claimed for item in done] + rest)
             # Most results in a batch are alike ("sent"), so one UPDATE covers each kind.
             alike: dict[str, tuple[dict[str, object], list[object]]] = {}
-            for item in held:
+            for item in done:
+                pk = item.claimed.message.pk
+                if pk not in held:
+                    log.warning("lease of %s was lost; its result is left to the new holder", pk)
+                    continue
                 fields = self._result_fields(item, now)
                 key = json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder)
-                alike.setdefault(key, (fields, []))[1].append(item.claimed.message.pk)
+                alike.setdefault(key, (fields, []))[1].append(pk)
             for fields, pks in alike.values():
                 Message.objects.filter(pk__in=pks).update(**fields)
-            DeliveryAttempt.objects.bulk_create(self._attempt(item) for item in held)
-            finished = {item.claimed.message.pk for item in done}
-            waiting = [c.message.pk for c in batch if c.message.pk not in finished]
-            if waiting:
-                Message.objects.filter(pk__in=waiting, status=MessageStatus.SENDING).update(
+            DeliveryAttempt.objects.bulk_create(self._attempt(item) for item in done)
+            renewed = [c.message.pk for c in rest if c.message.pk in held]
+            if renewed:
+                Message.objects.filter(pk__in=renewed).update(
                     lease_until=now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
                 )
+        lost = {c.message.pk for c in rest} - held
+        if lost:
+            log.warning("leases of %d messages were lost; another worker has them", len(lost))
+        return lost
 
     def _result_fields(self, item: Done, now: datetime) -> dict[str, object]:
         message, result = item.claimed.message, item.result

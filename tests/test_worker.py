@@ -4,6 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.utils import timezone
 
 from emailconfig.delivery import Address
@@ -186,10 +187,31 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_write(sink):
 
     old_holder._flush([Done(stale, DeliveryResult("permanent", "late answer"), timezone.now())], [])
     assert refreshed(message).status == MessageStatus.SENDING  # the stale write was fenced off
+    assert message.attempts.get(worker="old").answer == "late answer"  # the try is on record
 
     Message.objects.filter(pk=message.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     Worker().run_once()
     assert refreshed(message).status == MessageStatus.SENT
+
+
+def test_a_lease_lost_mid_batch_leaves_that_message_to_its_new_holder(sink, monkeypatch):
+    monkeypatch.setattr("emailconfig.worker.FLUSH_EVERY", 1)
+    first, second, third = submit(credential_for(sink.port), n=3)
+    worker = Worker()
+    deliver = worker._deliver
+
+    def deliver_while_another_worker_takes_the_third(claimed, broken):
+        done = deliver(claimed, broken)
+        if claimed.message.pk == first.pk:
+            Message.objects.filter(pk=third.pk).update(lease_token=F("lease_token") + 1)
+        return done
+
+    monkeypatch.setattr(worker, "_deliver", deliver_while_another_worker_takes_the_third)
+    worker.run_once()
+    assert len(sink.handler.received) == 2
+    assert refreshed(second).status == MessageStatus.SENT
+    assert refreshed(third).status == MessageStatus.SENDING  # untouched: not sent, not renewed
+    assert not third.attempts.exists()
 
 
 def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):
