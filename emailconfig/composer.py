@@ -88,10 +88,13 @@ class ComposedMessage:
     message_id: str
     date: datetime
     attachments: tuple[AttachmentData, ...] = ()
+    # Set on a retry after a partial delivery: the recipients still to be delivered.
+    only_to: tuple[str, ...] = ()
 
     @property
     def envelope_recipients(self) -> list[str]:
-        return [a.email for a in (*self.to, *self.cc, *self.bcc)]
+        everyone = [a.email for a in (*self.to, *self.cc, *self.bcc)]
+        return [r for r in everyone if r in self.only_to] if self.only_to else everyone
 
     def extra_headers(self) -> dict[str, str]:
         extra = dict(self.headers)

@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from threading import Event
 
@@ -124,7 +124,10 @@ def compose_stored(
         message_id=message.message_id,
         attachments=attachments,
     )
-    return compose(request, settings_, now=message.created_at)
+    composed = compose(request, settings_, now=message.created_at)
+    if message.remaining_recipients:
+        composed = replace(composed, only_to=tuple(message.remaining_recipients))
+    return composed
 
 
 def _still_held(claimed: list[Claimed]) -> set[object]:
@@ -265,28 +268,51 @@ class Worker:
         return lost
 
     def _result_fields(self, item: Done, now: datetime) -> dict[str, object]:
+        """The message's state after an attempt; `_flush` writes it if the lease still holds."""
         message, result = item.claimed.message, item.result
-        fields: dict[str, object] = {"lease_until": None, "refused": result.refused}
+        remaining = message.remaining_recipients or []  # set after a partial delivery
+        # Refusals of recipients not tried this time stand; the rest are this attempt's.
+        earlier = {r: a for r, a in message.refused.items() if r not in remaining}
+        fields: dict[str, object] = {
+            "lease_until": None,
+            "refused": (earlier if remaining else {}) | result.refused,
+        }
+        retry_at = now + timedelta(seconds=retry_delay(message.attempt_count, result.retry_after))
+        may_retry = retry_at <= message.give_up_at
+        gave_up = f"Gave up after {message.attempt_count} attempts"
         if result.delivered:
-            fields.update(status=MessageStatus.SENT, sent_at=now, last_error="")
-        elif result.outcome == Outcome.PERMANENT:
-            fields.update(status=MessageStatus.FAILED, last_error=result.answer)
-        else:
-            retry_at = now + timedelta(
-                seconds=retry_delay(message.attempt_count, result.retry_after)
-            )
-            if retry_at > message.give_up_at:
-                fields.update(
-                    status=MessageStatus.FAILED,
-                    last_error=f"Gave up after {message.attempt_count} attempts: {result.answer}",
-                )
-            else:
-                fields.update(
-                    status=MessageStatus.DEFERRED,
-                    next_attempt_at=retry_at,
-                    last_error=result.answer,
-                )
-        return fields
+            fields.update(sent_at=message.sent_at or now)
+            if result.retry_recipients and may_retry:
+                return fields | {
+                    "status": MessageStatus.DEFERRED,
+                    "next_attempt_at": retry_at,
+                    "remaining_recipients": list(result.retry_recipients),
+                    "last_error": "Delivered, except to recipients refused for now, "
+                    f"to be tried again: {', '.join(result.retry_recipients)}",
+                }
+            unreached = f"{gave_up} on: {', '.join(result.retry_recipients)}"
+            return fields | {
+                "status": MessageStatus.SENT,
+                "remaining_recipients": None,
+                "last_error": unreached if result.retry_recipients else "",
+            }
+        if result.outcome == Outcome.TEMPORARY and may_retry:
+            return fields | {
+                "status": MessageStatus.DEFERRED,
+                "next_attempt_at": retry_at,
+                "last_error": result.answer,
+            }
+        answer = (
+            result.answer if result.outcome == Outcome.PERMANENT else f"{gave_up}: {result.answer}"
+        )
+        if remaining:  # everyone else has had the message since an earlier attempt
+            return fields | {
+                "status": MessageStatus.SENT,
+                "refused": fields["refused"] | dict.fromkeys(remaining, answer),
+                "remaining_recipients": None,
+                "last_error": answer,
+            }
+        return fields | {"status": MessageStatus.FAILED, "last_error": answer}
 
     def _attempt(self, item: Done) -> DeliveryAttempt:
         message, result = item.claimed.message, item.result

@@ -13,7 +13,10 @@ from tests.factories import delivery_settings, request
 printable = st.characters(blacklist_categories=["Cs", "Cc", "Zl", "Zp"])
 names = st.text(printable, max_size=60)
 subjects = st.text(printable, min_size=1, max_size=300).filter(lambda s: s.strip() == s and s)
-bodies = st.text(st.characters(blacklist_categories=["Cs"]), max_size=3000)
+# Any text but NUL, which email cannot carry (the composer refuses it).
+bodies = st.text(
+    st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=3000
+)
 local = st.from_regex(r"[a-z0-9][a-z0-9._+-]{0,20}[a-z0-9]", fullmatch=True).filter(
     lambda s: ".." not in s
 )

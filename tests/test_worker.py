@@ -147,6 +147,50 @@ def test_a_batch_with_mixed_results_records_each_message_its_own(sink):
     assert Message.objects.filter(lease_until__isnull=False).count() == 0
 
 
+def test_recipients_refused_for_now_are_tried_again_on_their_own(sink):
+    sink.handler.refuse_recipients = {"dave@example.com": "452 4.2.2 Mailbox full"}
+    [message] = submit(
+        credential_for(sink.port), to=(Address("ada@example.com"), Address("dave@example.com"))
+    )
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.DEFERRED
+    assert message.remaining_recipients == ["dave@example.com"]
+    assert message.refused == {"dave@example.com": "452 4.2.2 Mailbox full"}
+    assert message.sent_at is not None
+
+    sink.handler.refuse_recipients = {}
+    Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.SENT
+    assert (message.refused, message.remaining_recipients, message.last_error) == ({}, None, "")
+    first, second = sink.handler.received
+    assert (first.rcpt_tos, second.rcpt_tos) == (["ada@example.com"], ["dave@example.com"])
+    assert first.message["Message-ID"] == second.message["Message-ID"] == message.message_id
+    assert second.message["To"] == "ada@example.com, dave@example.com"  # the same message
+
+
+def test_a_recipient_still_refused_at_the_maximum_age_is_given_up_alone(sink):
+    sink.handler.refuse_recipients = {"dave@example.com": "452 4.2.2 Mailbox full"}
+    [message] = submit(
+        credential_for(sink.port), to=(Address("ada@example.com"), Address("dave@example.com"))
+    )
+    Worker().run_once()
+    Message.objects.filter(pk=message.pk).update(
+        next_attempt_at=timezone.now(), give_up_at=timezone.now()
+    )
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.SENT  # ada has it
+    assert message.refused == {
+        "dave@example.com": "Gave up after 2 attempts: Every recipient "
+        "was refused: dave@example.com: 452 4.2.2 Mailbox full"
+    }
+    assert message.remaining_recipients is None
+    assert [r.rcpt_tos for r in sink.handler.received] == [["ada@example.com"]]
+
+
 def test_a_batch_for_one_configuration_uses_one_connection():
     peers = set()
 

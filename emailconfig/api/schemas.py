@@ -68,6 +68,13 @@ class MessageOut(Schema):
     subject: str
     recipients: dict[str, list[dict[str, str]]] = Field(description="As submitted.")
     final_recipients: list[str] = Field(description="After test-list redirection.")
+    refused: dict[str, str] = Field(
+        description="Recipients the server refused, with its answer, as of the latest attempt."
+    )
+    remaining_recipients: list[str] | None = Field(
+        description="After a partial delivery: the recipients refused for now, to be tried "
+        "again on their own. Null when nobody is waiting."
+    )
     created_at: datetime
     next_attempt_at: datetime | None
     sent_at: datetime | None

@@ -157,6 +157,8 @@ def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
         "subject": message.subject,
         "recipients": message.recipients,
         "final_recipients": message.final_recipients,
+        "refused": message.refused,
+        "remaining_recipients": message.remaining_recipients,
         "created_at": message.created_at,
         "next_attempt_at": message.next_attempt_at if waiting else None,
         "sent_at": message.sent_at,

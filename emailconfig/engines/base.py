@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -44,6 +44,8 @@ class DeliveryResult:
     answer: str
     duration_ms: int = 0
     refused: dict[str, str] = field(default_factory=dict)  # recipient -> server's answer
+    # Refused for now (4xx) while others were accepted: to be tried again on their own.
+    retry_recipients: tuple[str, ...] = ()
     retry_after: float | None = None
     connection_failed: bool = False  # later messages to the same server would fail alike
 
@@ -107,12 +109,7 @@ class Engine:
             log.exception("unexpected error in %s", type(self).__name__)
             error = DeliveryError(f"Unexpected error in the delivery engine ({type(exc).__name__})")
             return DeliveryResult.failed(error, ms_since(started))
-        return DeliveryResult(
-            outcome=result.outcome,
-            answer=result.answer,
-            duration_ms=ms_since(started),
-            refused=result.refused,
-        )
+        return replace(result, duration_ms=ms_since(started))
 
     def deliver(self, message: ComposedMessage) -> DeliveryResult:
         raise NotImplementedError("an engine must define deliver(), raising DeliveryError")

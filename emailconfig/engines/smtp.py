@@ -331,7 +331,12 @@ class SMTPEngine(Engine):
         if code != 250:
             raise _error_for_reply("Message refused", code, reply)
         return DeliveryResult(
-            outcome=Outcome.DELIVERED, answer=_answer(code, reply), refused=refused
+            outcome=Outcome.DELIVERED,
+            answer=_answer(code, reply),
+            refused=refused,
+            retry_recipients=tuple(
+                r for r, reply in zip(recipients, rcpts, strict=True) if 400 <= reply[0] < 500
+            ),
         )
 
     # Connection test ----------------------------------------------------------

@@ -87,6 +87,12 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     refused = models.JSONField(default=dict, blank=True)
+    remaining_recipients = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="After a partial delivery, the recipients refused for now and still to be "
+        "tried; empty when the next attempt goes to everyone.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

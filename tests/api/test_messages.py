@@ -41,6 +41,19 @@ def test_the_status_shows_attempts_and_final_recipients(api):
     assert answer["final_recipients"] == ["qa@example.com"]
     assert answer["attempts"] == []
     assert answer["app"] == "billing" and answer["stage"] == "qa"
+    assert (answer["refused"], answer["remaining_recipients"]) == ({}, None)
+
+
+def test_the_status_shows_recipients_to_be_tried_again(api):
+    message_id = api.post(URL, message_body()).json()["id"]
+    Message.objects.filter(pk=message_id).update(
+        status=MessageStatus.DEFERRED,
+        refused={"qa@example.com": "452 4.2.2 Mailbox full"},
+        remaining_recipients=["qa@example.com"],
+    )
+    answer = api.get(f"{URL}/{message_id}").json()
+    assert answer["refused"] == {"qa@example.com": "452 4.2.2 Mailbox full"}
+    assert answer["remaining_recipients"] == ["qa@example.com"]
 
 
 def test_a_repeated_idempotency_key_returns_the_original_message(api):
