@@ -96,6 +96,20 @@ def test_the_message_page_shows_headers_without_reading_attachment_contents(
     assert not any('"content"' in sql for sql in attachment_reads)
 
 
+def test_the_message_page_shows_recipients_to_be_tried_again(viewer_client, credential):
+    message = submit(credential)
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.DEFERRED,
+        refused={"qa@example.com": "452 4.2.2 Mailbox full"},
+        remaining_recipients=["qa@example.com"],
+    )
+    page = viewer_client.get(
+        reverse("emailconfig:message_detail", args=[message.pk])
+    ).content.decode()
+    assert "qa@example.com: 452 4.2.2 Mailbox full" in page
+    assert '<ul class="plain" id="remaining-recipients"><li>qa@example.com</li></ul>' in page
+
+
 def test_an_editor_cancels_then_retries(editor_client, credential):
     message = submit(credential)
     editor_client.post(reverse("emailconfig:message_cancel", args=[message.pk]))
