@@ -38,6 +38,19 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
     return []
 
 
+@checks.register()
+def check_retention(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    if settings.STAGEMAIL_RETENTION_DAYS < 0:
+        return [
+            checks.Error(
+                "STAGEMAIL_RETENTION_DAYS is negative.",
+                hint="Set the days finished messages are kept, or 0 to keep them forever.",
+                id="emailconfig.E004",
+            )
+        ]
+    return []
+
+
 def fail_on_startup_errors() -> None:
     """Run the checks at server start (WSGI/ASGI do not) and refuse to serve on errors."""
     errors = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]

@@ -30,12 +30,14 @@ from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, com
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.engines import DeliveryResult, Engine, engine_for
 from emailconfig.models import DeliveryAttempt, Message, MessageStatus, Outcome
+from emailconfig.services import retention
 
 log = logging.getLogger("stagemail.worker")
 
 FLUSH_EVERY = 50  # results written at least this often (messages)
 FLUSH_SECONDS = 1.0  # ... and at least this often (seconds)
 ENGINE_IDLE_SECONDS = 30.0
+PURGE_EVERY_SECONDS = 3600.0  # how often expired messages are looked for (retention)
 RECONNECT_SECONDS = 5.0
 
 
@@ -152,6 +154,7 @@ class Worker:
         self.batch_size = batch_size
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._engines: dict[int, tuple[Engine, float]] = {}
+        self._next_purge = 0.0  # time.monotonic() of the next look for expired messages
 
     # The loop -----------------------------------------------------------------
 
@@ -161,6 +164,7 @@ class Worker:
             while not stop.is_set():
                 try:
                     claimed = self.run_once()
+                    self._purge_when_due()
                 except DatabaseError:
                     # The database went away (restart, failover): claimed messages come
                     # back when their lease ends; wait, reconnect and carry on.
@@ -195,6 +199,15 @@ class Worker:
         if pending:
             self._flush(pending, [])
         return len(batch)
+
+    def _purge_when_due(self) -> None:
+        """Remove expired messages (STAGEMAIL_RETENTION_DAYS), a batch per turn of the loop
+        so deliveries go on meanwhile, then rest for an hour."""
+        days = settings.STAGEMAIL_RETENTION_DAYS
+        if days <= 0 or time.monotonic() < self._next_purge:
+            return
+        if retention.purge_batch(days) < retention.BATCH:
+            self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
 
     def close(self) -> None:
         for engine, _ in self._engines.values():

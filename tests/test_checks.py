@@ -30,3 +30,13 @@ def test_a_malformed_key_is_an_error_naming_its_position(settings):
 def test_valid_keys_pass(settings):
     settings.STAGEMAIL_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     assert check_encryption_keys() == []
+
+
+def test_a_negative_retention_is_an_error(settings):
+    from emailconfig.checks import check_retention
+
+    settings.STAGEMAIL_RETENTION_DAYS = -1
+    [message] = check_retention()
+    assert message.id == "emailconfig.E004"
+    settings.STAGEMAIL_RETENTION_DAYS = 0
+    assert check_retention() == []
