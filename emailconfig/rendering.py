@@ -88,11 +88,20 @@ def _sized(value: Any) -> int | None:
 
 
 _WIDTH = re.compile(r"(\d{5,})")  # a width or precision of 10,000 or more in a format spec
+# A width taken from the arguments: "%*d" and "{:{}}" (a field nested in a format spec).
+_ARGUMENT_WIDTH = re.compile(r"%[-#0 +]*(\d*\.)?\*|\{[^{}]*:[^{}]*\{")
+# String methods whose output can dwarf their input; templates have bounded filters instead.
+_GROWING_STR_METHODS = frozenset(
+    {"center", "ljust", "rjust", "zfill", "expandtabs", "replace", "join", "translate"}
+)
+MAX_WORDWRAP_INPUT = 100_000  # textwrap slows down with the square of long words
 
 
 def _check_format(template: str) -> None:
     if any(int(number) > MAX_WIDTH for number in _WIDTH.findall(template)):
         raise SecurityError("That format width is too large.")
+    if _ARGUMENT_WIDTH.search(template):
+        raise SecurityError("A format width must be written in the format, not passed in.")
 
 
 def _bounded_filter(name: str, original: Any) -> Any:
@@ -113,9 +122,12 @@ def _bounded_filter(name: str, original: Any) -> Any:
             raise SecurityError(f"|{name} is limited to a width of {MAX_WIDTH:,}.")
         if name == "format" and isinstance(subject, str):
             _check_format(subject)
-        indenting = name == "indent" and isinstance(subject, str) and numbers
-        if indenting and len(subject) + subject.count("\n") * numbers[0] > MAX_OUTPUT:
-            raise SecurityError("That indentation would be too large.")
+        if name == "indent" and isinstance(subject, str) and len(values) > 1:
+            width = values[1] if isinstance(values[1], int) else len(str(values[1]))
+            if len(subject) + subject.count("\n") * width > MAX_OUTPUT:
+                raise SecurityError("That indentation would be too large.")
+        if name == "wordwrap" and isinstance(subject, str) and len(subject) > MAX_WORDWRAP_INPUT:
+            raise SecurityError(f"|wordwrap takes at most {MAX_WORDWRAP_INPUT:,} characters.")
         if name == "replace" and len(values) >= 3 and isinstance(subject, str):
             growth = subject.count(str(values[1])) * len(str(values[2]))
             if len(subject) + growth > MAX_OUTPUT:
@@ -123,7 +135,9 @@ def _bounded_filter(name: str, original: Any) -> Any:
         if name == "join" and subject is not None and not isinstance(subject, str):
             items = list(subject)
             separator = str(values[1]) if len(values) > 1 else str(kwargs.get("d", ""))
-            if len(items) * len(separator) > MAX_OUTPUT:
+            total = len(items) * len(separator)
+            total += sum(_sized(item) or 0 for item in items if isinstance(item, str))
+            if total > MAX_OUTPUT:
                 raise SecurityError("That join would be too large.")
             args = (*args[:lead], items, *args[lead + 1 :])
         return original(*args, **kwargs)
@@ -132,10 +146,15 @@ def _bounded_filter(name: str, original: Any) -> Any:
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         _check_deadline()
+        if operator_name == "+":
+            sizes = (_sized(left), _sized(right))
+            if None not in sizes and sum(sizes) > MAX_OUTPUT:  # type: ignore[arg-type]
+                raise SecurityError("That sum would be too large.")
+            return operator.add(left, right)
         if operator_name == "%":
             if isinstance(left, str):
                 _check_format(left)
@@ -161,6 +180,10 @@ class _BoundedSandbox(ImmutableSandboxedEnvironment):
 
     def call(self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_deadline()  # macros calling themselves, methods called in loops
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str) and name in _GROWING_STR_METHODS:
+            raise SecurityError(f"str.{name}() is not available; use the |{name} filter.")
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -212,6 +235,8 @@ def compile_part(source: str, *, html: bool) -> CompiledPart:
         return CompiledPart((_HTML if html else _TEXT).from_string(source))
     except TemplateSyntaxError as exc:
         raise RenderError(exc.message or "syntax error", exc.lineno) from None
+    except RecursionError:
+        raise RenderError("The template is nested too deeply.") from None
 
 
 def _template_line(exc: BaseException) -> int | None:

@@ -98,6 +98,22 @@ def test_nested_loops_stop_at_the_time_or_output_limit(payload, monkeypatch):
         ("{{ '{:>900000000}'.format('x') }}", "format width"),
         ("{{ range(100000)|join('x'*999) }}", "join would be too large"),
         ("{{ ('x'*999999)|replace('x', 'x'*999) }}", "replacement would be too large"),
+        ("{{ 'x'.rjust(100000000)|length }}", r"str.rjust\(\) is not available"),
+        ("{{ 'x'.zfill(100000000)|length }}", r"str.zfill\(\) is not available"),
+        ("{{ ('x'*999).replace('x', 'y'*999999)|length }}", r"str.replace\(\) is not"),
+        ("{{ ''.join(['x'*999999]*1000)|length }}", r"str.join\(\) is not available"),
+        ("{{ '%*d' % (100000000, 1) }}", "written in the format"),
+        ("{{ '%*d'|format(100000000, 1) }}", "written in the format"),
+        ("{{ '{:{}}'.format(1, 100000000) }}", "written in the format"),
+        ("{{ ((['x'*999999]*200)|join)|length }}", "join would be too large"),
+        ("{{ ('x\n'*400000)|indent('x'*2000) }}", "indentation would be too large"),
+        ("{{ ('x'*1000000)|wordwrap(1) }}", "wordwrap takes at most"),
+        (
+            "{% set ns = namespace(a='x'*999999) %}{% for i in range(30) %}"
+            "{% set ns.a = ns.a + ns.a %}{% endfor %}{{ ns.a|length }}",
+            "sum would be too large",
+        ),
+        ("{{ " + "(" * 300 + "1" + ")" * 300 + " }}", "nested too deeply"),
     ],
 )
 def test_size_bombs_are_refused_before_they_run(payload, message):
