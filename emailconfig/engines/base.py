@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -106,7 +107,13 @@ class Engine:
             return DeliveryResult.failed(error, ms_since(started))
         except Exception as exc:
             self.close()
-            log.exception("unexpected error in %s", type(self).__name__)
+            # The stack without the exception's text, which may quote a secret.
+            log.error(
+                "unexpected %s in %s:\n%s",
+                type(exc).__name__,
+                type(self).__name__,
+                "".join(traceback.format_tb(exc.__traceback__)),
+            )
             error = DeliveryError(f"Unexpected error in the delivery engine ({type(exc).__name__})")
             return DeliveryResult.failed(error, ms_since(started))
         return replace(result, duration_ms=ms_since(started))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import ssl
 import time
 from email.utils import parsedate_to_datetime
@@ -45,6 +46,7 @@ from emailconfig.models import Outcome
 MAX_BODY = 64 * 1024  # an answer is an error message at most; more is not kept
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}  # 408 and 429 are worth another try
 MAX_ANSWER = 2000
+_SENDABLE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces
 
 
 def payload(message: ComposedMessage) -> dict:
@@ -132,6 +134,12 @@ class SendGridEngine(Engine):
     ) -> tuple[int, str, http.client.HTTPResponse]:
         """One request on the kept-alive connection; a stale idle connection is reopened once."""
         key = self.settings.sendgrid_api_key
+        if key and not _SENDABLE_KEY.fullmatch(key.reveal()):
+            # Checked here because http.client's own error would quote the key.
+            raise DeliveryError(
+                "The API key has characters a header cannot carry; enter it again.",
+                permanent=True,
+            )
         headers = {
             "Authorization": f"Bearer {key.reveal() if key else ''}",
             "Content-Type": "application/json",

@@ -11,6 +11,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from emailconfig.validators import validate_header_safe
+
 KEEP_STORED_SECRET = object()
 CLEAR_STORED_SECRET = object()
 
@@ -62,7 +64,12 @@ class SecretFormField(forms.MultiValueField):
         super().__init__(
             fields=[
                 forms.CharField(
-                    strip=False, required=False, max_length=max_length or MAX_SECRET_LENGTH
+                    strip=False,
+                    required=False,
+                    max_length=max_length or MAX_SECRET_LENGTH,
+                    # A secret travels in a header or an SMTP command; the message never
+                    # repeats the value.
+                    validators=[validate_header_safe],
                 ),
                 forms.BooleanField(required=False),
             ],

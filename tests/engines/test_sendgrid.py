@@ -115,6 +115,16 @@ def test_the_key_never_appears_in_an_answer_even_when_echoed(stand_in):
     assert "[redacted]" in result.answer
 
 
+def test_a_key_a_header_cannot_carry_fails_without_quoting_it(stand_in, caplog):
+    broken_key = API_KEY + "\nX-Injected: 1"
+    [result] = send(settings_for(stand_in, sendgrid_api_key=broken_key), request())
+    assert result.outcome == Outcome.PERMANENT
+    assert "cannot carry" in result.answer
+    assert API_KEY not in result.answer
+    assert API_KEY not in caplog.text
+    assert stand_in.requests == []
+
+
 def test_a_batch_reuses_one_kept_alive_connection(stand_in):
     results = send(settings_for(stand_in), request(), request(), request())
     assert [r.delivered for r in results] == [True, True, True]

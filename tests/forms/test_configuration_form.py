@@ -146,6 +146,22 @@ def test_typing_a_secret_and_ticking_clear_is_refused():
     ]
 
 
+def test_a_secret_with_a_line_break_is_refused_without_repeating_it():
+    form = ConfigurationForm(
+        data=_data(
+            name="Broken",
+            smtp_requires_auth="on",
+            smtp_username="u",
+            smtp_password_0="TOPSECRET\nX-Injected: 1",
+        )
+    )
+    assert not form.is_valid()
+    assert form.errors["smtp_password"] == [
+        "Line breaks and control characters are not allowed here."
+    ]
+    assert "TOPSECRET" not in str(form.errors)
+
+
 def test_the_form_never_renders_a_stored_secret():
     config = factories.configuration(
         smtp_requires_auth=True, smtp_username="u", smtp_password="visible-if-leaked", name="R"
