@@ -7,6 +7,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -61,8 +62,11 @@ def _render(request: HttpRequest, app: App, stage: Stage, new_token: str = "") -
 @permission_required("emailconfig.add_apitoken", raise_exception=True)
 def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
     app, stage = _app_stage(slug, stage_slug)
+    rotating = "rotate" in request.POST
+    if rotating and not request.user.has_perm("emailconfig.change_apitoken"):
+        raise PermissionDenied  # rotation cuts the life of the tokens in use
     form = RotateForm(request.POST)
-    if "rotate" in request.POST and form.is_valid():
+    if rotating and form.is_valid():
         grace = timedelta(seconds=form.cleaned_data["grace"])
         _, token = tokens.rotate(app, stage, grace=grace, by=request.user)
     else:
