@@ -12,6 +12,22 @@ from emailconfig import crypto
 
 
 @checks.register(checks.Tags.security)
+def check_secret_key(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    try:
+        settings.SECRET_KEY  # noqa: B018  (Django refuses an empty key on access)
+    except ImproperlyConfigured:
+        return [
+            checks.Error(
+                "SECRET_KEY is not set.",
+                hint="`make run` writes one to .env; in production set it in the environment "
+                "(see README, Configuration).",
+                id="emailconfig.E005",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     keys = settings.STAGEMAIL_ENCRYPTION_KEYS
     if not keys:

@@ -60,6 +60,13 @@ def test_a_missing_encryption_key_stops_the_wsgi_server():
     assert "emailconfig.E001" in result.stderr
 
 
+def test_a_missing_secret_key_is_reported_by_the_checks_not_a_traceback():
+    result = manage("check", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "emailconfig.E005" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_an_unknown_boolean_spelling_is_an_error_not_false():
     result = manage("check", DEBUG="maybe")
     assert result.returncode != 0
