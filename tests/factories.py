@@ -8,8 +8,9 @@ from typing import Any
 from emailconfig.composer import EmailRequest
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.fields import Secret
-from emailconfig.models import App, ConfigurationVersion, EmailConfiguration, Stage
+from emailconfig.models import ApiToken, App, ConfigurationVersion, EmailConfiguration, Stage
 from emailconfig.services import configurations as services
+from emailconfig.services import tokens
 
 _names = itertools.count(1)
 
@@ -56,6 +57,16 @@ def edit(config: EmailConfiguration, author: Any = None, **changes: Any) -> Conf
 
 def app(name: str = "Billing") -> App:
     return App.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+
+
+def api_credential(config: EmailConfiguration, stage_slug: str = "qa") -> ApiToken:
+    """The app Billing with `config` applied on the stage, and its credential as the API
+    sees it (authenticated, so it carries the applied version and rate limit)."""
+    billing, on = app("Billing"), stage(stage_slug)
+    services.apply_version(billing, on, config.latest_version(), by=None)
+    credential = tokens.authenticate(tokens.issue(billing, on, by=None)[1])
+    assert credential is not None
+    return credential
 
 
 def delivery_settings(**overrides: Any) -> DeliverySettings:

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from emailconfig.delivery import Address
 from emailconfig.models import DeliveryAttempt, Message, MessageStatus
-from emailconfig.services import configurations as configuration_services
-from emailconfig.services import outbox, tokens
+from emailconfig.services import outbox
 from emailconfig.worker import Worker, claim, retry_delay
 from tests import factories
 from tests.servers import RecordingHandler, free_port, smtp_server
@@ -26,12 +25,7 @@ def sink():
 
 def credential_for(port, **config):
     configuration = factories.configuration("qa", name="QA mail", smtp_port=port, **config)
-    app = factories.app("Billing")
-    configuration_services.apply_version(
-        app, factories.stage("qa"), configuration.latest_version(), by=None
-    )
-    credential, _ = tokens.issue(app, factories.stage("qa"), by=None)
-    return credential
+    return factories.api_credential(configuration)
 
 
 def submit(credential, n=1, **overrides):

@@ -27,7 +27,6 @@ from emailconfig.composer import (
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.models import (
     ApiToken,
-    AppliedConfiguration,
     Attachment,
     ConfigurationVersion,
     EmailTemplate,
@@ -81,7 +80,10 @@ class Submission:
 
 
 def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
-    """Validate, compose and store a message. Returns (message, created)."""
+    """Validate, compose and store a message. Returns (message, created).
+
+    `credential` comes from tokens.authenticate, which brings the applied version along.
+    """
     app_id, stage_id = credential.app_id, credential.stage_id
     _check_keys(submission)
     if submission.idempotency_key:
@@ -226,29 +228,9 @@ def _check_keys(submission: Submission) -> None:
 
 def _applied(credential: ApiToken) -> tuple[int | None, int, int]:
     """The version applied to the credential's app and stage, its rate limit, and the
-    messages counted in the current minute.
-
-    tokens.authenticate brings all three in the query that finds the token; a credential
-    obtained otherwise is looked up here.
-    """
-    if hasattr(credential, "applied_version_id"):
-        version_id, rate_limit = credential.applied_version_id, credential.applied_rate_limit
-        counted = credential.counted_this_minute
-    else:
-        version_id, rate_limit = (
-            AppliedConfiguration.objects.filter(
-                app_id=credential.app_id, stage_id=credential.stage_id
-            )
-            .values_list("version_id", "rate_limit_per_minute")
-            .first()
-        ) or (None, None)
-        window = RateWindow.objects.filter(
-            app_id=credential.app_id,
-            stage_id=credential.stage_id,
-            window_start=RateWindow.start_of(timezone.now()),
-        ).first()
-        counted = window.count if window else 0
-    return version_id, rate_limit or settings.STAGEMAIL_API_RATE_LIMIT, counted
+    messages counted in the current minute: tokens.authenticate brings all three."""
+    rate_limit = credential.applied_rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
+    return credential.applied_version_id, rate_limit, credential.counted_this_minute
 
 
 _COUNT_IN_WINDOW = """

@@ -9,8 +9,7 @@ from django.utils import timezone
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
 from emailconfig.models import Attachment, DeliveryAttempt, Message, MessageStatus
-from emailconfig.services import configurations as configuration_services
-from emailconfig.services import outbox, retention, tokens
+from emailconfig.services import outbox, retention
 from emailconfig.worker import Worker
 from tests import factories
 from tests.servers import smtp_server
@@ -28,9 +27,7 @@ def sink():
 def messages(sink):
     """Four messages, each 40 days old: sent (with an attachment), failed, cancelled, deferred."""
     config = factories.configuration("qa", name="QA mail", smtp_port=sink.port)
-    app, qa = factories.app("Billing"), factories.stage("qa")
-    configuration_services.apply_version(app, qa, config.latest_version(), by=None)
-    credential = tokens.issue(app, qa, by=None)[0]
+    credential = factories.api_credential(config)
     submission = outbox.Submission(
         to=(Address("ada@example.com"),),
         subject="Invoice",

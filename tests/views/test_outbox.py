@@ -7,8 +7,7 @@ from django.utils import timezone
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
 from emailconfig.models import Message, MessageStatus
-from emailconfig.services import configurations as configuration_services
-from emailconfig.services import outbox, tokens
+from emailconfig.services import outbox
 from emailconfig.worker import Worker
 from tests import factories
 from tests.servers import smtp_server
@@ -31,11 +30,7 @@ def credential(sink):
         recipients_mode="test_list",
         test_recipients=[{"email": "qa@example.com", "name": ""}],
     )
-    app = factories.app("Billing")
-    configuration_services.apply_version(
-        app, factories.stage("qa"), config.latest_version(), by=None
-    )
-    return tokens.issue(app, factories.stage("qa"), by=None)[0]
+    return factories.api_credential(config)
 
 
 def submit(credential, subject="Invoice 7"):
