@@ -285,11 +285,10 @@ class Worker:
         message, result = item.claimed.message, item.result
         remaining = message.remaining_recipients or []  # set after a partial delivery
         # Refusals of recipients not tried this time stand; the rest are this attempt's.
-        earlier = {r: a for r, a in message.refused.items() if r not in remaining}
-        fields: dict[str, object] = {
-            "lease_until": None,
-            "refused": (earlier if remaining else {}) | result.refused,
-        }
+        earlier = (
+            {r: a for r, a in message.refused.items() if r not in remaining} if remaining else {}
+        )
+        fields: dict[str, object] = {"lease_until": None, "refused": earlier | result.refused}
         retry_at = now + timedelta(seconds=retry_delay(message.attempt_count, result.retry_after))
         may_retry = retry_at <= message.give_up_at
         gave_up = f"Gave up after {message.attempt_count} attempts"
