@@ -122,3 +122,30 @@ def test_a_stage_an_app_uses_cannot_be_dropped_from_the_configuration(admin_user
             config, stages=[factories.stage("development")], test_recipients=[], author=None
         )
     assert config.coverages.count() == 2
+
+
+def test_adding_a_stage_records_a_version_that_names_it():
+    config = factories.configuration("development")
+    version = services.save_configuration(
+        config,
+        stages=[factories.stage("development"), factories.stage("qa")],
+        test_recipients=[],
+        author=None,
+    )
+    assert version is not None and version.number == 2
+    assert version.stage_names == ["Development", "QA"]
+
+
+def test_dropping_a_stage_records_a_version_without_it():
+    config = factories.configuration("development", "qa")
+    version = services.save_configuration(
+        config, stages=[factories.stage("qa")], test_recipients=[], author=None
+    )
+    assert version is not None
+    assert config.latest_version().stage_names == ["QA"]
+
+
+def test_renaming_records_a_version_with_the_new_name():
+    config = factories.configuration(name="Old name")
+    version = factories.edit(config, name="New name")
+    assert (version.number, version.name) == (2, "New name")

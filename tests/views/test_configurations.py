@@ -144,3 +144,15 @@ def test_the_detail_of_a_missing_configuration_is_404(viewer_client):
         viewer_client.get(reverse("emailconfig:configuration_detail", args=[999])).status_code
         == 404
     )
+
+
+def test_adding_a_stage_on_the_form_records_a_version_that_names_it(editor_client):
+    editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+    config = EmailConfiguration.objects.get()
+    response = editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]),
+        _form_data(stages=("development", "qa", "production"), smtp_password_0=""),
+        follow=True,
+    )
+    assert "Saved “Team mail” as version 2." in response.content.decode()
+    assert config.latest_version().stage_names == ["Development", "QA", "Production"]
