@@ -13,7 +13,6 @@ from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
     Engine,
-    RecipientsMode,
     Security,
     Stage,
     StageCoverage,
@@ -76,20 +75,18 @@ class TestRecipientForm(forms.Form):
 
 class BaseTestRecipientFormSet(forms.BaseFormSet):
     def clean(self) -> None:
-        seen: set[str] = set()
-        for form in self.forms:
-            address = form.cleaned_data.get("email", "").lower() if form.is_valid() else ""
-            if not address or self._should_delete_form(form):
-                continue
-            if address in seen:
-                form.add_error("email", "This address is already in the test list.")
-            seen.add(address)
+        kept = [form for form in self.forms if form.is_valid() and self._kept(form)]
+        for position in services.repeated_addresses([f.cleaned_data["email"] for f in kept]):
+            kept[position].add_error("email", "This address is already in the test list.")
+
+    def _kept(self, form: forms.Form) -> bool:
+        return bool(form.cleaned_data.get("email")) and not self._should_delete_form(form)
 
     def recipients(self) -> list[dict[str, str]]:
         return [
             {"email": form.cleaned_data["email"], "name": form.cleaned_data.get("name", "")}
             for form in self.forms
-            if form.cleaned_data.get("email") and not self._should_delete_form(form)
+            if self._kept(form)
         ]
 
 
@@ -172,15 +169,12 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if (
-            self.with_test_list
-            and data.get("recipients_mode") == RecipientsMode.TEST_LIST
-            and self.test_list.is_valid()
-            and not self.test_list.recipients()
-        ):
-            self.add_error(
-                "recipients_mode", "A test list needs at least one test recipient; add one below."
-            )
+        if self.with_test_list and self.test_list.is_valid():
+            addresses = [r["email"] for r in self.test_list.recipients()]
+            try:
+                services.check_test_list(data.get("recipients_mode", ""), addresses)
+            except ValidationError as exc:
+                self.add_error(None, exc)
         engine = data.get("engine")
         if engine == Engine.SMTP:
             self._clean_smtp(data)

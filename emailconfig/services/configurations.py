@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from emailconfig.fields import Secret
@@ -23,6 +23,32 @@ from emailconfig.models import (
 )
 
 Author = AbstractBaseUser | None
+
+EMPTY_TEST_LIST = "A test list needs at least one test recipient."
+
+
+def repeated_addresses(addresses: Sequence[str]) -> list[int]:
+    """Positions of the addresses already listed before them (case does not count)."""
+    seen: set[str] = set()
+    repeated = []
+    for position, address in enumerate(addresses):
+        if address.lower() in seen:
+            repeated.append(position)
+        seen.add(address.lower())
+    return repeated
+
+
+def check_test_list(recipients_mode: str, addresses: Sequence[str]) -> None:
+    """The test list's rules, for every way in (portal form, admin, this service)."""
+    errors: dict[str, list[str]] = {}
+    for position in repeated_addresses(addresses):
+        errors.setdefault(NON_FIELD_ERRORS, []).append(
+            f"{addresses[position]} is already in the test list."
+        )
+    if recipients_mode == RecipientsMode.TEST_LIST and not addresses:
+        errors["recipients_mode"] = [EMPTY_TEST_LIST]
+    if errors:
+        raise ValidationError(errors, code="test_list")
 
 
 def coverage_conflicts(
@@ -63,11 +89,7 @@ def save_configuration(
     `based_on` is the version number the editor started from; if someone saved a
     newer one meanwhile, the save is refused instead of silently overwriting it.
     """
-    if configuration.recipients_mode == RecipientsMode.TEST_LIST and not test_recipients:
-        raise ValidationError(
-            {"recipients_mode": "A test list needs at least one test recipient."},
-            code="empty_test_list",
-        )
+    check_test_list(configuration.recipients_mode, [r["email"] for r in test_recipients])
     if not stages:
         raise ValidationError({"stages": "Choose at least one stage."}, code="no_stage")
     if configuration.pk is not None:

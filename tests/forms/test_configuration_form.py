@@ -199,7 +199,7 @@ def test_a_test_list_needs_a_recipient_on_the_mode_field():
     form = ConfigurationForm(data=_data(recipients_mode="test_list", **_recipients(("", ""))))
     assert not form.is_valid()
     assert form.errors["recipients_mode"] == [
-        "A test list needs at least one test recipient; add one below."
+        "A test list needs at least one test recipient."
     ]
 
 

@@ -67,6 +67,21 @@ def test_a_test_list_needs_a_recipient_and_nothing_is_saved():
     assert not EmailConfiguration.objects.filter(name="Empty list").exists()
 
 
+def test_a_repeated_test_recipient_is_refused_and_nothing_is_saved():
+    config = EmailConfiguration(
+        name="Twice", engine="smtp", smtp_host="127.0.0.1", from_email="a@example.com"
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.save_configuration(
+            config,
+            stages=[factories.stage("qa")],
+            test_recipients=[{"email": "a@example.com"}, {"email": "A@example.com"}],
+            author=None,
+        )
+    assert refused.value.messages == ["A@example.com is already in the test list."]
+    assert not EmailConfiguration.objects.exists()
+
+
 def test_a_taken_stage_is_refused_by_name_and_nothing_is_saved():
     holder = factories.configuration("qa", name="Staging mail")
     config = EmailConfiguration(name="Second", smtp_host="h", from_email="a@example.com")
