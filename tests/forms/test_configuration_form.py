@@ -198,9 +198,7 @@ def _recipients(*rows):
 def test_a_test_list_needs_a_recipient_on_the_mode_field():
     form = ConfigurationForm(data=_data(recipients_mode="test_list", **_recipients(("", ""))))
     assert not form.is_valid()
-    assert form.errors["recipients_mode"] == [
-        "A test list needs at least one test recipient."
-    ]
+    assert form.errors["recipients_mode"] == ["A test list needs at least one test recipient."]
 
 
 def test_a_test_list_refuses_bad_and_repeated_addresses():
