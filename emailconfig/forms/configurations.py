@@ -37,6 +37,7 @@ CONFIGURATION_FIELDS = [
     "from_email",
     "from_name",
     "reply_to",
+    "envelope_from",
     "subject_prefix",
     "recipients_mode",
     "connect_timeout",
@@ -153,6 +154,20 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         if problems:
             raise ValidationError(problems, code="stage_unavailable")
         return stages
+
+    def clean_envelope_from(self) -> str:
+        """MAIL FROM carries ASCII only: an internationalised domain goes in its IDNA form.
+
+        The mailbox name is ASCII already: the email validator accepts nothing else there.
+        """
+        address = self.cleaned_data.get("envelope_from", "")
+        if not address:
+            return ""
+        local, _, domain = address.rpartition("@")
+        try:
+            return f"{local}@{domain.encode('idna').decode('ascii')}"
+        except UnicodeError:
+            raise ValidationError("This domain name is not valid.", code="invalid_domain") from None
 
     def clean_sendgrid_endpoint(self) -> str:
         url = self.cleaned_data.get("sendgrid_endpoint", "")

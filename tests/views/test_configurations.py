@@ -156,3 +156,28 @@ def test_adding_a_stage_on_the_form_records_a_version_that_names_it(editor_clien
     )
     assert "Saved “Team mail” as version 2." in response.content.decode()
     assert config.latest_version().stage_names == ["Development", "QA", "Production"]
+
+
+def test_the_envelope_sender_is_saved_shown_and_compared(editor_client):
+    editor_client.post(
+        reverse("emailconfig:configuration_create"),
+        _form_data(envelope_from="bounces@example.com"),
+    )
+    config = EmailConfiguration.objects.get()
+    assert config.latest_version().envelope_from == "bounces@example.com"
+    editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]),
+        _form_data(envelope_from="", smtp_password_0=""),
+    )
+
+    url = reverse("emailconfig:configuration_detail", args=[config.pk])
+    page = editor_client.get(url + "?from=1&to=2").content.decode()
+    assert "Envelope sender (bounce address)" in page
+    assert "bounces@example.com" in page  # v1's side of the diff
+    assert "Same as the from address" in page
+
+
+def test_the_form_says_sendgrid_ignores_the_envelope_sender(editor_client):
+    page = editor_client.get(reverse("emailconfig:configuration_create")).content.decode()
+    assert "SendGrid ignores the envelope sender" in page
+    assert 'data-show-when="engine=sendgrid"' in page
