@@ -121,6 +121,11 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Read before validation copies the posted values onto the instance.
+        self.stored_credentials = self.instance.pk is not None and (
+            self.instance.smtp_password is not None or bool(self.instance.smtp_username)
+        )
+        self.removed: list[str] = []  # what saving removed, in sentences for the admin
         if self.with_test_list:
             # Bound, the posted rows are the whole list; unbound, show the stored one.
             stored = self.instance.pk and not self.is_bound
@@ -245,13 +250,32 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                     "choose STARTTLS or implicit TLS.",
                 )
 
+    @property
+    def removes_credentials(self) -> bool:
+        """Whether saving the posted values would remove the stored username and password."""
+        return (
+            self.is_bound
+            and self.stored_credentials
+            and not (self["engine"].value() == Engine.SMTP and self["smtp_requires_auth"].value())
+        )
+
     def drop_unused_settings(self) -> None:
-        """Forget secrets and names the chosen engine and options no longer use."""
+        """Forget secrets and names the chosen engine and options no longer use, and say so."""
         instance = self.instance
         if instance.engine != Engine.SMTP or not instance.smtp_requires_auth:
+            if self.stored_credentials:
+                self.removed.append(
+                    "The stored username and password were removed: this configuration no "
+                    "longer authenticates to an SMTP server."
+                )
             instance.smtp_username = ""
             instance.smtp_password = None
         if instance.engine != Engine.SENDGRID:
+            if self.fields["sendgrid_api_key"].stored:
+                self.removed.append(
+                    "The stored SendGrid API key was removed: this configuration no longer "
+                    "uses SendGrid."
+                )
             instance.sendgrid_api_key = None
 
     def save_version(

@@ -49,6 +49,8 @@ def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpRespon
                 messages.info(request, "Nothing changed, so no new version was recorded.")
             else:
                 messages.success(request, f"Saved “{configuration}” as version {version.number}.")
+            for removal in form.removed:
+                messages.warning(request, removal)
             return redirect("emailconfig:configuration_detail", pk=configuration.pk)
     if request.method == "POST":
         messages.error(request, "Nothing was saved. Correct the fields marked below.")
