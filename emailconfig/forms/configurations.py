@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
     ConfigurationVersion,
@@ -277,6 +279,21 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                     "uses SendGrid."
                 )
             instance.sendgrid_api_key = None
+
+    def unsaved_settings(self) -> DeliverySettings:
+        """The valid form's values as frozen settings to try, without saving anything.
+
+        A secret left blank is the stored one; validation has already refused that for a
+        server it was not entered for.
+        """
+        self.drop_unused_settings()
+        version = services.describe(
+            self.instance,
+            stage_names=[stage.name for stage in self.cleaned_data["stages"]],
+            test_recipients=self.test_list.recipients(),
+        )
+        settings = DeliverySettings.from_version(version)
+        return replace(settings, label=f"{self.instance.name} (unsaved settings)")
 
     def save_version(
         self, *, author: Any, test_recipients: list[dict[str, str]] | None = None
