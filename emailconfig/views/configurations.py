@@ -85,8 +85,8 @@ def _form_page(
 
 def _trial_form(
     request: HttpRequest, pk: int | None
-) -> tuple[EmailConfiguration, ConfigurationForm]:
-    """The posted form for the configuration being created or edited, with its permission."""
+) -> tuple[EmailConfiguration, ConfigurationForm, bool]:
+    """The posted form for the configuration being created or edited, and whether it is valid."""
     needed = "add" if pk is None else "change"
     if not request.user.has_perm(f"emailconfig.{needed}_emailconfiguration"):
         raise PermissionDenied
@@ -94,17 +94,18 @@ def _trial_form(
         EmailConfiguration() if pk is None else get_object_or_404(EmailConfiguration, pk=pk)
     )
     form = ConfigurationForm(request.POST, instance=configuration)
-    if not form.is_valid():
+    valid = form.is_valid()  # the test list included
+    if not valid:
         messages.error(request, "Nothing was tried. Correct the fields marked below.")
-    return configuration, form
+    return configuration, form, valid
 
 
 @require_POST
 @sensitive_post_parameters()
 @permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
 def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    configuration, form = _trial_form(request, pk)
-    if form.errors:
+    configuration, form, valid = _trial_form(request, pk)
+    if not valid:
         return _form_page(request, form, configuration)
     steps = engine_for(form.unsaved_settings()).check_connection()
     return _form_page(request, form, configuration, steps=steps, ok=all(step.ok for step in steps))
@@ -114,8 +115,8 @@ def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @sensitive_post_parameters()
 @permission_required("emailconfig.add_testsend", raise_exception=True)
 def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    configuration, form = _trial_form(request, pk)
-    if form.errors:
+    configuration, form, valid = _trial_form(request, pk)
+    if not valid:
         return _form_page(request, form, configuration)
     user = request.user
     if not user.email:

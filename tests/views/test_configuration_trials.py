@@ -216,6 +216,25 @@ def test_an_invalid_form_tries_nothing(editor_client):
     assert handler.greetings == []
 
 
+def test_a_bad_test_list_row_sends_nothing(editor_client):
+    with smtp_server() as server:
+        response = editor_client.post(
+            reverse("emailconfig:try_send"),
+            _data(
+                server.port,
+                recipients_mode="test_list",
+                **{
+                    "recipients-TOTAL_FORMS": "2",
+                    "recipients-0-email": "qa-lead@example.com",
+                    "recipients-1-email": "not an address",
+                },
+            ),
+        )
+    assert "Nothing was tried" in response.content.decode()
+    assert server.handler.received == []
+    assert not TestSend.objects.exists()
+
+
 @pytest.mark.parametrize("action", ["try_connection", "try_send"])
 @pytest.mark.parametrize("persona", ["viewer_client", "outsider_client"])
 def test_only_editors_may_try_settings(request, persona, action):
