@@ -22,7 +22,6 @@ from emailconfig.models import (
     DeliverySettings,
     EmailConfiguration,
     EmailTemplate,
-    RecipientsMode,
     Stage,
     TestRecipient,
     TestSend,
@@ -48,15 +47,19 @@ class StageAdmin(admin.ModelAdmin):
 class AdminTestRecipientFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
-        kept = [
-            f.cleaned_data["email"].lower()
+        try:
+            services.check_test_list(
+                self.instance.recipients_mode, [r["email"] for r in self.recipients()]
+            )
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+
+    def recipients(self) -> list[dict[str, str]]:
+        return [
+            {"email": f.cleaned_data["email"], "name": f.cleaned_data.get("name", "")}
             for f in self.forms
             if f.cleaned_data.get("email") and not f.cleaned_data.get("DELETE")
         ]
-        if len(kept) != len(set(kept)):
-            raise ValidationError("Each test recipient address may appear only once.")
-        if self.instance.recipients_mode == RecipientsMode.TEST_LIST and not kept:
-            raise ValidationError("A test list needs at least one test recipient.")
 
 
 class TestRecipientInline(admin.TabularInline):
@@ -84,12 +87,7 @@ class EmailConfigurationAdmin(admin.ModelAdmin):
         form.drop_unused_settings()  # the service saves everything in save_related
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        recipients = [
-            {"email": f.cleaned_data["email"], "name": f.cleaned_data.get("name", "")}
-            for formset in formsets
-            for f in formset.forms
-            if f.cleaned_data.get("email") and not f.cleaned_data.get("DELETE")
-        ]
+        recipients = [r for formset in formsets for r in formset.recipients()]
         services.save_configuration(
             form.instance,
             stages=form.cleaned_data["stages"],

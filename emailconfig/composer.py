@@ -17,9 +17,9 @@ from django.core.validators import validate_email
 
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.mime import serialize
+from emailconfig.validators import has_control_characters
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, Unicode line breaks
 # Extra headers an app may set: its own X-… headers (not ours) and a few list and
 # threading headers. Everything else (From, Bcc, Content-Type, …) is the composer's.
 ALLOWED_HEADERS = frozenset(
@@ -121,7 +121,7 @@ def _encodable(field_name: str, value: str) -> str:
 
 def single_line(field_name: str, value: str) -> str:
     """A value for a header or a key: no line breaks or other control characters."""
-    if _UNSAFE.search(value):
+    if has_control_characters(value):
         raise ComposeError(field_name, "line breaks and control characters are not allowed.")
     return _encodable(field_name, value)
 

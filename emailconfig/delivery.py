@@ -43,6 +43,7 @@ class DeliverySettings:
     sendgrid_endpoint: str
     connect_timeout: float
     send_timeout: float
+    envelope_from: str = ""  # SMTP's MAIL FROM when set; blank uses the sender's address
     version_id: int | None = None
 
     @property
@@ -72,5 +73,6 @@ class DeliverySettings:
             sendgrid_endpoint=version.sendgrid_endpoint,
             connect_timeout=float(version.connect_timeout),
             send_timeout=float(version.send_timeout),
+            envelope_from=version.envelope_from,
             version_id=version.pk,
         )

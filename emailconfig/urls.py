@@ -26,6 +26,18 @@ urlpatterns = [
         name="configuration_edit",
     ),
     path(
+        "configurations/new/test-connection/",
+        configurations.try_connection,
+        name="try_connection",
+    ),
+    path(
+        "configurations/<int:pk>/edit/test-connection/",
+        configurations.try_connection,
+        name="try_connection",
+    ),
+    path("configurations/new/test-send/", configurations.try_send, name="try_send"),
+    path("configurations/<int:pk>/edit/test-send/", configurations.try_send, name="try_send"),
+    path(
         "configurations/<int:pk>/test-connection/",
         preview.connection_test,
         name="connection_test",

@@ -12,9 +12,14 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
+def has_control_characters(value: str) -> bool:
+    """Whether text could break out of an email header or a protocol line: the one rule."""
+    return _CONTROL_CHARACTERS.search(value) is not None
+
+
 def validate_header_safe(value: str) -> None:
     """Refuse text that could break out of an email header (CR, LF and other controls)."""
-    if _CONTROL_CHARACTERS.search(value):
+    if has_control_characters(value):
         raise ValidationError(
             "Line breaks and control characters are not allowed here.",
             code="header_injection",

@@ -35,6 +35,8 @@ def _display(version: ConfigurationVersion, name: str) -> str:
     value = getattr(version, name)
     if _is_secret_field(name):
         return "Stored" if value is not None else "Not set"
+    if name == "envelope_from" and not value:
+        return "Same as the from address"
     if name == "trusted_ca":
         count = value.count("BEGIN CERTIFICATE")
         return f"{count} extra CA certificate(s) trusted" if count else "System CAs only"
@@ -93,7 +95,7 @@ def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
 
 
 def _applies(settings: DeliverySettings, name: str) -> bool:
-    if name.startswith("smtp_"):
+    if name.startswith("smtp_") or name == "envelope_from":  # SendGrid has no envelope sender
         if settings.engine != Engine.SMTP:
             return False
         if name in ("smtp_username", "smtp_password"):

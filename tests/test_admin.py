@@ -101,6 +101,27 @@ def test_the_admin_refuses_an_empty_test_list(admin_client):
     assert not EmailConfiguration.objects.exists()
 
 
+def test_the_admin_sets_the_envelope_sender(admin_client):
+    admin_client.post(
+        reverse("admin:emailconfig_emailconfiguration_add"),
+        _post_data(smtp_password_0="x", envelope_from="bounces@example.com"),
+    )
+    assert EmailConfiguration.objects.get().latest_version().envelope_from == "bounces@example.com"
+
+
+def test_the_admin_refuses_a_repeated_test_recipient(admin_client):
+    response = admin_client.post(
+        reverse("admin:emailconfig_emailconfiguration_add"),
+        _post_data(
+            smtp_password_0="x",
+            **{"test_recipients-TOTAL_FORMS": "2", "test_recipients-1-email": "QA@example.com"},
+        ),
+    )
+    assert response.status_code == 200
+    assert "QA@example.com is already in the test list." in response.content.decode()
+    assert not EmailConfiguration.objects.exists()
+
+
 def test_the_admin_refuses_to_apply_a_configuration_to_a_stage_it_does_not_cover(admin_client):
     config = factories.configuration("development")
     app = factories.app()

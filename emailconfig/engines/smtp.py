@@ -304,10 +304,11 @@ class SMTPEngine(Engine):
 
     def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: ComposedMessage) -> DeliveryResult:
         recipients = message.envelope_recipients
+        sender = self.settings.envelope_from or message.sender.email
         if smtp.has_extn("pipelining"):
-            mail, rcpts, data = _envelope_pipelined(smtp, message.sender.email, recipients)
+            mail, rcpts, data = _envelope_pipelined(smtp, sender, recipients)
         else:
-            mail, rcpts, data = _envelope_stepwise(smtp, message.sender.email, recipients)
+            mail, rcpts, data = _envelope_stepwise(smtp, sender, recipients)
         if mail[0] != 250:
             _abandon(smtp, data)
             raise _error_for_reply("Sender refused", *mail)
@@ -393,7 +394,7 @@ class SMTPEngine(Engine):
         return answer
 
     def _check_sender(self, smtp: _SMTP | _SMTP_SSL) -> str:
-        code, reply = smtp.mail(self.settings.sender.email)
+        code, reply = smtp.mail(self.settings.envelope_from or self.settings.sender.email)
         smtp.rset()
         if code != 250:
             raise _error_for_reply("Sender refused", code, reply)

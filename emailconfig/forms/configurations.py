@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
     Engine,
-    RecipientsMode,
     Security,
     Stage,
     StageCoverage,
@@ -38,6 +39,7 @@ CONFIGURATION_FIELDS = [
     "from_email",
     "from_name",
     "reply_to",
+    "envelope_from",
     "subject_prefix",
     "recipients_mode",
     "connect_timeout",
@@ -76,20 +78,18 @@ class TestRecipientForm(forms.Form):
 
 class BaseTestRecipientFormSet(forms.BaseFormSet):
     def clean(self) -> None:
-        seen: set[str] = set()
-        for form in self.forms:
-            address = form.cleaned_data.get("email", "").lower() if form.is_valid() else ""
-            if not address or self._should_delete_form(form):
-                continue
-            if address in seen:
-                form.add_error("email", "This address is already in the test list.")
-            seen.add(address)
+        kept = [form for form in self.forms if form.is_valid() and self._kept(form)]
+        for position in services.repeated_addresses([f.cleaned_data["email"] for f in kept]):
+            kept[position].add_error("email", "This address is already in the test list.")
+
+    def _kept(self, form: forms.Form) -> bool:
+        return bool(form.cleaned_data.get("email")) and not self._should_delete_form(form)
 
     def recipients(self) -> list[dict[str, str]]:
         return [
             {"email": form.cleaned_data["email"], "name": form.cleaned_data.get("name", "")}
             for form in self.forms
-            if form.cleaned_data.get("email") and not self._should_delete_form(form)
+            if self._kept(form)
         ]
 
 
@@ -123,6 +123,11 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Read before validation copies the posted values onto the instance.
+        self.stored_credentials = self.instance.pk is not None and (
+            self.instance.smtp_password is not None or bool(self.instance.smtp_username)
+        )
+        self.removed: list[str] = []  # what saving removed, in sentences for the admin
         if self.with_test_list:
             # Bound, the posted rows are the whole list; unbound, show the stored one.
             stored = self.instance.pk and not self.is_bound
@@ -157,6 +162,20 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             raise ValidationError(problems, code="stage_unavailable")
         return stages
 
+    def clean_envelope_from(self) -> str:
+        """MAIL FROM carries ASCII only: an internationalised domain goes in its IDNA form.
+
+        The mailbox name is ASCII already: the email validator accepts nothing else there.
+        """
+        address = self.cleaned_data.get("envelope_from", "")
+        if not address:
+            return ""
+        local, _, domain = address.rpartition("@")
+        try:
+            return f"{local}@{domain.encode('idna').decode('ascii')}"
+        except UnicodeError:
+            raise ValidationError("This domain name is not valid.", code="invalid_domain") from None
+
     def clean_sendgrid_endpoint(self) -> str:
         url = self.cleaned_data.get("sendgrid_endpoint", "")
         parts = urlsplit(url)
@@ -172,15 +191,12 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        if (
-            self.with_test_list
-            and data.get("recipients_mode") == RecipientsMode.TEST_LIST
-            and self.test_list.is_valid()
-            and not self.test_list.recipients()
-        ):
-            self.add_error(
-                "recipients_mode", "A test list needs at least one test recipient; add one below."
-            )
+        if self.with_test_list and self.test_list.is_valid():
+            addresses = [r["email"] for r in self.test_list.recipients()]
+            try:
+                services.check_test_list(data.get("recipients_mode", ""), addresses)
+            except ValidationError as exc:
+                self.add_error(None, exc)
         engine = data.get("engine")
         if engine == Engine.SMTP:
             self._clean_smtp(data)
@@ -236,14 +252,48 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                     "choose STARTTLS or implicit TLS.",
                 )
 
+    @property
+    def removes_credentials(self) -> bool:
+        """Whether saving the posted values would remove the stored username and password."""
+        return (
+            self.is_bound
+            and self.stored_credentials
+            and not (self["engine"].value() == Engine.SMTP and self["smtp_requires_auth"].value())
+        )
+
     def drop_unused_settings(self) -> None:
-        """Forget secrets and names the chosen engine and options no longer use."""
+        """Forget secrets and names the chosen engine and options no longer use, and say so."""
         instance = self.instance
         if instance.engine != Engine.SMTP or not instance.smtp_requires_auth:
+            if self.stored_credentials:
+                self.removed.append(
+                    "The stored username and password were removed: this configuration no "
+                    "longer authenticates to an SMTP server."
+                )
             instance.smtp_username = ""
             instance.smtp_password = None
         if instance.engine != Engine.SENDGRID:
+            if self.fields["sendgrid_api_key"].stored:
+                self.removed.append(
+                    "The stored SendGrid API key was removed: this configuration no longer "
+                    "uses SendGrid."
+                )
             instance.sendgrid_api_key = None
+
+    def unsaved_settings(self) -> DeliverySettings:
+        """The valid form's values as frozen settings to try, without saving anything.
+
+        A secret left blank is the stored one; validation has already refused that for a
+        server it was not entered for.
+        """
+        self.drop_unused_settings()
+        version = services.describe(
+            self.instance,
+            stage_names=[stage.name for stage in self.cleaned_data["stages"]],
+            test_recipients=self.test_list.recipients(),
+        )
+        settings = DeliverySettings.from_version(version)
+        return replace(settings, label=f"{self.instance.name} (unsaved settings)")
 
     def save_version(
         self, *, author: Any, test_recipients: list[dict[str, str]] | None = None

@@ -65,6 +65,12 @@ class DeliverySettings(models.Model):
         "display name", max_length=200, blank=True, validators=[validate_header_safe]
     )
     reply_to = models.EmailField("reply-to", blank=True)
+    envelope_from = models.EmailField(
+        "envelope sender (bounce address)",
+        blank=True,
+        help_text="Where bounces go: the SMTP MAIL FROM, which recipients do not see. Blank "
+        "uses the from address. SendGrid ignores it and uses its own bounce handling.",
+    )
 
     smtp_host = models.CharField(
         "server host or IP", max_length=253, blank=True, validators=[validate_host]

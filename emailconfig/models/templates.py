@@ -49,7 +49,10 @@ class TestSend(models.Model):
     __test__ = False
 
     version = models.ForeignKey(
-        ConfigurationVersion, on_delete=models.CASCADE, related_name="test_sends"
+        ConfigurationVersion,
+        null=True,  # none: sent with a configuration form's unsaved settings
+        on_delete=models.CASCADE,
+        related_name="test_sends",
     )
     template = models.ForeignKey(
         EmailTemplate, null=True, on_delete=models.SET_NULL, related_name="test_sends"

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
 from emailconfig.fields import Secret
@@ -23,6 +23,32 @@ from emailconfig.models import (
 )
 
 Author = AbstractBaseUser | None
+
+EMPTY_TEST_LIST = "A test list needs at least one test recipient."
+
+
+def repeated_addresses(addresses: Sequence[str]) -> list[int]:
+    """Positions of the addresses already listed before them (case does not count)."""
+    seen: set[str] = set()
+    repeated = []
+    for position, address in enumerate(addresses):
+        if address.lower() in seen:
+            repeated.append(position)
+        seen.add(address.lower())
+    return repeated
+
+
+def check_test_list(recipients_mode: str, addresses: Sequence[str]) -> None:
+    """The test list's rules, for every way in (portal form, admin, this service)."""
+    errors: dict[str, list[str]] = {}
+    for position in repeated_addresses(addresses):
+        errors.setdefault(NON_FIELD_ERRORS, []).append(
+            f"{addresses[position]} is already in the test list."
+        )
+    if recipients_mode == RecipientsMode.TEST_LIST and not addresses:
+        errors["recipients_mode"] = [EMPTY_TEST_LIST]
+    if errors:
+        raise ValidationError(errors, code="test_list")
 
 
 def coverage_conflicts(
@@ -63,11 +89,7 @@ def save_configuration(
     `based_on` is the version number the editor started from; if someone saved a
     newer one meanwhile, the save is refused instead of silently overwriting it.
     """
-    if configuration.recipients_mode == RecipientsMode.TEST_LIST and not test_recipients:
-        raise ValidationError(
-            {"recipients_mode": "A test list needs at least one test recipient."},
-            code="empty_test_list",
-        )
+    check_test_list(configuration.recipients_mode, [r["email"] for r in test_recipients])
     if not stages:
         raise ValidationError({"stages": "Choose at least one stage."}, code="no_stage")
     if configuration.pk is not None:
@@ -138,34 +160,53 @@ def _same_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return True
 
 
+def describe(
+    configuration: EmailConfiguration,
+    *,
+    stage_names: list[str],
+    test_recipients: Sequence[dict[str, str]],
+) -> ConfigurationVersion:
+    """An unsaved version holding the configuration as it is now (the next number is left 0)."""
+    return ConfigurationVersion(
+        configuration=configuration,
+        number=0,
+        name=configuration.name,
+        stage_names=stage_names,
+        test_recipients=[{"email": r["email"], "name": r.get("name", "")} for r in test_recipients],
+        **_snapshot(configuration),
+    )
+
+
+def _same_version(a: ConfigurationVersion, b: ConfigurationVersion) -> bool:
+    return (
+        a.name == b.name
+        and sorted(a.stage_names) == sorted(b.stage_names)  # a reordering of stages is no change
+        and a.test_recipients == b.test_recipients
+        and _same_settings(_snapshot(a), _snapshot(b))
+    )
+
+
 def record_version(
     configuration: EmailConfiguration, *, author: Author
 ) -> ConfigurationVersion | None:
-    """Freeze the current state as the next version, unless delivery would not change.
+    """Freeze the current state as the next version, unless nothing a version shows changed.
 
-    Only what changes delivery counts: settings and test list. A new name or
-    other stages alone do not make apps "behind"; the next version records them.
+    A version describes the configuration as it is: name, stages, settings and test list.
     """
     with transaction.atomic():
         EmailConfiguration.objects.select_for_update().filter(pk=configuration.pk).get()
-        settings_now = _snapshot(configuration)
-        recipients = [r.as_dict() for r in configuration.test_recipients.all()]
-        latest = configuration.latest_version()
-        if (
-            latest is not None
-            and latest.test_recipients == recipients
-            and _same_settings(settings_now, _snapshot(latest))
-        ):
-            return None
-        return ConfigurationVersion.objects.create(
-            configuration=configuration,
-            number=latest.number + 1 if latest else 1,
-            name=configuration.name,
+        now = describe(
+            configuration,
             stage_names=[c.stage.name for c in configuration.coverages.select_related("stage")],
-            test_recipients=recipients,
-            created_by=author,
-            **settings_now,
+            test_recipients=[r.as_dict() for r in configuration.test_recipients.all()],
         )
+        latest = configuration.latest_version()
+        if latest is not None and _same_version(now, latest):
+            return None
+        now.number = latest.number + 1 if latest else 1
+        now.created_by = author
+        now.save()
+        return now
 
 
 @transaction.atomic

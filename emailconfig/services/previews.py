@@ -38,7 +38,7 @@ class PreviewError(Exception):
 
 @dataclass(frozen=True)
 class Preview:
-    version: ConfigurationVersion
+    version: ConfigurationVersion | None  # None: a configuration form's unsaved settings
     settings: DeliverySettings
     message: ComposedMessage
 
@@ -72,11 +72,25 @@ def build_preview(
     request = EmailRequest(
         subject=rendered.subject, text=rendered.text, html=rendered.html, to=send_to
     )
+    return Preview(version=version, settings=settings, message=_compose(request, settings))
+
+
+def build_trial(settings: DeliverySettings, send_to: Address) -> Preview:
+    """A short test message for settings not saved yet; no template needed."""
+    request = EmailRequest(
+        subject=f"Stagemail test: {settings.label}",
+        text=f"Stagemail sent this test message with the settings of “{settings.label}”.\n"
+        "It arrived, so these settings deliver mail.\n",
+        to=(send_to,),
+    )
+    return Preview(version=None, settings=settings, message=_compose(request, settings))
+
+
+def _compose(request: EmailRequest, settings: DeliverySettings) -> ComposedMessage:
     try:
-        message = compose(request, settings)
+        return compose(request, settings)
     except ComposeError as exc:
         raise PreviewError(None, f"The message cannot be sent: {exc}") from None
-    return Preview(version=version, settings=settings, message=message)
 
 
 def check_rate_limit(user: Any) -> None:

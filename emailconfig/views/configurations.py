@@ -1,17 +1,24 @@
-"""Email configuration pages: list, create, edit, detail with history and diff."""
+"""Email configuration pages: list, create, edit (and try unsaved values), detail with history."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
 
 from emailconfig import queries, versions
+from emailconfig.delivery import Address
+from emailconfig.engines import engine_for
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.models import EmailConfiguration
 from emailconfig.presets import presets_for_script
+from emailconfig.services import previews
 
 SECTION = "configurations"
 
@@ -38,7 +45,6 @@ def configuration_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpResponse:
-    adding = configuration._state.adding
     form = ConfigurationForm(
         request.POST if request.method == "POST" else None, instance=configuration
     )
@@ -49,20 +55,85 @@ def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpRespon
                 messages.info(request, "Nothing changed, so no new version was recorded.")
             else:
                 messages.success(request, f"Saved “{configuration}” as version {version.number}.")
+            for removal in form.removed:
+                messages.warning(request, removal)
             return redirect("emailconfig:configuration_detail", pk=configuration.pk)
     if request.method == "POST":
         messages.error(request, "Nothing was saved. Correct the fields marked below.")
+    return _form_page(request, form, configuration)
+
+
+def _form_page(
+    request: HttpRequest, form: ConfigurationForm, configuration: EmailConfiguration, **extra: Any
+) -> HttpResponse:
     return render(
         request,
         "emailconfig/configurations/form.html",
         {
             "section": SECTION,
             "form": form,
-            "adding": adding,
+            "adding": configuration._state.adding,
             "configuration": configuration,
             "presets": presets_for_script(),
+            **extra,
         },
     )
+
+
+# Trying the form's unsaved values: the same validation, nothing saved -----------------
+
+
+def _trial_form(
+    request: HttpRequest, pk: int | None
+) -> tuple[EmailConfiguration, ConfigurationForm, bool]:
+    """The posted form for the configuration being created or edited, and whether it is valid."""
+    needed = "add" if pk is None else "change"
+    if not request.user.has_perm(f"emailconfig.{needed}_emailconfiguration"):
+        raise PermissionDenied
+    configuration = (
+        EmailConfiguration() if pk is None else get_object_or_404(EmailConfiguration, pk=pk)
+    )
+    form = ConfigurationForm(request.POST, instance=configuration)
+    valid = form.is_valid()  # the test list included
+    if not valid:
+        messages.error(request, "Nothing was tried. Correct the fields marked below.")
+    return configuration, form, valid
+
+
+@require_POST
+@sensitive_post_parameters()
+@permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
+def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    configuration, form, valid = _trial_form(request, pk)
+    if not valid:
+        return _form_page(request, form, configuration)
+    steps = engine_for(form.unsaved_settings()).check_connection()
+    return _form_page(request, form, configuration, steps=steps, ok=all(step.ok for step in steps))
+
+
+@require_POST
+@sensitive_post_parameters()
+@permission_required("emailconfig.add_testsend", raise_exception=True)
+def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    configuration, form, valid = _trial_form(request, pk)
+    if not valid:
+        return _form_page(request, form, configuration)
+    user = request.user
+    if not user.email:
+        messages.error(request, "Your account has no email address to send the test to.")
+        return _form_page(request, form, configuration)
+    try:
+        trial = previews.build_trial(
+            form.unsaved_settings(), Address(user.email, user.get_full_name())
+        )
+        sent = previews.test_send(trial, user=user, template=None)
+    except previews.PreviewError as error:
+        sent, problem = None, error.message
+    except ValidationError as exc:  # the hourly limit
+        sent, problem = None, exc.messages[0]
+    if sent is None:
+        messages.error(request, problem)
+    return _form_page(request, form, configuration, sent=sent)
 
 
 @permission_required("emailconfig.view_emailconfiguration", raise_exception=True)

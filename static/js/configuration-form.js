@@ -15,10 +15,19 @@
     return "";
   }
 
+  // Shown only while saving would remove stored credentials; without JavaScript the
+  // server-rendered note says the same in advance.
+  const credentialsWarning = document.querySelector("#credentials-warning p");
+
   function refresh() {
     for (const el of form.querySelectorAll("[data-show-when]")) {
       const conditions = el.dataset.showWhen.split(" ").map((c) => c.split("="));
       el.hidden = !conditions.every(([name, value]) => currentValue(name) === value);
+    }
+    if (credentialsWarning) {
+      const removing = currentValue("engine") !== "smtp" || currentValue("smtp_requires_auth") !== "on";
+      credentialsWarning.textContent = credentialsWarning.dataset.removing;
+      credentialsWarning.hidden = !removing;
     }
   }
 

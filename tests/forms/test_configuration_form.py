@@ -64,6 +64,9 @@ def test_editing_keeps_the_stages_the_configuration_already_has():
         ("from_email", "not an address", "Enter a valid email address."),
         ("from_name", "Team\r\nBcc: victim@example.com", "Line breaks"),
         ("reply_to", "a@b@c", "Enter a valid email address."),
+        ("envelope_from", "bounces", "Enter a valid email address."),
+        ("envelope_from", "bounces@example.com\nBcc: x@example.com", "Enter a valid email"),
+        ("envelope_from", "bóunces@example.com", "Enter a valid email address."),
         ("connect_timeout", "0", "greater than or equal to 1"),
         ("sendgrid_endpoint", "ftp://x.example.com", "Enter a valid URL."),
     ],
@@ -198,9 +201,7 @@ def _recipients(*rows):
 def test_a_test_list_needs_a_recipient_on_the_mode_field():
     form = ConfigurationForm(data=_data(recipients_mode="test_list", **_recipients(("", ""))))
     assert not form.is_valid()
-    assert form.errors["recipients_mode"] == [
-        "A test list needs at least one test recipient; add one below."
-    ]
+    assert form.errors["recipients_mode"] == ["A test list needs at least one test recipient."]
 
 
 def test_a_test_list_refuses_bad_and_repeated_addresses():
@@ -341,3 +342,9 @@ def test_the_trusted_ca_must_be_real_pem_certificates(certificates):
     assert "Paste PEM certificates" in form.errors["trusted_ca"][0]
     form = ConfigurationForm(data=_data(trusted_ca=certificates.ca_pem))
     assert form.is_valid(), form.errors
+
+
+def test_an_envelope_sender_with_an_international_domain_is_kept_in_its_ascii_form():
+    form = ConfigurationForm(data=_data(envelope_from="bounces@bücher.example"))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["envelope_from"] == "bounces@xn--bcher-kva.example"

@@ -67,6 +67,21 @@ def test_a_test_list_needs_a_recipient_and_nothing_is_saved():
     assert not EmailConfiguration.objects.filter(name="Empty list").exists()
 
 
+def test_a_repeated_test_recipient_is_refused_and_nothing_is_saved():
+    config = EmailConfiguration(
+        name="Twice", engine="smtp", smtp_host="127.0.0.1", from_email="a@example.com"
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.save_configuration(
+            config,
+            stages=[factories.stage("qa")],
+            test_recipients=[{"email": "a@example.com"}, {"email": "A@example.com"}],
+            author=None,
+        )
+    assert refused.value.messages == ["A@example.com is already in the test list."]
+    assert not EmailConfiguration.objects.exists()
+
+
 def test_a_taken_stage_is_refused_by_name_and_nothing_is_saved():
     holder = factories.configuration("qa", name="Staging mail")
     config = EmailConfiguration(name="Second", smtp_host="h", from_email="a@example.com")
@@ -122,3 +137,30 @@ def test_a_stage_an_app_uses_cannot_be_dropped_from_the_configuration(admin_user
             config, stages=[factories.stage("development")], test_recipients=[], author=None
         )
     assert config.coverages.count() == 2
+
+
+def test_adding_a_stage_records_a_version_that_names_it():
+    config = factories.configuration("development")
+    version = services.save_configuration(
+        config,
+        stages=[factories.stage("development"), factories.stage("qa")],
+        test_recipients=[],
+        author=None,
+    )
+    assert version is not None and version.number == 2
+    assert version.stage_names == ["Development", "QA"]
+
+
+def test_dropping_a_stage_records_a_version_without_it():
+    config = factories.configuration("development", "qa")
+    version = services.save_configuration(
+        config, stages=[factories.stage("qa")], test_recipients=[], author=None
+    )
+    assert version is not None
+    assert config.latest_version().stage_names == ["QA"]
+
+
+def test_renaming_records_a_version_with_the_new_name():
+    config = factories.configuration(name="Old name")
+    version = factories.edit(config, name="New name")
+    assert (version.number, version.name) == (2, "New name")

@@ -144,3 +144,82 @@ def test_the_detail_of_a_missing_configuration_is_404(viewer_client):
         viewer_client.get(reverse("emailconfig:configuration_detail", args=[999])).status_code
         == 404
     )
+
+
+def test_adding_a_stage_on_the_form_records_a_version_that_names_it(editor_client):
+    editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+    config = EmailConfiguration.objects.get()
+    response = editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]),
+        _form_data(stages=("development", "qa", "production"), smtp_password_0=""),
+        follow=True,
+    )
+    assert "Saved “Team mail” as version 2." in response.content.decode()
+    assert config.latest_version().stage_names == ["Development", "QA", "Production"]
+
+
+def test_the_envelope_sender_is_saved_shown_and_compared(editor_client):
+    editor_client.post(
+        reverse("emailconfig:configuration_create"),
+        _form_data(envelope_from="bounces@example.com"),
+    )
+    config = EmailConfiguration.objects.get()
+    assert config.latest_version().envelope_from == "bounces@example.com"
+    editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]),
+        _form_data(envelope_from="", smtp_password_0=""),
+    )
+
+    url = reverse("emailconfig:configuration_detail", args=[config.pk])
+    page = editor_client.get(url + "?from=1&to=2").content.decode()
+    assert "Envelope sender (bounce address)" in page
+    assert "bounces@example.com" in page  # v1's side of the diff
+    assert "Same as the from address" in page
+
+
+def test_the_form_says_sendgrid_ignores_the_envelope_sender(editor_client):
+    page = editor_client.get(reverse("emailconfig:configuration_create")).content.decode()
+    assert "SendGrid ignores the envelope sender" in page
+    assert 'data-show-when="engine=sendgrid"' in page
+
+
+def _config_with_credentials(editor_client):
+    editor_client.post(reverse("emailconfig:configuration_create"), _form_data())
+    return EmailConfiguration.objects.get()
+
+
+def test_the_edit_form_warns_that_unticking_authentication_removes_the_credentials(
+    editor_client,
+):
+    config = _config_with_credentials(editor_client)
+    page = editor_client.get(reverse("emailconfig:configuration_edit", args=[config.pk]))
+    assert "If you untick “Requires authentication”" in page.content.decode()
+
+
+def test_a_refused_save_with_authentication_unticked_says_the_credentials_would_go(
+    editor_client,
+):
+    config = _config_with_credentials(editor_client)
+    data = _form_data(smtp_password_0="", smtp_port="0")
+    del data["smtp_requires_auth"]
+    response = editor_client.post(reverse("emailconfig:configuration_edit", args=[config.pk]), data)
+    assert "Saving removes the stored username and password" in response.content.decode()
+
+
+def test_unticking_authentication_says_the_stored_credentials_were_removed(editor_client):
+    config = _config_with_credentials(editor_client)
+    data = _form_data(smtp_password_0="")
+    del data["smtp_requires_auth"]
+    response = editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]), data, follow=True
+    )
+    page = response.content.decode()
+    assert "Saved “Team mail” as version 2." in page
+    assert "The stored username and password were removed" in page
+    version = config.latest_version()
+    assert (version.smtp_username, version.smtp_password) == ("", None)
+
+
+def test_a_new_configuration_shows_no_credentials_warning(editor_client):
+    page = editor_client.get(reverse("emailconfig:configuration_create")).content.decode()
+    assert "untick “Requires authentication”" not in page
