@@ -419,8 +419,8 @@ def sendgrid_stand_in(
 
 
 @contextmanager
-def slow_http_server(answer: bytes, every: float = 0.1) -> Iterator[int]:
-    """Reads a request, then sends `answer` one byte at a time: slow but never silent."""
+def scripted_http_server(answer: bytes, *, every: float = 0.0) -> Iterator[int]:
+    """Reads a request, sends `answer` as given (with `every`: one byte at a time), closes."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -435,11 +435,12 @@ def slow_http_server(answer: bytes, every: float = 0.1) -> Iterator[int]:
                 continue
             with conn:
                 conn.recv(65536)
-                for byte in answer:
+                pieces = [bytes([byte]) for byte in answer] if every else [answer]
+                for piece in pieces:
                     if stop.wait(every):
                         break
                     try:
-                        conn.sendall(bytes([byte]))
+                        conn.sendall(piece)
                     except OSError:
                         break
 

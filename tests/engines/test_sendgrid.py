@@ -12,8 +12,8 @@ from tests.servers import (
     CLOSE,
     HTTP_1_0,
     IDLE_CLOSE,
+    scripted_http_server,
     sendgrid_stand_in,
-    slow_http_server,
 )
 
 API_KEY = "SG.test-key-that-must-never-be-shown"
@@ -234,19 +234,50 @@ def test_a_request_the_server_took_but_never_answered_is_not_sent_again(stand_in
 
 
 def test_the_whole_answer_must_come_within_the_send_timeout():
+    # One byte every 0.1 s never trips a per-read timeout; only a deadline ends it.
     answer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
-    with slow_http_server(answer, every=0.1) as port:
-        endpoint = f"http://127.0.0.1:{port}/v3/mail/send"
-        settings = delivery_settings(
-            engine="sendgrid",
-            sendgrid_api_key=API_KEY,
-            sendgrid_endpoint=endpoint,
-            connect_timeout=2.0,
-            send_timeout=1.0,
-        )
-        [result] = send(settings, request())
+    with scripted_http_server(answer, every=0.1) as port:
+        [result] = send(scripted(port, connect_timeout=2.0, send_timeout=1.0), request())
     assert result.outcome == Outcome.TEMPORARY
     assert result.answer == "Timed out waiting for SendGrid"
+
+
+def scripted(port, **overrides):
+    endpoint = f"http://127.0.0.1:{port}/v3/mail/send"
+    return delivery_settings(
+        engine="sendgrid", sendgrid_api_key=API_KEY, sendgrid_endpoint=endpoint, **overrides
+    )
+
+
+def test_an_interim_100_continue_is_skipped():
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nX-Message-Id: after-continue\r\nContent-Length: 0\r\n\r\n"
+    )
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.delivered
+    assert result.answer == "202 Accepted (X-Message-Id after-continue)"
+
+
+def test_an_answer_cut_short_is_a_temporary_failure():
+    answer = b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n{"errors":'
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert (
+        result.answer == "The endpoint did not answer like an HTTP API (the answer was cut short)"
+    )
+
+
+def test_a_huge_error_answer_is_kept_short():
+    body = b"x" * 1_000_000
+    answer = b"HTTP/1.1 503 Busy\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert result.answer.startswith("SendGrid answered 503 Busy: xxx")
+    assert len(result.answer) < 2100
 
 
 def test_the_key_never_appears_in_the_reason_phrase(stand_in):
