@@ -102,6 +102,8 @@ class HTTPConnection:
         self._deadline = time.monotonic() + timeout
         try:
             self._send(self._request_bytes(method, path, headers, body))
+        except TimeoutError:
+            raise  # the server is there but not reading: no reason to try again at once
         except OSError as exc:
             self.close()
             raise NotSent(exc, reused=reused) from exc
