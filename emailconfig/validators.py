@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime
 import ipaddress
 import re
 import ssl
 
+from cryptography import x509
 from django.core.exceptions import ValidationError
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line breaks
@@ -56,23 +60,149 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN CERTIFICATE-----\s+([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----"
-)
+_PEM_BOUNDARY = re.compile(r"-----(BEGIN|END) ([A-Z0-9 ]+)-----")
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_NOT_CERTIFICATES = {
+    "CERTIFICATE REQUEST": "a certificate request (CSR)",
+    "NEW CERTIFICATE REQUEST": "a certificate request (CSR)",
+    "PUBLIC KEY": "a public key",
+    "X509 CRL": "a certificate revocation list",
+}
+_PASTE_PEM = "-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----"
 
 
 def validate_pem_certificates(value: str) -> None:
-    """Accept one or more PEM certificates that the TLS library can load."""
+    """Accept one or more PEM CA certificates; say in plain words what is wrong with a paste.
+
+    OpenSSL's own error text ("[X509] no certificate or crl found (_ssl.c:4106)") tells
+    an admin nothing, so it is never shown.
+    """
     if not value.strip():
         return
-    if not _PEM_BLOCK.search(value):
+    blocks = _pem_blocks(value)
+    labels = {label for label, _ in blocks}
+    if any("PRIVATE KEY" in label for label in labels):
         raise ValidationError(
-            "Paste PEM certificates (-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----).",
+            "This paste holds a private key, which must stay secret on its server. Paste only "
+            "the certificate of the authority (CA) that signed the server's certificate "
+            f"({_PASTE_PEM}).",
+            code="private_key",
+        )
+    if labels - {"CERTIFICATE"}:
+        other = sorted(labels - {"CERTIFICATE"})[0]
+        what = _NOT_CERTIFICATES.get(other, f"a “{other}” block")
+        raise ValidationError(
+            f"This paste holds {what}, not a certificate. Paste only certificates ({_PASTE_PEM}).",
+            code="invalid_pem",
+        )
+    if not blocks:
+        raise ValidationError(f"Paste PEM certificates ({_PASTE_PEM}).", code="invalid_pem")
+    for number, (_, body) in enumerate(blocks, 1):
+        _check_ca_certificate(f"Certificate {number}", body)
+    try:
+        ssl.create_default_context().load_verify_locations(cadata=value)
+    except (ssl.SSLError, ValueError):
+        raise ValidationError(
+            "These certificates cannot be used for TLS. Export the CA certificate again, in "
+            "PEM format.",
+            code="invalid_pem",
+        ) from None
+
+
+def _pem_blocks(value: str) -> list[tuple[str, str | None]]:
+    """Each PEM block's label and the text inside it; None when its END line is missing."""
+    blocks: list[tuple[str, str | None]] = []
+    label, start = None, 0
+    for match in _PEM_BOUNDARY.finditer(value):
+        boundary, name = match.groups()
+        if boundary == "BEGIN":
+            if label is not None:
+                blocks.append((label, None))
+            label, start = name, match.end()
+        elif name == label:
+            blocks.append((label, value[start : match.start()]))
+            label = None
+    if label is not None:
+        blocks.append((label, None))
+    return blocks
+
+
+def _check_ca_certificate(which: str, body: str | None) -> None:
+    if body is None:
+        raise ValidationError(
+            f"{which} has no “-----END CERTIFICATE-----” line: the paste was cut short.",
+            code="truncated",
+        )
+    text = "".join(body.split())
+    stray = _NOT_BASE64.search(text)
+    if stray:
+        raise ValidationError(
+            f"{which} has characters that do not belong in a certificate (such as "
+            f"“{stray[0]}”): it was changed while copying. Copy it again from the file.",
             code="invalid_pem",
         )
     try:
-        ssl.create_default_context().load_verify_locations(cadata=value)
-    except (ssl.SSLError, ValueError) as exc:
+        der = base64.b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error:
+        der = b""
+    expected = _der_length(der)
+    if expected is not None and len(der) < expected:
         raise ValidationError(
-            f"These certificates cannot be loaded: {exc}.", code="invalid_pem"
+            f"{which} was cut short: lines are missing between its BEGIN and END lines.",
+            code="truncated",
+        )
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise ValidationError(
+            f"{which} is damaged: the text between its BEGIN and END lines is not a "
+            "certificate. Copy it again from the file.",
+            code="invalid_pem",
         ) from None
+    _check_validity_and_role(which, certificate)
+
+
+def _check_validity_and_role(which: str, certificate: x509.Certificate) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    name = _display_name(certificate.subject)
+    if certificate.not_valid_after_utc < now:
+        expired = certificate.not_valid_after_utc.date().isoformat()
+        raise ValidationError(
+            f"{which} (“{name}”) expired on {expired}. Paste the authority's current certificate.",
+            code="expired",
+        )
+    if certificate.not_valid_before_utc > now:
+        starts = certificate.not_valid_before_utc.date().isoformat()
+        raise ValidationError(
+            f"{which} (“{name}”) is not valid before {starts}; check this machine's clock, or "
+            "paste the certificate in use today.",
+            code="not_yet_valid",
+        )
+    try:
+        is_ca = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    # A self-signed server certificate is its own authority; one issued by a CA is not,
+    # and would stop being trusted when the server renews it.
+    if not is_ca and certificate.issuer != certificate.subject:
+        raise ValidationError(
+            f"{which} (“{name}”) is a server's own certificate, not a certificate authority. "
+            f"Paste the certificate of the authority that issued it, "
+            f"“{_display_name(certificate.issuer)}”.",
+            code="not_ca",
+        )
+
+
+def _der_length(der: bytes) -> int | None:
+    """The length a DER SEQUENCE announces in its header, if `der` starts with one."""
+    if len(der) < 2 or der[0] != 0x30:
+        return None
+    if der[1] < 0x80:
+        return 2 + der[1]
+    size = der[1] & 0x7F
+    return 2 + size + int.from_bytes(der[2 : 2 + size]) if len(der) >= 2 + size else None
+
+
+def _display_name(name: x509.Name) -> str:
+    common = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(common[0].value) if common else name.rfc4514_string()

@@ -303,26 +303,44 @@ def trickling_server(
 
 # SendGrid stand-in ------------------------------------------------------------
 
+# How the stand-in treats its connections, as servers and proxies in front of SendGrid do.
+KEEP_ALIVE = "keep-alive"  # HTTP/1.1 with Content-Length, connection kept open
+CLOSE = "close"  # answers with `Connection: close`, then closes
+HTTP_1_0 = "http/1.0"  # an HTTP/1.0 answer without Content-Length: the body ends at the close
+IDLE_CLOSE = "idle-close"  # keep-alive promised, yet closed once the answer is sent
+CHUNKED = "chunked"  # HTTP/1.1 with Transfer-Encoding: chunked, connection kept open
+
 
 @dataclass
 class SendGridStandIn:
     """Answers like SendGrid's v3 API and records every request it received."""
 
     port: int = 0
+    scheme: str = "http"
     requests: list[dict[str, Any]] = field(default_factory=list)
     connections: set[tuple[str, int]] = field(default_factory=set)
     status: int = 202
+    reason: str = ""
     body: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    behaviour: str = KEEP_ALIVE
+    # Requests after this many are recorded, then the connection drops without an answer.
+    answer_limit: int | None = None
+    closed: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v3/mail/send"
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.port}/v3/mail/send"
+
+    def wait_until_closed(self) -> None:
+        """Wait until the server has closed one more connection."""
+        assert self.closed.acquire(timeout=5), "the stand-in closed no connection"
 
 
 def _handler_for(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as SendGrid does
+        protocol_version = "HTTP/1.0" if stand_in.behaviour == HTTP_1_0 else "HTTP/1.1"
 
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -336,16 +354,33 @@ def _handler_for(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
                     "json": json.loads(raw) if raw else None,
                 }
             )
+            if stand_in.answer_limit is not None and len(stand_in.requests) > stand_in.answer_limit:
+                self.close_connection = True
+                return
             status = stand_in.status
             if self.path.endswith("/v3/scopes"):
                 status = 200 if status < 300 else status
             body = stand_in.body.encode() or (b'{"scopes":["mail.send"]}' if status == 200 else b"")
-            self.send_response(status)
+            self.send_response(status, stand_in.reason or None)
             for name, value in {"X-Message-Id": "sg-test-id", **stand_in.headers}.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            behaviour = stand_in.behaviour
+            if behaviour == CLOSE:
+                self.send_header("Connection", "close")
+            if behaviour == CHUNKED:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for piece in (body[:5], body[5:]):
+                    if piece:
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            if behaviour != HTTP_1_0:
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+            if behaviour in (CLOSE, IDLE_CLOSE):
+                self.close_connection = True
 
         do_GET = do_POST = _answer
 
@@ -355,10 +390,24 @@ def _handler_for(stand_in: SendGridStandIn) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _StandInServer(ThreadingHTTPServer):
+    stand_in: SendGridStandIn
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.stand_in.closed.release()
+
+
 @contextmanager
-def sendgrid_stand_in() -> Iterator[SendGridStandIn]:
-    stand_in = SendGridStandIn()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(stand_in))
+def sendgrid_stand_in(
+    behaviour: str = KEEP_ALIVE, *, tls: ssl.SSLContext | None = None
+) -> Iterator[SendGridStandIn]:
+    """A SendGrid stand-in on loopback: plain HTTP, or HTTPS for localhost with `tls`."""
+    stand_in = SendGridStandIn(behaviour=behaviour, scheme="https" if tls else "http")
+    server = _StandInServer(("127.0.0.1", 0), _handler_for(stand_in))
+    server.stand_in = stand_in
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     stand_in.port = server.server_address[1]
     thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
@@ -367,3 +416,39 @@ def sendgrid_stand_in() -> Iterator[SendGridStandIn]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def scripted_http_server(answer: bytes, *, every: float = 0.0) -> Iterator[int]:
+    """Reads a request, sends `answer` as given (with `every`: one byte at a time), closes."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                pieces = [bytes([byte]) for byte in answer] if every else [answer]
+                for piece in pieces:
+                    if stop.wait(every):
+                        break
+                    try:
+                        conn.sendall(piece)
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()

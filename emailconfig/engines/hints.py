@@ -21,16 +21,28 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
             f"The server on port {port} does not start with TLS. Port 587 and 25 usually "
             "use STARTTLS; choose STARTTLS, or use port 465 for implicit TLS."
         )
-    if (
-        "timed out" in text
-        and step.startswith("Connect")
-        and (security != Security.TLS and port in IMPLICIT_TLS_PORTS)
-    ):
-        return "Port 465 usually expects implicit TLS from the first byte; choose Implicit TLS."
+    waits_for_tls = security != Security.TLS and port in IMPLICIT_TLS_PORTS
+    if "sent no greeting" in text:
+        if waits_for_tls:
+            return (
+                f"Port {port} expects implicit TLS from the first byte: the server waits for "
+                "a TLS handshake and says nothing before it. Choose Implicit TLS."
+            )
+        if security != Security.TLS:
+            return (
+                "The server accepted the connection but said nothing. A port for implicit "
+                "TLS (usually 465) waits silently for a TLS handshake: choose Implicit TLS if "
+                "this is one. Otherwise the server is overloaded or not a mail server."
+            )
+        return (
+            "The connection and TLS handshake worked, but the server said nothing. It may be "
+            "overloaded, or not be a mail server; check the port."
+        )
     if "timed out" in text and step.startswith("Connect"):
         return (
             f"No answer from {settings.smtp_host}:{port} in time. A firewall may be dropping "
             "the traffic, or the host or port is wrong."
+            + (f" Port {port} expects implicit TLS; choose Implicit TLS." if waits_for_tls else "")
         )
     if "connection refused" in text:
         return f"Nothing accepts connections on {settings.smtp_host}:{port}. Check host and port."

@@ -8,11 +8,11 @@ times faster, so the engine keeps its connection for the whole batch.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import re
 import ssl
 import time
+from dataclasses import replace
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -40,6 +40,13 @@ from emailconfig.engines.base import (
     Step,
     ms_since,
     tls_context,
+)
+from emailconfig.engines.http_connection import (
+    BadResponse,
+    ClosedWithoutAnswer,
+    HTTPConnection,
+    NotSent,
+    Response,
 )
 from emailconfig.models import Outcome
 
@@ -80,7 +87,7 @@ def payload(message: ComposedMessage) -> dict:
     return mail.get()
 
 
-def _retry_after(response: http.client.HTTPResponse) -> float | None:
+def _retry_after(response: Response) -> float | None:
     value = response.getheader("Retry-After")
     if value is None:
         reset = response.getheader("X-RateLimit-Reset")
@@ -94,28 +101,19 @@ def _retry_after(response: http.client.HTTPResponse) -> float | None:
 
 
 class SendGridEngine(Engine):
-    _connection: http.client.HTTPConnection | None = None
-    _used = False
+    _connection: HTTPConnection | None = None
 
     def _url(self, path: str | None = None) -> tuple[str, int | None, str, str]:
         parts = urlsplit(self.settings.sendgrid_endpoint)
         return parts.scheme, parts.port, parts.hostname or "", path or parts.path or "/"
 
-    def _open(self) -> http.client.HTTPConnection:
+    def _open(self) -> HTTPConnection:
         if self._connection is None:
             scheme, port, host, _ = self._url()
-            if scheme == "https":
-                self._connection = http.client.HTTPSConnection(
-                    host,
-                    port,
-                    timeout=self.settings.connect_timeout,
-                    context=tls_context(self.settings.trusted_ca),
-                )
-            else:
-                self._connection = http.client.HTTPConnection(
-                    host, port, timeout=self.settings.connect_timeout
-                )
-            self._used = False
+            context = tls_context(self.settings.trusted_ca) if scheme == "https" else None
+            self._connection = HTTPConnection(
+                scheme, host, port, connect_timeout=self.settings.connect_timeout, context=context
+            )
         return self._connection
 
     def close(self) -> None:
@@ -129,13 +127,18 @@ class SendGridEngine(Engine):
             text = text.replace(key.reveal(), "[redacted]")
         return text[:MAX_ANSWER]
 
-    def _request(
-        self, method: str, path: str, body: bytes | None
-    ) -> tuple[int, str, http.client.HTTPResponse]:
-        """One request on the kept-alive connection; a stale idle connection is reopened once."""
+    def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, str, Response]:
+        """One request and its whole answer within the send timeout.
+
+        A request is sent again only when it certainly did not reach the server: a
+        kept-alive connection the server has closed is replaced before writing, and
+        a write that fails on a reused connection is tried once on a new one. Once the
+        request is written, a failure is reported, never retried: the server may have
+        acted on it.
+        """
         key = self.settings.sendgrid_api_key
         if key and not _SENDABLE_KEY.fullmatch(key.reveal()):
-            # Checked here because http.client's own error would quote the key.
+            # Checked before building the request, so no error can ever quote the key.
             raise DeliveryError(
                 "The API key has characters a header cannot carry; enter it again.",
                 permanent=True,
@@ -146,18 +149,21 @@ class SendGridEngine(Engine):
             "User-Agent": "Stagemail",
         }
         for attempt in (1, 2):
-            connection = self._open()
-            reused = self._used
             try:
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                text = self._read(connection, response)
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                response = self._open().request(
+                    method, path, headers, body, timeout=self.settings.send_timeout, keep=MAX_BODY
+                )
+            except NotSent as exc:
                 self.close()
-                if reused and attempt == 1:
-                    continue  # the server closed an idle keep-alive connection; try a fresh one
+                if exc.reused and attempt == 1:
+                    continue  # the server closed the idle connection as we wrote; it saw nothing
                 raise DeliveryError(
-                    f"The server closed the connection: {exc}", connection=True
+                    f"The server closed the connection: {exc.strerror}", connection=True
+                ) from None
+            except ClosedWithoutAnswer:
+                self.close()
+                raise DeliveryError(
+                    "The server closed the connection without answering", connection=True
                 ) from None
             except ssl.SSLCertVerificationError as exc:
                 self.close()
@@ -167,39 +173,19 @@ class SendGridEngine(Engine):
             except TimeoutError:
                 self.close()
                 raise DeliveryError("Timed out waiting for SendGrid", connection=True) from None
-            except http.client.HTTPException as exc:
+            except BadResponse as exc:
                 self.close()
                 raise DeliveryError(
-                    f"The endpoint did not answer like an HTTP API ({type(exc).__name__})",
-                    connection=True,
+                    f"The endpoint did not answer like an HTTP API ({exc})", connection=True
                 ) from None
             except OSError as exc:
                 self.close()
                 raise DeliveryError(
                     f"Network error: {exc.strerror or exc}", connection=True
                 ) from None
-            self._used = True
-            if response.will_close:
-                self.close()
-            return response.status, self._redact(" ".join(text.split())), response
+            text = self._redact(" ".join(response.body.decode("utf-8", "replace").split()))
+            return response.status, text, replace(response, reason=self._redact(response.reason))
         raise AssertionError("unreachable")  # the loop either returns or raises
-
-    def _read(
-        self, connection: http.client.HTTPConnection, response: http.client.HTTPResponse
-    ) -> str:
-        """Read the answer against one overall deadline, keeping at most MAX_BODY bytes."""
-        deadline = time.monotonic() + self.settings.send_timeout
-        kept = bytearray()
-        while not response.isclosed():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or connection.sock is None:
-                raise TimeoutError
-            connection.sock.settimeout(remaining)
-            chunk = response.read1(65536)
-            if not chunk:
-                break
-            kept += chunk[: max(0, MAX_BODY - len(kept))]
-        return kept.decode("utf-8", "replace")
 
     def deliver(self, message: ComposedMessage) -> DeliveryResult:
         _, _, _, path = self._url()

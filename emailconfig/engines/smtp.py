@@ -44,6 +44,7 @@ class _DeadlineReader:
             chunk = self.client.sock.recv(4096)
             if not chunk:
                 break
+            self.client.heard = True
             self.buffer += chunk
         end = self.buffer.find(b"\n") + 1 or len(self.buffer)
         if limit >= 0:
@@ -61,6 +62,14 @@ class _DeadlineMixin:
     sock: socket.socket | None
     file: Any
     deadline: float | None = None
+    # Tell "could not connect" from "connected, but no greeting" (an implicit-TLS port).
+    transport_open = False  # TCP connected (with implicit TLS: the handshake done too)
+    heard = False  # the server has sent at least one byte
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        self.transport_open = True
+        return sock
 
     def _arm(self) -> None:
         if self.deadline is not None and self.sock is not None:
@@ -100,6 +109,14 @@ def _answer(code: int, reply: bytes | str) -> str:
 def _error_for_reply(what: str, code: int, reply: bytes | str) -> DeliveryError:
     """5xx is permanent, anything else (4xx, odd codes) is worth another try."""
     return DeliveryError(f"{what}: {_answer(code, reply)}", permanent=500 <= code < 600)
+
+
+def _timed_out(exc: BaseException) -> bool:
+    # smtplib turns a read timeout into SMTPServerDisconnected, raised while handling it.
+    return isinstance(exc, TimeoutError) or (
+        isinstance(exc, smtplib.SMTPServerDisconnected)
+        and isinstance(exc.__context__, TimeoutError)
+    )
 
 
 def _error_for_exception(exc: BaseException) -> DeliveryError:
@@ -208,8 +225,14 @@ class SMTPEngine(Engine):
         smtp.deadline = time.monotonic() + s.connect_timeout  # connecting includes the banner
         try:
             code, banner = smtp.connect(s.smtp_host, s.smtp_port)
-        except BaseException:
+        except BaseException as exc:
             smtp.close()
+            if _timed_out(exc) and not smtp.heard:
+                raise DeliveryError(
+                    "Timed out: connected, but the server sent no greeting"
+                    if smtp.transport_open
+                    else f"Timed out: no connection to {s.smtp_host}:{s.smtp_port} in time"
+                ) from None
             raise
         if code != 220:
             smtp.close()

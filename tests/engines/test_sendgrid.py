@@ -7,7 +7,14 @@ from emailconfig.delivery import Address
 from emailconfig.engines import engine_for
 from emailconfig.models import Outcome
 from tests.factories import delivery_settings, request
-from tests.servers import sendgrid_stand_in
+from tests.servers import (
+    CHUNKED,
+    CLOSE,
+    HTTP_1_0,
+    IDLE_CLOSE,
+    scripted_http_server,
+    sendgrid_stand_in,
+)
 
 API_KEY = "SG.test-key-that-must-never-be-shown"
 
@@ -169,6 +176,118 @@ def test_a_key_without_mail_send_is_reported(stand_in):
     steps = engine_for(settings_for(stand_in)).check_connection()
     assert not steps[-1].ok
     assert "Mail Send permission" in steps[-1].hint
+
+
+# However the server handles its connections, every message is delivered exactly once.
+
+
+@pytest.fixture(params=["http", "https"])
+def tls(request, certificates):
+    if request.param == "https":
+        return certificates.server_context(certificates.localhost)
+    return None
+
+
+def secure_settings_for(stand_in, certificates, **overrides):
+    return settings_for(stand_in, trusted_ca=certificates.ca_pem, **overrides)
+
+
+@pytest.mark.parametrize("behaviour", [CLOSE, HTTP_1_0, IDLE_CLOSE, CHUNKED])
+def test_every_message_is_delivered_once_whatever_the_server_does_with_connections(
+    behaviour, tls, certificates
+):
+    with sendgrid_stand_in(behaviour, tls=tls) as stand_in:
+        settings = secure_settings_for(stand_in, certificates)
+        with engine_for(settings) as engine:
+            results = []
+            for _ in range(3):
+                results.append(engine.send(compose(request(), settings)))
+                if behaviour != CHUNKED:
+                    stand_in.wait_until_closed()  # the next message meets a closed connection
+    assert [r.answer for r in results] == ["202 Accepted (X-Message-Id sg-test-id)"] * 3
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 3
+    assert [r["method"] for r in stand_in.requests] == ["POST"] * 3
+    assert len(stand_in.connections) == (1 if behaviour == CHUNKED else 3)
+
+
+@pytest.mark.parametrize("behaviour", [CLOSE, HTTP_1_0, IDLE_CLOSE, CHUNKED])
+def test_the_connection_test_succeeds_whatever_the_server_does_with_connections(
+    behaviour, tls, certificates
+):
+    with sendgrid_stand_in(behaviour, tls=tls) as stand_in:
+        steps = engine_for(secure_settings_for(stand_in, certificates)).check_connection()
+    assert [(s.name, s.ok, s.answer) for s in steps] == [
+        ("Reach SendGrid", True, "200 OK"),
+        ("API key accepted, may send mail", True, "200 OK, mail.send"),
+    ]
+    assert [r["path"] for r in stand_in.requests] == ["/v3/scopes"]
+
+
+def test_a_request_the_server_took_but_never_answered_is_not_sent_again(stand_in):
+    # Only the server knows whether it acted on it: sending it again could deliver it twice.
+    stand_in.answer_limit = 1
+    first, second = send(settings_for(stand_in), request(), request())
+    assert first.delivered
+    assert second.outcome == Outcome.TEMPORARY
+    assert "closed the connection without answering" in second.answer
+    assert len(stand_in.requests) == 2
+
+
+def test_the_whole_answer_must_come_within_the_send_timeout():
+    # One byte every 0.1 s never trips a per-read timeout; only a deadline ends it.
+    answer = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n"
+    with scripted_http_server(answer, every=0.1) as port:
+        [result] = send(scripted(port, connect_timeout=2.0, send_timeout=1.0), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert result.answer == "Timed out waiting for SendGrid"
+
+
+def scripted(port, **overrides):
+    endpoint = f"http://127.0.0.1:{port}/v3/mail/send"
+    return delivery_settings(
+        engine="sendgrid", sendgrid_api_key=API_KEY, sendgrid_endpoint=endpoint, **overrides
+    )
+
+
+def test_an_interim_100_continue_is_skipped():
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nX-Message-Id: after-continue\r\nContent-Length: 0\r\n\r\n"
+    )
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.delivered
+    assert result.answer == "202 Accepted (X-Message-Id after-continue)"
+
+
+def test_an_answer_cut_short_is_a_temporary_failure():
+    answer = b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n{"errors":'
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert (
+        result.answer == "The endpoint did not answer like an HTTP API (the answer was cut short)"
+    )
+
+
+def test_a_huge_error_answer_is_kept_short():
+    body = b"x" * 1_000_000
+    answer = b"HTTP/1.1 503 Busy\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.outcome == Outcome.TEMPORARY
+    assert result.answer.startswith("SendGrid answered 503 Busy: xxx")
+    assert len(result.answer) < 2100
+
+
+def test_the_key_never_appears_in_the_reason_phrase(stand_in):
+    stand_in.status = 401
+    stand_in.reason = f"Unauthorized {API_KEY}"
+    [result] = send(settings_for(stand_in), request())
+    assert API_KEY not in result.answer
+    assert result.answer == "SendGrid answered 401 Unauthorized [redacted]"
+    steps = engine_for(settings_for(stand_in)).check_connection()
+    assert all(API_KEY not in step.answer for step in steps)
 
 
 def test_an_endpoint_that_does_not_speak_http_is_a_failure_not_a_crash():

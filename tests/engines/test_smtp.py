@@ -7,6 +7,7 @@ import pytest
 from emailconfig.composer import compose
 from emailconfig.delivery import Address
 from emailconfig.engines import engine_for
+from emailconfig.engines.hints import hint_for
 from emailconfig.models import Outcome
 from tests.factories import delivery_settings, request
 from tests.servers import (
@@ -280,6 +281,34 @@ def test_the_connection_test_explains_implicit_tls_on_a_starttls_port():
         steps = engine_for(settings_for(server, smtp_security="tls")).check_connection()
     assert not steps[0].ok
     assert "does not start with TLS" in steps[0].hint
+
+
+def test_the_connection_test_suggests_implicit_tls_when_the_server_waits_for_it(certificates):
+    # An implicit-TLS port accepts the connection and says nothing until TLS starts.
+    tls = certificates.server_context(certificates.localhost)
+    with smtp_server(implicit_tls=tls) as server:
+        settings = settings_for(server, smtp_security="starttls", connect_timeout=1.0)
+        [step] = engine_for(settings).check_connection()
+    assert (step.name, step.ok) == ("Connect", False)
+    assert step.answer == "Timed out: connected, but the server sent no greeting"
+    assert "Implicit TLS" in step.hint and "465" in step.hint
+    assert "firewall" not in step.hint
+
+
+def test_the_connection_test_tells_a_silent_port_from_an_unreachable_one():
+    with silent_server() as port:
+        [step] = engine_for(
+            delivery_settings(smtp_port=port, connect_timeout=1.0)
+        ).check_connection()
+    assert step.answer == "Timed out: connected, but the server sent no greeting"
+    assert "Implicit TLS" in step.hint
+    unreachable = "Timed out: no connection to 192.0.2.1:465 in time"
+    for security in ("none", "starttls"):
+        settings = delivery_settings(smtp_host="192.0.2.1", smtp_port=465, smtp_security=security)
+        hint = hint_for("Connect", unreachable, settings)
+        assert "firewall" in hint and "Port 465 expects implicit TLS" in hint
+    settings = delivery_settings(smtp_host="192.0.2.1", smtp_port=587, smtp_security="starttls")
+    assert "TLS" not in hint_for("Connect", unreachable.replace("465", "587"), settings)
 
 
 def test_the_connection_test_explains_a_refused_sender():
