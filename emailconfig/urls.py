@@ -39,6 +39,11 @@ urlpatterns = [
     path("apps/<slug:slug>/", apps.app_detail, name="app_detail"),
     path("apps/<slug:slug>/edit/", apps.app_edit, name="app_edit"),
     path("apps/<slug:slug>/stages/<slug:stage_slug>/apply/", apps.apply, name="apply"),
+    path(
+        "apps/<slug:slug>/stages/<slug:stage_slug>/rate-limit/",
+        apps.rate_limit,
+        name="rate_limit",
+    ),
     path("apps/<slug:slug>/stages/<slug:stage_slug>/tokens/", tokens.token_list, name="token_list"),
     path(
         "apps/<slug:slug>/stages/<slug:stage_slug>/tokens/new/",

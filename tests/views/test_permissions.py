@@ -58,6 +58,10 @@ def write_urls(world):
         (reverse("emailconfig:template_edit", args=["hello"]), {"key": "x"}),
         (reverse("emailconfig:connection_test", args=[world["config"].pk]), {}),
         (reverse("emailconfig:token_issue", args=["billing", "qa"]), {}),
+        (
+            reverse("emailconfig:rate_limit", args=["billing", "qa"]),
+            {"rate_limit_per_minute": "1"},
+        ),
     ]
 
 
@@ -117,5 +121,6 @@ def test_an_editor_opens_every_page_and_form(editor_client, world):
     for url in read_urls(world):
         assert editor_client.get(url).status_code == 200, url
     for url, _ in write_urls(world):
-        if not url.endswith(("/move/", "/test-connection/", "/tokens/new/")):  # POST-only
+        post_only = ("/move/", "/test-connection/", "/tokens/new/", "/rate-limit/")
+        if not url.endswith(post_only):
             assert editor_client.get(url).status_code == 200, url
