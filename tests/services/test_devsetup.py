@@ -44,3 +44,15 @@ def test_the_first_email_link_sends_the_example_to_the_sink_with_one_press(edito
     assert received.rcpt_tos == ["editor@example.com"]
     assert b"Subject: Welcome to Stagemail, Ada" in received.content
     assert b"Issue an API token" in received.content
+
+
+def test_preview_and_test_send_on_the_sink_configuration_has_the_example_chosen(editor_client):
+    configuration = devsetup.ensure_development_configuration()
+    template = devsetup.ensure_example_template()
+    detail = editor_client.get(f"/configurations/{configuration.pk}/").content.decode()
+    link = f"/preview/?configuration={configuration.pk}"
+    assert f'href="{link}"' in detail
+    form = editor_client.get(link).context["form"]
+    assert form["template"].value() == template.pk
+    EmailTemplate.objects.create(key="mine", name="Mine", subject="Hi", text_body="x")
+    assert editor_client.get(link).context["form"]["template"].value() is None  # a choice now
