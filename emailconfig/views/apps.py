@@ -91,14 +91,14 @@ def rate_limit(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse
         return _detail(request, applied.app, refused_limit=(applied.stage, form))
     limit = form.cleaned_data["rate_limit_per_minute"]
     ratelimits.set_rate_limit(applied, limit)
-    if limit is None:
-        default = settings.STAGEMAIL_API_RATE_LIMIT
-        text = f"{applied.app} on {applied.stage} uses the default limit again: {default:,} "
-        text += "messages a minute."
-    else:
-        text = f"The API now accepts up to {limit:,} messages a minute from {applied.app} "
-        text += f"on {applied.stage}."
-    messages.success(request, text)
+    where = f"{applied.app} on {applied.stage}"
+    messages.success(
+        request,
+        f"{where} uses the default limit again: "
+        f"{settings.STAGEMAIL_API_RATE_LIMIT:,} messages a minute."
+        if limit is None
+        else f"The API now accepts up to {limit:,} messages a minute from {where}.",
+    )
     return redirect(reverse("emailconfig:app_detail", args=[slug]) + f"#stage-{stage_slug}")
 
 
