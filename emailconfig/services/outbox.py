@@ -270,11 +270,11 @@ def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
         else "the default limit (STAGEMAIL_API_RATE_LIMIT); an editor can set this app's own "
         "limit on its page in the portal"
     )
-    messages_ = "message" if limit == 1 else "messages"
+    noun = "message" if limit == 1 else "messages"
     return ApiError(
         429,
         "rate_limited",
-        f"More than {limit} {messages_} a minute for {credential.app} on {credential.stage}: "
+        f"More than {limit} {noun} a minute for {credential.app} on {credential.stage}: "
         f"{where}.",
         headers={"Retry-After": str(60 - timezone.now().second)},
     )
