@@ -274,8 +274,7 @@ def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
     return ApiError(
         429,
         "rate_limited",
-        f"More than {limit} {noun} a minute for {credential.app} on {credential.stage}: "
-        f"{where}.",
+        f"More than {limit} {noun} a minute for {credential.app} on {credential.stage}: {where}.",
         headers={"Retry-After": str(60 - timezone.now().second)},
     )
 
