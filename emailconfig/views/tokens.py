@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from emailconfig import crypto
 from emailconfig.models import ApiToken, App, Stage
 from emailconfig.services import tokens
 
@@ -23,7 +24,8 @@ GRACE_CHOICES = [
     ("604800", "7 days"),
 ]
 
-# Session key holding a just-issued token until the redirected page shows it, once.
+# Session key holding a just-issued token, encrypted like every stored secret, until the
+# redirected page shows it, once.
 NEW_TOKEN = "stagemail_new_token"  # noqa: S105  (a key name, not a secret)
 
 
@@ -54,7 +56,7 @@ def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse
             "credentials": ApiToken.objects.filter(app=app, stage=stage).select_related(
                 "created_by"
             ),
-            "new_token": issued["token"] if shown_here else "",
+            "new_token": crypto.decrypt(issued["token"]) if shown_here else "",
             "rotate_form": RotateForm(),
         },
     )
@@ -74,7 +76,8 @@ def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpRespons
     else:
         _, token = tokens.issue(app, stage, by=request.user)
     # Post/Redirect/Get: reloading the page that shows the token must not issue another.
-    request.session[NEW_TOKEN] = {"app": app.pk, "stage": stage.pk, "token": token}
+    sealed = crypto.encrypt(token)
+    request.session[NEW_TOKEN] = {"app": app.pk, "stage": stage.pk, "token": sealed}
     return redirect("emailconfig:token_list", slug=app.slug, stage_slug=stage.slug)
 
 

@@ -33,8 +33,10 @@ def test_reloading_the_page_that_shows_a_new_token_issues_no_other_and_hides_it(
     assert response.status_code == 302  # Post/Redirect/Get: a reload repeats only the GET
     shown = response["Location"]
     assert shown == reverse("emailconfig:token_list", args=["billing", "qa"])
+    waiting = str(dict(editor_client.session))
     token = editor_client.get(shown).context["new_token"]
     assert token.startswith("smk_") and token not in shown
+    assert token[4:] not in waiting  # the session keeps it encrypted until it is shown
 
     reloaded = editor_client.get(shown)
     assert ApiToken.objects.count() == 1
