@@ -6,13 +6,13 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-faults bench lint format install check-python clean screenshots chromium smtp-sink
+.PHONY: run test test-faults bench lint format install install-run check-python clean screenshots chromium smtp-sink
 
-run: install .env
+run: install-run .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_first_admin
-	@echo "Stagemail is starting on http://$(HOST)/ (sign in with the admin account above),"
-	@echo "with a delivery worker and a local SMTP sink on 127.0.0.1:1025."
+	@echo "Stagemail is starting on http://$(HOST)/ with a delivery worker and a local SMTP"
+	@echo "sink on 127.0.0.1:1025."
 	$(PY) manage.py rundev $(HOST)
 
 test: install chromium
@@ -60,6 +60,9 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# `make run` installs what running needs; everything else (tests, lint, bench) adds the
+# test tools on top.
+install-run: $(VENV)/.installed-run
 install: $(VENV)/.installed
 
 check-python:
@@ -72,12 +75,15 @@ check-python:
 $(VENV)/bin/python: | check-python
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --upgrade pip
+$(VENV)/.installed-run: requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(VENV)/.installed-run
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-.env: | $(VENV)/.installed
+.env: | $(VENV)/.installed-run
 	$(PY) -m portal.bootstrap_env .env
 
 clean:

@@ -3,5 +3,5 @@ from django.http import HttpRequest
 
 
 def portal(request: HttpRequest) -> dict[str, object]:
-    """The local sink is a development aid; its page is linked only with DEBUG on."""
-    return {"debug_sink": settings.DEBUG}
+    """The local sink is a development aid; its pages exist only with STAGEMAIL_LOCAL_SINK."""
+    return {"debug_sink": settings.STAGEMAIL_LOCAL_SINK}

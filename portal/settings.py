@@ -61,6 +61,8 @@ STAGEMAIL_MAX_ATTACHMENTS = env.int("STAGEMAIL_MAX_ATTACHMENTS", default=10)
 STAGEMAIL_MAX_MESSAGE_BYTES = env.int("STAGEMAIL_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)
 # Days finished messages are kept (the workers remove older ones); 0 keeps them forever.
 STAGEMAIL_RETENTION_DAYS = env.int("STAGEMAIL_RETENTION_DAYS", default=0)
+# The local development sink's pages (what `make run`'s SMTP sink received); on with DEBUG.
+STAGEMAIL_LOCAL_SINK = env_bool("STAGEMAIL_LOCAL_SINK", default=DEBUG)
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 
@@ -77,6 +79,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves /static/ itself (compressed, hashed names, cached for a year); right after
+    # SecurityMiddleware, as whitenoise asks, so it answers before the rest runs.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,6 +152,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# `collectstatic` writes each file under a content-hashed name, gzip- and brotli-ready;
+# with DEBUG off pages link those names, which whitenoise serves with a long cache.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # HTTPS. Secure by default whenever DEBUG is off; each can be relaxed from the
 # environment (for example behind a TLS-terminating proxy that already redirects).

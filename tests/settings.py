@@ -7,6 +7,7 @@ from cryptography.fernet import Fernet
 os.environ.setdefault("SECRET_KEY", "test-" + "x" * 60)
 os.environ.setdefault("STAGEMAIL_ENCRYPTION_KEYS", Fernet.generate_key().decode())
 os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("STAGEMAIL_LOCAL_SINK", "1")  # its pages are tested with DEBUG off
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # The live server of the browser tests speaks plain HTTP.
 for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
@@ -15,3 +16,10 @@ for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE
 from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Pages render here without a collectstatic run; the hashed, compressed storage is tested in
+# a real production start (tests/browser/test_production.py).
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,3 +1,6 @@
+import subprocess
+from pathlib import Path
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -16,6 +19,8 @@ def test_the_first_admin_is_created_once_and_its_password_printed_once(capsys):
     assert len(password) >= 20
     assert password not in second
     assert "already exists" in second
+    assert "Sign in as admin with the password above." in first
+    assert "no password is shown" in second and "above" not in second
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
 
     client = Client()
@@ -30,3 +35,18 @@ def test_generate_encryption_key_prints_a_usable_key(capsys, settings):
     from emailconfig import crypto
 
     assert crypto.decrypt(crypto.encrypt("ok")) == "ok"
+
+
+def test_make_run_leaves_the_sign_in_sentence_to_the_command_that_knows():
+    """Only create_first_admin knows whether it printed a password to point 'above' at."""
+    root = Path(__file__).resolve().parent.parent
+    planned = subprocess.run(
+        ["make", "--dry-run", "--always-make", "run"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    echoed = [line for line in planned.splitlines() if line.startswith("echo")]
+    assert echoed and not [line for line in echoed if "above" in line or "sign in" in line]

@@ -130,6 +130,10 @@ class PreviewForm(forms.Form):
         self.fields["configuration"].label_from_instance = lambda c: (
             f"{c.name} ({', '.join(cov.stage.name for cov in c.coverages.all()) or 'no stage'})"
         )
+        if not self.is_bound and "template" not in self.initial:
+            templates = list(EmailTemplate.objects.all()[:2])
+            if len(templates) == 1:  # e.g. only `make run`'s example: nothing to choose
+                self.initial["template"] = templates[0].pk
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

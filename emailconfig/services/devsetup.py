@@ -1,10 +1,15 @@
-"""The local development setup that `make run` creates: a sink-backed Development configuration."""
+"""The local development setup that `make run` creates: a sink-backed Development
+configuration and an example template, so a first test email needs no writing."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from urllib.parse import urlencode
 
-from emailconfig.models import EmailConfiguration, Stage, StageCoverage
+from django.db import transaction
+from django.urls import reverse
+
+from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
+from emailconfig.seeds import EXAMPLE_TEMPLATE, seed_example_template
 from emailconfig.services.configurations import save_configuration
 
 SINK_HOST, SINK_PORT = "127.0.0.1", 1025
@@ -29,3 +34,19 @@ def ensure_development_configuration() -> EmailConfiguration | None:
     )
     save_configuration(configuration, stages=[stage], test_recipients=[], author=None)
     return configuration
+
+
+def ensure_example_template() -> EmailTemplate | None:
+    """The example template, created only where there is no template yet."""
+    return seed_example_template(EmailTemplate)
+
+
+def first_email_path() -> str | None:
+    """The preview page with the sink configuration and the example template chosen, where
+    *Send test* sends a first email to the local sink; None once either is gone."""
+    configuration = EmailConfiguration.objects.filter(name=DEV_CONFIGURATION).first()
+    template = EmailTemplate.objects.filter(key=EXAMPLE_TEMPLATE["key"]).first()
+    if configuration is None or template is None:
+        return None
+    query = urlencode({"configuration": configuration.pk, "template": template.pk})
+    return f"{reverse('emailconfig:preview')}?{query}"

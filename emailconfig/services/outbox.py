@@ -264,10 +264,17 @@ def _take_rate_limit(credential: ApiToken, limit: int) -> None:
 
 
 def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
+    where = (
+        "this app's own limit on this stage, set on the app's page in the portal"
+        if credential.applied_rate_limit
+        else "the default limit (STAGEMAIL_API_RATE_LIMIT); an editor can set this app's own "
+        "limit on its page in the portal"
+    )
+    noun = "message" if limit == 1 else "messages"
     return ApiError(
         429,
         "rate_limited",
-        f"More than {limit} messages a minute for {credential.app} on {credential.stage}.",
+        f"More than {limit} {noun} a minute for {credential.app} on {credential.stage}: {where}.",
         headers={"Retry-After": str(60 - timezone.now().second)},
     )
 

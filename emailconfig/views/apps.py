@@ -1,18 +1,22 @@
-"""Registered apps: list, register, edit, and the per-stage apply / re-apply flow."""
+"""Registered apps: list, register, edit, the per-stage apply / re-apply flow and rate limit."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from emailconfig import queries, versions
 from emailconfig.forms.catalogue import AppForm, ApplyForm
+from emailconfig.forms.ratelimits import RateLimitForm
 from emailconfig.models import App, AppliedConfiguration, Stage
 from emailconfig.services import configurations as services
+from emailconfig.services import ratelimits
 
 SECTION = "apps"
 
@@ -50,12 +54,52 @@ def _edit(request: HttpRequest, app: App) -> HttpResponse:
 
 @permission_required("emailconfig.view_app", raise_exception=True)
 def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    app = get_object_or_404(App, slug=slug)
+    return _detail(request, get_object_or_404(App, slug=slug))
+
+
+def _detail(
+    request: HttpRequest,
+    app: App,
+    refused_limit: tuple[Stage, RateLimitForm] | None = None,
+) -> HttpResponse:
+    """The app page; `refused_limit` brings a refused rate limit back to its stage's row."""
+    stage, form = refused_limit or (None, None)
     return render(
         request,
         "emailconfig/apps/detail.html",
-        {"section": SECTION, "app": app, "rows": queries.stage_rows(app)},
+        {
+            "section": SECTION,
+            "app": app,
+            "rows": queries.stage_rows(app),
+            "default_rate_limit": settings.STAGEMAIL_API_RATE_LIMIT,
+            "rate_limit_stage": stage,
+            "rate_limit_form": form,
+        },
     )
+
+
+@require_POST
+@permission_required("emailconfig.change_appliedconfiguration", raise_exception=True)
+def rate_limit(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
+    applied = get_object_or_404(
+        AppliedConfiguration.objects.select_related("app", "stage"),
+        app__slug=slug,
+        stage__slug=stage_slug,
+    )
+    form = RateLimitForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, applied.app, refused_limit=(applied.stage, form))
+    limit = form.cleaned_data["rate_limit_per_minute"]
+    ratelimits.set_rate_limit(applied, limit)
+    where = f"{applied.app} on {applied.stage}"
+    messages.success(
+        request,
+        f"{where} uses the default limit again: "
+        f"{settings.STAGEMAIL_API_RATE_LIMIT:,} messages a minute."
+        if limit is None
+        else f"The API now accepts up to {limit:,} messages a minute from {where}.",
+    )
+    return redirect(reverse("emailconfig:app_detail", args=[slug]) + f"#stage-{stage_slug}")
 
 
 @require_http_methods(["GET", "POST"])

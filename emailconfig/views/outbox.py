@@ -17,6 +17,7 @@ from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message, SinkMessage
 from emailconfig.services import outbox
 from emailconfig.services.previews import header_block
+from emailconfig.views.sink import sink_enabled
 from emailconfig.worker import compose_stored
 
 SECTION = "outbox"
@@ -87,6 +88,7 @@ def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
     return redirect("emailconfig:message_detail", pk=message.pk)
 
 
+@sink_enabled
 @permission_required("emailconfig.view_message", raise_exception=True)
 def sink(request: HttpRequest) -> HttpResponse:
     """What the local development sink (started by `make run`) received."""

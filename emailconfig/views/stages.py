@@ -19,7 +19,12 @@ SECTION = "stages"
 
 @permission_required("emailconfig.view_stage", raise_exception=True)
 def stage_list(request: HttpRequest) -> HttpResponse:
-    stages = Stage.objects.select_related("coverage__configuration").annotate(apps=Count("applied"))
+    # Explicit order: Django leaves Meta.ordering out of queries that aggregate.
+    stages = (
+        Stage.objects.select_related("coverage__configuration")
+        .annotate(apps=Count("applied"))
+        .order_by("order", "name")
+    )
     return render(request, "emailconfig/stages/list.html", {"section": SECTION, "stages": stages})
 
 

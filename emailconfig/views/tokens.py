@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from emailconfig import crypto
 from emailconfig.models import ApiToken, App, Stage
 from emailconfig.services import tokens
 
@@ -22,6 +23,10 @@ GRACE_CHOICES = [
     ("86400", "24 hours"),
     ("604800", "7 days"),
 ]
+
+# Session key holding a just-issued token, encrypted like every stored secret, until the
+# redirected page shows it, once.
+NEW_TOKEN = "stagemail_new_token"  # noqa: S105  (a key name, not a secret)
 
 
 class RotateForm(forms.Form):
@@ -34,13 +39,13 @@ def _app_stage(slug: str, stage_slug: str) -> tuple[App, Stage]:
     return get_object_or_404(App, slug=slug), get_object_or_404(Stage, slug=stage_slug)
 
 
+@never_cache  # the page may show a new token once; no cache may keep it
 @permission_required("emailconfig.view_apitoken", raise_exception=True)
 def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
     app, stage = _app_stage(slug, stage_slug)
-    return _render(request, app, stage)
-
-
-def _render(request: HttpRequest, app: App, stage: Stage, new_token: str = "") -> HttpResponse:
+    # Taken out of the session whichever page asks, so the plaintext does not linger there.
+    issued = request.session.pop(NEW_TOKEN, None)
+    shown_here = issued and (issued["app"], issued["stage"]) == (app.pk, stage.pk)
     return render(
         request,
         "emailconfig/apps/tokens.html",
@@ -51,13 +56,12 @@ def _render(request: HttpRequest, app: App, stage: Stage, new_token: str = "") -
             "credentials": ApiToken.objects.filter(app=app, stage=stage).select_related(
                 "created_by"
             ),
-            "new_token": new_token,
+            "new_token": crypto.decrypt(issued["token"]) if shown_here else "",
             "rotate_form": RotateForm(),
         },
     )
 
 
-@never_cache  # the page shows a token once; no cache may keep it
 @require_POST
 @permission_required("emailconfig.add_apitoken", raise_exception=True)
 def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
@@ -71,7 +75,10 @@ def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpRespons
         _, token = tokens.rotate(app, stage, grace=grace, by=request.user)
     else:
         _, token = tokens.issue(app, stage, by=request.user)
-    return _render(request, app, stage, new_token=token)
+    # Post/Redirect/Get: reloading the page that shows the token must not issue another.
+    sealed = crypto.encrypt(token)
+    request.session[NEW_TOKEN] = {"app": app.pk, "stage": stage.pk, "token": sealed}
+    return redirect("emailconfig:token_list", slug=app.slug, stage_slug=stage.slug)
 
 
 @require_POST

@@ -216,6 +216,22 @@ def test_the_rate_limit_answers_429_with_retry_after(api, qa_world):
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
     assert Message.objects.count() == 2
+    assert response.json()["error"]["message"] == (
+        "More than 2 messages a minute for Billing on QA: this app's own limit on this stage, "
+        "set on the app's page in the portal."
+    )
+
+
+def test_the_429_names_the_default_limit_and_where_it_is_set(api, qa_world, settings):
+    settings.STAGEMAIL_API_RATE_LIMIT = 1
+    assert api.post(URL, message_body()).status_code == 202
+    response = api.post(URL, message_body())
+    assert response.status_code == 429
+    assert response.json()["error"]["message"] == (
+        "More than 1 message a minute for Billing on QA: the default limit "
+        "(STAGEMAIL_API_RATE_LIMIT); an editor can set this app's own limit on its page "
+        "in the portal."
+    )
 
 
 def test_over_the_limit_nothing_is_written(api, qa_world):

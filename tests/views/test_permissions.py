@@ -9,6 +9,7 @@ from emailconfig.models import (
     AppliedConfiguration,
     EmailConfiguration,
     EmailTemplate,
+    SinkMessage,
     Stage,
 )
 from tests import factories
@@ -21,7 +22,21 @@ def world():
     config = factories.configuration("qa", name="QA mail")
     app = factories.app("Billing")
     template = EmailTemplate.objects.create(key="hello", name="Hello", subject="Hi", text_body="x")
-    return {"config": config, "app": app, "version": config.latest_version(), "template": template}
+    received = SinkMessage.objects.create(
+        mail_from="a@example.com",
+        rcpt_tos=["b@example.com"],
+        subject="Hi",
+        raw=b'Subject: Hi\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/html\r\n\r\n<p>Hi</p>\r\n--b\r\n"
+        b'Content-Disposition: attachment; filename="a.txt"\r\n\r\nA\r\n--b--\r\n',
+    )
+    return {
+        "config": config,
+        "app": app,
+        "version": config.latest_version(),
+        "template": template,
+        "received": received.pk,
+    }
 
 
 def read_urls(world):
@@ -36,6 +51,11 @@ def read_urls(world):
         reverse("emailconfig:preview"),
         reverse("emailconfig:outbox"),
         reverse("emailconfig:token_list", args=["billing", "qa"]),
+        reverse("emailconfig:sink"),
+        reverse("emailconfig:sink_message", args=[world["received"]]),
+        reverse("emailconfig:sink_html", args=[world["received"]]),
+        reverse("emailconfig:sink_raw", args=[world["received"]]),
+        reverse("emailconfig:sink_attachment", args=[world["received"], 1]),
     ]
 
 
@@ -58,6 +78,12 @@ def write_urls(world):
         (reverse("emailconfig:template_edit", args=["hello"]), {"key": "x"}),
         (reverse("emailconfig:connection_test", args=[world["config"].pk]), {}),
         (reverse("emailconfig:token_issue", args=["billing", "qa"]), {}),
+        (
+            reverse("emailconfig:rate_limit", args=["billing", "qa"]),
+            {"rate_limit_per_minute": "1"},
+        ),
+        (reverse("emailconfig:sink_delete", args=[world["received"]]), {}),
+        (reverse("emailconfig:sink_delete_all"), {}),
     ]
 
 
@@ -68,6 +94,8 @@ def _snapshot():
         AppliedConfiguration.objects.count(),
         list(EmailTemplate.objects.values_list("key", "subject")),
         ApiToken.objects.count(),
+        list(AppliedConfiguration.objects.values_list("rate_limit_per_minute", flat=True)),
+        SinkMessage.objects.count(),
     )
 
 
@@ -93,7 +121,11 @@ def test_a_viewer_cannot_change_anything_by_page_or_direct_post(viewer_client, w
 
 
 def test_a_viewer_sees_no_edit_controls(viewer_client, world):
-    pages = "".join(viewer_client.get(url).content.decode() for url in read_urls(world))
+    pages = "".join(
+        response.content.decode()
+        for response in map(viewer_client.get, read_urls(world))
+        if not response.streaming  # downloads
+    )
     for control in (
         "New configuration",
         "Register an app",
@@ -117,5 +149,6 @@ def test_an_editor_opens_every_page_and_form(editor_client, world):
     for url in read_urls(world):
         assert editor_client.get(url).status_code == 200, url
     for url, _ in write_urls(world):
-        if not url.endswith(("/move/", "/test-connection/", "/tokens/new/")):  # POST-only
+        post_only = ("/move/", "/test-connection/", "/tokens/new/", "/rate-limit/")
+        if not url.endswith(post_only):
             assert editor_client.get(url).status_code == 200, url

@@ -58,3 +58,15 @@ def test_an_unused_stage_is_deleted_after_confirmation(editor_client):
 
 def test_moving_needs_a_post(editor_client):
     assert editor_client.get(reverse("emailconfig:stage_move", args=["qa"])).status_code == 405
+
+
+def test_the_stages_page_lists_the_stages_in_their_new_order_after_a_move(editor_client):
+    editor_client.post(reverse("emailconfig:stage_create"), {"name": "Staging"})
+    response = editor_client.post(
+        reverse("emailconfig:stage_move", args=["staging"]), {"direction": "up"}, follow=True
+    )
+    page = response.content.decode()
+    assert "Moved Staging up." in page
+    rows = [page.index(f'<th scope="row">{name} ') for name in ("Development", "QA", "Staging")]
+    assert rows == sorted(rows)
+    assert page.index('<th scope="row">Staging ') < page.index('<th scope="row">Production ')

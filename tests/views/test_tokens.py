@@ -15,7 +15,7 @@ def app():
 
 def test_an_issued_token_is_shown_once_and_stored_hashed(editor_client, app):
     url = reverse("emailconfig:token_issue", args=["billing", "qa"])
-    response = editor_client.post(url)
+    response = editor_client.post(url, follow=True)
     token = response.context["new_token"]
     assert token.startswith("smk_") and token in response.content.decode()
     assert "no-store" in response["Cache-Control"]
@@ -26,6 +26,30 @@ def test_an_issued_token_is_shown_once_and_stored_hashed(editor_client, app):
     listing = editor_client.get(reverse("emailconfig:token_list", args=["billing", "qa"]))
     assert token not in listing.content.decode()
     assert credential.prefix in listing.content.decode()
+
+
+def test_reloading_the_page_that_shows_a_new_token_issues_no_other_and_hides_it(editor_client, app):
+    response = editor_client.post(reverse("emailconfig:token_issue", args=["billing", "qa"]))
+    assert response.status_code == 302  # Post/Redirect/Get: a reload repeats only the GET
+    shown = response["Location"]
+    assert shown == reverse("emailconfig:token_list", args=["billing", "qa"])
+    waiting = str(dict(editor_client.session))
+    token = editor_client.get(shown).context["new_token"]
+    assert token.startswith("smk_") and token not in shown
+    assert token[4:] not in waiting  # the session keeps it encrypted until it is shown
+
+    reloaded = editor_client.get(shown)
+    assert ApiToken.objects.count() == 1
+    assert reloaded.context["new_token"] == ""
+    assert token not in reloaded.content.decode()
+
+
+def test_a_new_token_is_shown_only_on_its_own_app_and_stage(editor_client, app):
+    factories.app("Shipping")
+    editor_client.post(reverse("emailconfig:token_issue", args=["billing", "qa"]))
+    other = editor_client.get(reverse("emailconfig:token_list", args=["shipping", "qa"]))
+    assert other.context["new_token"] == ""
+    assert "smk_" not in other.content.decode()
 
 
 def test_rotation_gives_the_old_tokens_a_grace_period(editor_client, app):
@@ -53,7 +77,8 @@ def test_rotating_needs_the_right_to_change_tokens_not_only_to_add_them(
     assert client.post(url, {"rotate": "1", "grace": "0"}).status_code == 403
     old.refresh_from_db()
     assert old.expires_at is None
-    assert client.post(url).status_code == 200  # issuing one more is theirs to do
+    assert client.post(url).status_code == 302  # issuing one more is theirs to do
+    assert ApiToken.objects.count() == 2
 
 
 def test_revoking_stops_a_token_at_once(editor_client, app):

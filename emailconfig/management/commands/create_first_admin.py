@@ -17,7 +17,10 @@ class Command(BaseCommand):
     def handle(self, *args: object, username: str, email: str, **options: object) -> None:
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write("An admin account already exists; no new account was created.")
+            self.stdout.write(
+                "An admin account already exists, so no password is shown: sign in with it "
+                "(a forgotten password is reset with `manage.py changepassword USERNAME`)."
+            )
             return
         password = secrets.token_urlsafe(18)
         User.objects.create_superuser(username=username, email=email, password=password)
@@ -25,3 +28,4 @@ class Command(BaseCommand):
             self.style.SUCCESS("First admin account created. Note the password; it is shown once.")
         )
         self.stdout.write(f"  username: {username}\n  password: {password}")
+        self.stdout.write(f"Sign in as {username} with the password above.")

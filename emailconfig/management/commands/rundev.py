@@ -6,7 +6,12 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from emailconfig.services.devsetup import DEV_CONFIGURATION, ensure_development_configuration
+from emailconfig.services.devsetup import (
+    DEV_CONFIGURATION,
+    ensure_development_configuration,
+    ensure_example_template,
+    first_email_path,
+)
 
 
 class Command(BaseCommand):
@@ -23,6 +28,13 @@ class Command(BaseCommand):
             raise CommandError("rundev is for development (DEBUG=1); run the parts separately.")
         if ensure_development_configuration():
             self.stdout.write(f"Created “{DEV_CONFIGURATION}” for Development (127.0.0.1:1025).")
+        if template := ensure_example_template():
+            self.stdout.write(f"Created the example template “{template.name}”.")
+        if path := first_email_path():
+            self.stdout.write(
+                f"First test email: open http://{address}{path} and press Send test; "
+                "it arrives under Local sink."
+            )
         manage = [sys.executable, "manage.py"]
         children = [
             subprocess.Popen([*manage, "run_dev_sink"]),

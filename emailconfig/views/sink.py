@@ -1,0 +1,127 @@
+"""A message the local development sink received, opened as Mailpit does, and deleting.
+
+The HTML part is served from its own URL into a sandboxed frame: the frame's `sandbox`
+allows nothing, and the response's Content-Security-Policy (with its own `sandbox`) forbids
+scripts, forms, plugins and every remote load, even when the URL is opened directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from io import BytesIO
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from emailconfig import received
+from emailconfig.models import SinkMessage
+from emailconfig.services import sink as sink_services
+
+SECTION = "sink"
+MAIL_CSP = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "frame-ancestors 'self'; sandbox"
+)
+
+
+def sink_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The sink's pages exist only where the sink does (STAGEMAIL_LOCAL_SINK, on with DEBUG)."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not settings.STAGEMAIL_LOCAL_SINK:
+            raise Http404("The local sink is off (STAGEMAIL_LOCAL_SINK).")
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _read(pk: int) -> tuple[SinkMessage, received.ReceivedMail]:
+    message = get_object_or_404(SinkMessage, pk=pk)
+    return message, received.read(bytes(message.raw))
+
+
+@sink_enabled
+@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+def sink_message(request: HttpRequest, pk: int) -> HttpResponse:
+    message, mail = _read(pk)
+    return render(
+        request,
+        "emailconfig/sink/detail.html",
+        {"section": SECTION, "message": message, "mail": mail},
+    )
+
+
+@sink_enabled
+@never_cache
+@xframe_options_sameorigin  # framed by the message page, and only by it
+@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+def sink_html(request: HttpRequest, pk: int) -> HttpResponse:
+    _, mail = _read(pk)
+    response = HttpResponse(mail.html, content_type="text/html; charset=utf-8")
+    response["Content-Security-Policy"] = MAIL_CSP
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@sink_enabled
+@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+def sink_attachment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    _, mail = _read(pk)
+    if not 1 <= number <= len(mail.attachments):
+        raise Http404("No such attachment.")
+    attachment = mail.attachments[number - 1]
+    response = FileResponse(
+        BytesIO(attachment.content),
+        as_attachment=True,
+        filename=attachment.filename,
+        content_type=attachment.content_type,
+    )
+    response["Content-Security-Policy"] = MAIL_CSP  # were it ever rendered, it runs nothing
+    return response
+
+
+@sink_enabled
+@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+def sink_raw(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(SinkMessage, pk=pk)
+    return FileResponse(
+        BytesIO(bytes(message.raw)),
+        as_attachment=True,
+        filename=f"sink-{message.pk}.eml",
+        content_type="message/rfc822",
+    )
+
+
+@sink_enabled
+@permission_required("emailconfig.delete_sinkmessage", raise_exception=True)
+def sink_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    message = get_object_or_404(SinkMessage.objects.defer("raw"), pk=pk)
+    if request.method == "POST":
+        sink_services.delete_received(message)
+        messages.success(request, f"Deleted “{message.subject or '(no subject)'}”.")
+        return redirect("emailconfig:sink")
+    return render(
+        request, "emailconfig/sink/delete_confirm.html", {"section": SECTION, "message": message}
+    )
+
+
+@sink_enabled
+@permission_required("emailconfig.delete_sinkmessage", raise_exception=True)
+def sink_delete_all(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        deleted = sink_services.delete_all_received()
+        messages.success(request, f"Deleted every received message ({deleted}).")
+        return redirect("emailconfig:sink")
+    return render(
+        request,
+        "emailconfig/sink/delete_confirm.html",
+        {"section": SECTION, "count": SinkMessage.objects.count()},
+    )
