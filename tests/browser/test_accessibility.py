@@ -201,6 +201,9 @@ def test_every_page_has_no_axe_violations(browser, live_server, admin_user, axe,
     page.get_by_role("button", name="Preview", exact=True).click()
     expect(page.locator("#headers")).to_be_visible()
     _check(page, axe, "preview with a message", found)
+    page.get_by_role("button", name="Send test").click()  # nothing listens: a clear failure
+    expect(page.get_by_text("Test message not sent")).to_be_visible()
+    _check(page, axe, "preview after a test-send", found)
 
     for name, (start, button) in POSTS.items():
         page.goto(_path(seed, start))
@@ -259,6 +262,12 @@ def test_after_a_failed_submit_focus_is_on_the_error_summary(page, admin_user):
     page.keyboard.press("Enter")
     expect(page.get_by_label("Name", exact=True)).to_be_focused()
     summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    targets = summary.get_by_role("link").evaluate_all(
+        "links => links.map(l => [l.textContent, !!document.getElementById(l.hash.slice(1))])"
+    )
+    assert len(targets) == 5 and all(found for _, found in targets), targets
+    summary.get_by_role("link", name="Stages: This field is required.").click()
+    expect(page.get_by_label("Development")).to_be_focused()
     summary.get_by_role("link", name=re.compile("^Test recipient 1, address: Enter the")).click()
     expect(page.get_by_label("Test recipient address").first).to_be_focused()
 
