@@ -166,7 +166,7 @@ def _check(page, axe, what: str, found: dict[str, list[str]]) -> None:
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_every_page_has_no_axe_violations(browser, live_server, admin_user, axe, width):
+def test_every_page_has_no_axe_violations(browser, live_server, admin_user, viewer, axe, width):
     seed = _seed(admin_user)
     context = browser.new_context(
         base_url=live_server.url, viewport={"width": width, "height": 900}
@@ -209,6 +209,11 @@ def test_every_page_has_no_axe_violations(browser, live_server, admin_user, axe,
         page.goto(_path(seed, start))
         page.get_by_role("button", name=button).first.click()
         _check(page, axe, f"{name}, from {start}", found)
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "viewer", "pw-viewer")
+    page.goto(_path(seed, "configuration_create"))
+    _check(page, axe, "not allowed, as a viewer", found)
 
     context.close()
     report = "\n".join(
