@@ -212,7 +212,8 @@ def test_every_page_has_no_axe_violations(sized_page, admin_user, viewer, axe):
 
     for name, (start, button) in POSTS.items():
         page.goto(_path(seed, start))
-        page.get_by_role("button", name=button).first.click()
+        with page.expect_navigation():
+            page.get_by_role("button", name=button).first.click()
         _check(page, axe, f"{name}, from {start}", found)
 
     page.get_by_role("button", name="Sign out").click()
@@ -325,6 +326,7 @@ def test_focus_rings_keep_3_to_1_against_what_surrounds_them(sized_page, admin_u
         page.goto(_path(seed, name))
         if wrong:
             wrong(page)
+            expect(page.locator(":focus")).to_contain_text("There is a problem")  # loaded
         for _ in range(80):
             page.keyboard.press("Tab")
             if page.evaluate("document.activeElement === document.body"):
