@@ -6,7 +6,7 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-faults bench lint format install install-run check-python clean screenshots chromium smtp-sink
+.PHONY: run test test-faults bench lint format install install-run check-python clean screenshots chromium npm smtp-sink
 
 run: install-run .env
 	$(PY) manage.py migrate --noinput
@@ -15,7 +15,7 @@ run: install-run .env
 	@echo "sink on 127.0.0.1:1025."
 	$(PY) manage.py rundev $(HOST)
 
-test: install chromium
+test: install chromium node_modules/.installed
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Kills a worker with SIGKILL mid-run and checks nothing is lost (needs PostgreSQL).
@@ -33,6 +33,14 @@ chromium:
 
 smtp-sink:
 	$(call debian_package,/usr/sbin/smtp-sink,postfix,the benchmark's SMTP sink,falls back to aiosmtpd)
+
+# The browser tests inject axe-core, pinned in package-lock.json, into every page.
+npm:
+	$(call debian_package,$$(command -v npm || echo /usr/bin/npm),npm,the accessibility tests,will be skipped)
+
+node_modules/.installed: package.json package-lock.json | npm
+	@if command -v npm >/dev/null; then \
+		npm ci --no-audit --no-fund --loglevel=error && touch $@; fi
 
 # $(call debian_package,file,package,what needs it,what happens without it):
 # install the package as root when the file is missing, else say what is missing.
@@ -87,4 +95,4 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt $(VENV)/.installed-run
 	$(PY) -m portal.bootstrap_env .env
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache

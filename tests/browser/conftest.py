@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
+# axe-core from package-lock.json; `make test` installs it with `npm ci`.
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -29,13 +31,16 @@ def _stages(seeded_transactional_db: None) -> None:
     """Browser tests need committed data and the seeded stages."""
 
 
+def _missing(reason: str) -> None:
+    if os.environ.get("STAGEMAIL_REQUIRE_BROWSER"):
+        pytest.fail(reason)  # CI must not pass without the browser tests
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not CHROMIUM.exists():
-        reason = "Debian's chromium is missing; install it with `apt-get install chromium`."
-        if os.environ.get("STAGEMAIL_REQUIRE_BROWSER"):
-            pytest.fail(reason)  # CI must not pass without the browser tests
-        pytest.skip(reason)
+        _missing("Debian's chromium is missing; install it with `apt-get install chromium`.")
     # Playwright's sync API runs an event loop in this thread; the ORM calls made by the
     # tests themselves are still synchronous and safe.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -76,3 +81,23 @@ def sign_in(page, username: str, password: str) -> None:
     page.get_by_role("link", name="Sign out").or_(
         page.get_by_role("button", name="Sign out")
     ).wait_for()
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    if not AXE.exists():
+        _missing("axe-core is missing; `make test` installs it (npm ci, from package-lock.json).")
+    return AXE
+
+
+def axe_violations(page, axe: Path) -> list[str]:
+    """Run axe-core's default rules on the page; one line per violation, empty when clean."""
+    page.add_script_tag(path=str(axe))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + "; ".join(" ".join(map(str, node["target"])) for node in v["nodes"])
+        for v in violations
+    ]

@@ -62,7 +62,7 @@ def test_a_new_admin_walks_the_whole_flow(page, admin_user, screenshot):
     page.get_by_label("Server host or IP").fill("127.0.0.1")
     page.get_by_label("From address").fill("noreply@example.com")
     page.get_by_role("button", name="Create configuration").click()
-    expect(page.get_by_text("QA is already covered by “Team mail”.")).to_be_visible()
+    expect(page.get_by_text("QA is already covered by “Team mail”.", exact=True)).to_be_visible()
     assert EmailConfiguration.objects.count() == 1
 
     # Register an app and apply the configuration on QA.
