@@ -13,7 +13,15 @@ PENDING = "pending"
 
 
 class OutboxFilter(forms.Form):
-    app = forms.ModelChoiceField(queryset=App.objects.all(), required=False, empty_label="All apps")
+    # A text field, not a list: a select of ten thousand apps would outweigh the page.
+    app = forms.ModelChoiceField(
+        queryset=App.objects.all(),
+        required=False,
+        to_field_name="slug",
+        label="App (slug)",
+        widget=forms.TextInput,
+        error_messages={"invalid_choice": "No app has this slug."},
+    )
     stage = forms.ModelChoiceField(
         queryset=Stage.objects.all(), required=False, empty_label="All stages"
     )
@@ -31,8 +39,11 @@ class OutboxFilter(forms.Form):
     until = forms.DateTimeField(
         required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    search = forms.CharField(
-        required=False, label="Subject, recipient or Message-ID", max_length=200
+    q = forms.CharField(
+        required=False,
+        label="Subject, recipient or Message-ID",
+        max_length=200,
+        widget=forms.TextInput({"type": "search"}),
     )
 
     def filter(self, messages: QuerySet[Message]) -> QuerySet[Message]:
@@ -51,8 +62,8 @@ class OutboxFilter(forms.Form):
             messages = messages.filter(created_at__gte=data["since"])
         if data["until"]:
             messages = messages.filter(created_at__lte=data["until"])
-        if data["search"]:
-            term = data["search"]
+        if data["q"]:
+            term = data["q"]
             messages = messages.filter(
                 Q(subject__icontains=term)
                 | Q(message_id__icontains=term)
