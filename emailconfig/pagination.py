@@ -20,11 +20,11 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list.order_by()[: COUNT_CAP + 1].count()
+        return self.object_list.order_by()[: self.cap + 1].count()
 
     @property
     def capped(self) -> bool:
-        return self.count > COUNT_CAP
+        return self.count > self.cap
 
 
 def paginate(
@@ -39,4 +39,3 @@ def paginate(
         "page_links": page.paginator.get_elided_page_range(page.number, on_each_side=2),
         "query": query.urlencode(),
     }
-

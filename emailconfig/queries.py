@@ -39,8 +39,19 @@ def configurations_with_usage() -> list[EmailConfiguration]:
 
 
 def applied_with_latest() -> AppliedQuerySet:
-    return AppliedConfiguration.objects.with_latest_number().select_related(
-        "app", "stage", "version", "version__configuration", "applied_by"
+    """Applied rows with what the pages show of them (versions are wide; lists are long)."""
+    return (
+        AppliedConfiguration.objects.with_latest_number()
+        .select_related("app", "stage", "version__configuration", "applied_by")
+        .only(
+            *(f.name for f in AppliedConfiguration._meta.concrete_fields),
+            *(f"stage__{f.name}" for f in Stage._meta.concrete_fields),
+            "app__name",
+            "app__slug",
+            "version__number",
+            "version__configuration__name",
+            "applied_by__username",
+        )
     )
 
 

@@ -20,6 +20,16 @@ from emailconfig.pagination import paginate
 from emailconfig.services import previews
 
 SECTION = "preview"
+TEST_SEND_SHOWN = (
+    "sent_at",
+    "recipients",
+    "outcome",
+    "server_answer",
+    "version__name",
+    "version__number",
+    "template__key",
+    "sent_by__username",
+)
 TEST_SENDS_SEARCHED = ("subject", "recipients", "server_answer", "version__name", "template__key")
 
 
@@ -42,7 +52,9 @@ def preview(request: HttpRequest) -> HttpResponse:
     if built and request.method == "POST" and "send" in request.POST:
         sent = _send(request, form, built)
     search = ListSearch(request.GET, label="Search test-sends", fields=TEST_SENDS_SEARCHED)
-    test_sends = TestSend.objects.select_related("version", "sent_by", "template")
+    test_sends = TestSend.objects.select_related("version", "sent_by", "template").only(
+        *TEST_SEND_SHOWN
+    )
     return render(
         request,
         "emailconfig/preview.html",
