@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from cryptography.fernet import Fernet
@@ -250,7 +251,9 @@ def pages(stages) -> list[tuple[str, str]]:
         ("outbox, failed", reverse("emailconfig:outbox") + "?status=failed"),
         ("outbox, waiting", reverse("emailconfig:outbox") + f"?status=pending&stage={stage.pk}"),
         ("outbox, app", reverse("emailconfig:outbox") + f"?app={app.slug}"),
-        ("outbox, search", reverse("emailconfig:outbox") + "?q=invoice+4242"),
+        ("outbox, subject", reverse("emailconfig:outbox") + "?q=invoice+4242"),
+        ("outbox, address", reverse("emailconfig:outbox") + "?q=user424242%40example.com"),
+        ("outbox, Message-ID", reverse("emailconfig:outbox") + f"?q={quote(message.message_id)}"),
         ("message", reverse("emailconfig:message_detail", args=[message.pk])),
         ("sink", reverse("emailconfig:sink")),
         ("sink, search", reverse("emailconfig:sink") + "?q=user4242"),

@@ -122,18 +122,20 @@ def with_applied_rows(apps: Sequence[App]) -> Sequence[App]:
 
 
 def behind_by_stage(first: int) -> dict[int, tuple[int, list[AppliedConfiguration]]]:
-    """Per stage: how many apps are behind, and the `first` of them by name (one query)."""
+    """Per stage: how many apps are behind, and `first` of them (the earliest registered)."""
     ranked = (
-        applied_with_latest()
-        .behind()
+        AppliedConfiguration.objects.behind()
+        .order_by()  # the default ordering would join apps and stages for nothing
         .annotate(
-            rank=Window(RowNumber(), partition_by=F("stage"), order_by=F("app__name").asc()),
+            rank=Window(RowNumber(), partition_by=F("stage"), order_by=F("app_id").asc()),
             total=Window(Count("pk"), partition_by=F("stage")),
         )
         .filter(rank__lte=first)
-        .order_by("stage", "rank")
+        .values_list("pk", "total")
     )
+    totals = dict(ranked)
     result: dict[int, tuple[int, list[AppliedConfiguration]]] = {}
-    for applied in ranked:
-        result.setdefault(applied.stage_id, (applied.total, []))[1].append(applied)
+    shown = applied_with_latest().filter(pk__in=totals).order_by("stage__order", "app__name")
+    for applied in shown:
+        result.setdefault(applied.stage_id, (totals[applied.pk], []))[1].append(applied)
     return result

@@ -200,11 +200,27 @@ def test_the_dashboard_names_ten_apps_behind_per_stage_and_counts_them_all(
     assert f'href="{reverse("emailconfig:app_list")}?behind=on"' in page
 
 
-def test_the_outbox_searches_with_q_and_finds_an_app_by_its_slug(viewer_client, configurations):
+def test_the_outbox_searches_subjects_addresses_and_message_ids(viewer_client, configurations):
+    grow(3, *configurations)
+    Message.objects.filter(subject="Invoice 1").update(
+        recipients={"cc": [{"email": "bob@example.com", "name": "Bob"}]},
+        final_recipients=["qa@example.com"],
+    )
+    url = reverse("emailconfig:outbox")
+
+    def found(q: str) -> set[str]:
+        page = viewer_client.get(url, {"q": q}).content.decode()
+        return {s for s in ("Invoice 0", "Invoice 1", "Invoice 2") if f"{s}<" in page}
+
+    assert found("voice 1") == {"Invoice 1"}
+    assert found("ada@example.com") == {"Invoice 0", "Invoice 2"}
+    assert found("bob@example.com") == found("qa@example.com") == {"Invoice 1"}
+    assert found(Message.objects.get(subject="Invoice 2").message_id) == {"Invoice 2"}
+
+
+def test_the_outbox_finds_an_app_by_its_slug(viewer_client, configurations):
     grow(3, *configurations)
     url = reverse("emailconfig:outbox")
-    page = viewer_client.get(url, {"q": "invoice 1"}).content.decode()
-    assert "Invoice 1" in page and "Invoice 2" not in page
     page = viewer_client.get(url, {"app": "app-0002"}).content.decode()
     assert "Invoice 2" in page and "Invoice 1" not in page
     page = viewer_client.get(url, {"app": "no-such-app"}).content.decode()
