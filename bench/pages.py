@@ -324,7 +324,11 @@ def main() -> None:
             insert_messages(args.messages, stages, latest)
         with timed("seed roll-up, attempts, sink, test-sends; vacuum analyze"):
             seed_rest(stages, latest)
+        load = os.getloadavg()[0]
         worst = measure(args.repeat, stages)
+        print(
+            f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores"
+        )
         print(f"pages p95 max: {worst:.0f} ms")
     finally:
         from django.db import connections

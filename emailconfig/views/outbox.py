@@ -30,7 +30,7 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     form = OutboxFilter(request.GET or None)
     found = Message.objects.select_related("app", "stage").defer(*BODIES)
     found = form.filter(found) if form.is_bound else found
-    listing = paginate(request, found.order_by("-created_at"), paginator=CappedPaginator)
+    listing = paginate(request, found.order_by(form.ordering()), paginator=CappedPaginator)
     return render(
         request, "emailconfig/outbox/list.html", {"section": SECTION, "form": form, **listing}
     )
