@@ -326,9 +326,8 @@ def main() -> None:
             seed_rest(stages, latest)
         load = os.getloadavg()[0]
         worst = measure(args.repeat, stages)
-        print(
-            f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, {os.cpu_count()} cores"
-        )
+        after = os.getloadavg()[0]
+        print(f"load average {load:.1f} before, {after:.1f} after; {os.cpu_count()} cores")
         print(f"pages p95 max: {worst:.0f} ms")
     finally:
         from django.db import connections
