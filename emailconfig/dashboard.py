@@ -1,4 +1,4 @@
-"""Figures for the home page: deliveries per stage and day, the queue, apps behind."""
+"""Figures for the home page: deliveries per stage and day (from the daily roll-up), the queue."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Min
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from emailconfig.models import PENDING_STATUSES, Message, MessageStatus, Stage
+from emailconfig.models import PENDING_STATUSES, DailyDeliveryCount, Message, Stage
 
 DAYS = 14
 CHART_WIDTH, CHART_HEIGHT, AXIS = 560, 120, 18
@@ -81,17 +80,9 @@ def activity(now: datetime | None = None) -> list[StageActivity]:
     now = now or timezone.now()
     today = timezone.localdate(now)
     first = today - timedelta(days=DAYS - 1)
-    counts: dict[tuple[int, date, str], int] = {}
-    rows = (
-        Message.objects.filter(
-            created_at__date__gte=first, status__in=[MessageStatus.SENT, MessageStatus.FAILED]
-        )
-        .annotate(day=TruncDate("created_at"))
-        .values("stage_id", "day", "status")
-        .annotate(n=Count("pk"))
-    )
-    for row in rows:
-        counts[(row["stage_id"], row["day"], row["status"])] = row["n"]
+    counts = {
+        (row.stage_id, row.day): row for row in DailyDeliveryCount.objects.filter(day__gte=first)
+    }
     queue = {
         row["stage_id"]: row
         for row in Message.objects.filter(status__in=PENDING_STATUSES)
@@ -100,14 +91,10 @@ def activity(now: datetime | None = None) -> list[StageActivity]:
     }
     result = []
     for stage in Stage.objects.all():
-        days = [
-            DayCounts(
-                day=first + timedelta(days=i),
-                sent=counts.get((stage.pk, first + timedelta(days=i), MessageStatus.SENT), 0),
-                failed=counts.get((stage.pk, first + timedelta(days=i), MessageStatus.FAILED), 0),
-            )
-            for i in range(DAYS)
-        ]
+        days = []
+        for day in (first + timedelta(days=i) for i in range(DAYS)):
+            row = counts.get((stage.pk, day))
+            days.append(DayCounts(day, row.sent if row else 0, row.failed if row else 0))
         pending = queue.get(stage.pk, {})
         result.append(StageActivity(stage, days, pending.get("n", 0), pending.get("oldest")))
     return result

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Max, Prefetch
+from django.db.models import Count, F, Max, OuterRef, Prefetch, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from emailconfig.models import (
     ApiToken,
@@ -28,20 +30,28 @@ def configurations_with_usage() -> list[EmailConfiguration]:
         )
         .order_by("name")
     )
-    using: Counter[int] = Counter()
-    behind: Counter[int] = Counter()
-    for applied in AppliedConfiguration.objects.with_latest_number().select_related("version"):
-        using[applied.version.configuration_id] += 1
-        behind[applied.version.configuration_id] += applied.is_behind
+    usage = AppliedConfiguration.objects.tally("version__configuration")
     for configuration in configurations:
-        configuration.apps_using = using[configuration.pk]
-        configuration.apps_behind = behind[configuration.pk]
+        counts = usage.get(configuration.pk, {})
+        configuration.apps_using = counts.get("using", 0)
+        configuration.apps_behind = counts.get("behind", 0)
     return configurations
 
 
 def applied_with_latest() -> AppliedQuerySet:
-    return AppliedConfiguration.objects.with_latest_number().select_related(
-        "app", "stage", "version", "version__configuration", "applied_by"
+    """Applied rows with what the pages show of them (versions are wide; lists are long)."""
+    return (
+        AppliedConfiguration.objects.with_latest_number()
+        .select_related("app", "stage", "version__configuration", "applied_by")
+        .only(
+            *(f.name for f in AppliedConfiguration._meta.concrete_fields),
+            *(f"stage__{f.name}" for f in Stage._meta.concrete_fields),
+            "app__name",
+            "app__slug",
+            "version__number",
+            "version__configuration__name",
+            "applied_by__username",
+        )
     )
 
 
@@ -68,19 +78,18 @@ class StageRow:
 
 
 def latest_versions_by_stage() -> dict[int, ConfigurationVersion]:
-    """The newest version of the configuration covering each stage."""
-    latest: dict[int, ConfigurationVersion] = {}
-    coverages = StageCoverage.objects.select_related("configuration")
-    versions = ConfigurationVersion.objects.filter(
-        configuration__in=[c.configuration_id for c in coverages]
-    ).order_by("configuration", "-number")
-    newest: dict[int, ConfigurationVersion] = {}
-    for version in versions:
-        newest.setdefault(version.configuration_id, version)
-    for coverage in coverages:
-        if coverage.configuration_id in newest:
-            latest[coverage.stage_id] = newest[coverage.configuration_id]
-    return latest
+    """The newest version (with its configuration) of the configuration covering each stage."""
+    newest = (
+        ConfigurationVersion.objects.filter(configuration=OuterRef("configuration"))
+        .order_by("-number")
+        .values("number")[:1]
+    )
+    versions = (
+        ConfigurationVersion.objects.annotate(covers=F("configuration__coverages__stage"))
+        .filter(covers__isnull=False, number=Subquery(newest))
+        .select_related("configuration")
+    )
+    return {version.covers: version for version in versions}
 
 
 def stage_rows(app: App) -> list[StageRow]:
@@ -100,13 +109,33 @@ def stage_rows(app: App) -> list[StageRow]:
     ]
 
 
-def apps_with_status() -> list[App]:
-    """Apps annotated with `applied_rows` (per stage, ordered) and `behind_count`."""
-    apps = list(App.objects.order_by("name"))
+def with_applied_rows(apps: Sequence[App]) -> Sequence[App]:
+    """Give a page of apps their `applied_rows` (by stage) and `behind_count`, in one query."""
     by_app: dict[int, list[AppliedConfiguration]] = {}
-    for applied in applied_with_latest():
+    ids = [app.pk for app in apps]  # evaluates (and caches) the page's query
+    for applied in applied_with_latest().filter(app__in=ids).order_by("stage__order"):
         by_app.setdefault(applied.app_id, []).append(applied)
     for app in apps:
         app.applied_rows = by_app.get(app.pk, [])
-        app.behind_count = sum(a.is_behind for a in app.applied_rows)
+        app.behind_count = sum(applied.is_behind for applied in app.applied_rows)
     return apps
+
+
+def behind_by_stage(first: int) -> dict[int, tuple[int, list[AppliedConfiguration]]]:
+    """Per stage: how many apps are behind, and `first` of them (the earliest registered)."""
+    ranked = (
+        AppliedConfiguration.objects.behind()
+        .order_by()  # the default ordering would join apps and stages for nothing
+        .annotate(
+            rank=Window(RowNumber(), partition_by=F("stage"), order_by=F("app_id").asc()),
+            total=Window(Count("pk"), partition_by=F("stage")),
+        )
+        .filter(rank__lte=first)
+        .values_list("pk", "total")
+    )
+    totals = dict(ranked)
+    result: dict[int, tuple[int, list[AppliedConfiguration]]] = {}
+    shown = applied_with_latest().filter(pk__in=totals).order_by("stage__order", "app__name")
+    for applied in shown:
+        result.setdefault(applied.stage_id, (totals[applied.pk], []))[1].append(applied)
+    return result

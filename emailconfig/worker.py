@@ -26,6 +26,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from emailconfig import rollup
 from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, compose
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.engines import DeliveryResult, Engine, engine_for
@@ -259,12 +260,14 @@ class Worker:
             held = _still_held([item.claimed for item in done] + rest)
             # Most results in a batch are alike ("sent"), so one UPDATE covers each kind.
             alike: dict[str, tuple[dict[str, object], list[object]]] = {}
+            finished: list[rollup.Finished] = []
             for item in done:
                 pk = item.claimed.message.pk
                 if pk not in held:
                     log.warning("lease of %s was lost; its result is left to the new holder", pk)
                     continue
                 fields = self._result_fields(item, now)
+                finished.append((item.claimed.message, str(fields["status"])))
                 key = json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder)
                 alike.setdefault(key, (fields, []))[1].append(pk)
             for fields, pks in alike.values():
@@ -275,6 +278,7 @@ class Worker:
                 Message.objects.filter(pk__in=renewed).update(
                     lease_until=now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
                 )
+            rollup.record(finished)  # last: the day's counter row stays locked until commit
         lost = {c.message.pk for c in rest} - held
         if lost:
             log.warning("leases of %d messages were lost; another worker has them", len(lost))

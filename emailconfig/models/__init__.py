@@ -1,5 +1,6 @@
 """All models of the app, one module per concern."""
 
+from emailconfig.models.activity import DailyDeliveryCount
 from emailconfig.models.configurations import (
     App,
     AppliedConfiguration,
@@ -34,6 +35,7 @@ __all__ = [
     "AppliedQuerySet",
     "Attachment",
     "ConfigurationVersion",
+    "DailyDeliveryCount",
     "DeliveryAttempt",
     "DeliverySettings",
     "EmailConfiguration",

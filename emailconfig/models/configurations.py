@@ -8,7 +8,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import models
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+)
 
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.validators import (
@@ -267,17 +275,41 @@ class App(models.Model):
 
 
 class AppliedQuerySet(models.QuerySet["AppliedConfiguration"]):
+    @staticmethod
+    def behind_condition() -> Q:
+        """Behind: a newer version of the applied configuration exists (the one definition).
+
+        Asked of the few versions, not of every applied row: the versions that have a
+        newer one are found once, and applied rows match them by their version index.
+        """
+        newer = ConfigurationVersion.objects.filter(
+            configuration=OuterRef("configuration"), number__gt=OuterRef("number")
+        )
+        return Q(version__in=ConfigurationVersion.objects.filter(Exists(newer)).values("pk"))
+
     def with_latest_number(self) -> AppliedQuerySet:
-        """Annotate `latest_number`: the newest version of the applied configuration."""
+        """Annotate `latest_number` (the applied configuration's newest) and `is_behind`."""
         latest = (
             ConfigurationVersion.objects.filter(configuration=OuterRef("version__configuration"))
             .order_by("-number")
             .values("number")[:1]
         )
-        return self.annotate(latest_number=Subquery(latest))
+        return self.annotate(
+            latest_number=Subquery(latest),
+            is_behind=ExpressionWrapper(self.behind_condition(), output_field=BooleanField()),
+        )
 
     def behind(self) -> AppliedQuerySet:
-        return self.with_latest_number().filter(version__number__lt=F("latest_number"))
+        return self.filter(self.behind_condition())
+
+    def tally(self, by: str) -> dict[object, dict[str, int]]:
+        """Per value of `by`: how many applied rows (`using`) and how many of them behind."""
+        rows = (
+            self.order_by()
+            .values(by)
+            .annotate(using=Count("pk"), behind=Count("pk", filter=self.behind_condition()))
+        )
+        return {row[by]: row for row in rows}
 
 
 class AppliedConfiguration(models.Model):
@@ -313,11 +345,6 @@ class AppliedConfiguration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.app} on {self.stage}: {self.version}"
-
-    @property
-    def is_behind(self) -> bool:
-        """Needs `with_latest_number()`; true when a newer version exists."""
-        return self.latest_number > self.version.number
 
     def clean(self) -> None:
         if self.version_id is None or self.stage_id is None:

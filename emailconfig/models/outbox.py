@@ -110,6 +110,7 @@ class Message(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="message_due"),
             models.Index(fields=["app", "stage", "created_at"], name="message_app_stage_time"),
             models.Index(fields=["created_at"], name="message_created"),
+            models.Index(fields=["message_id"], name="message_message_id"),  # outbox search
         ]
 
     def __str__(self) -> str:
@@ -184,6 +185,7 @@ class SinkMessage(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        indexes = [models.Index(fields=["received_at"], name="sink_received")]
 
     def __str__(self) -> str:
         return f"{self.subject} → {', '.join(self.rcpt_tos)}"

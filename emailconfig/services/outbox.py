@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from emailconfig import rollup
 from emailconfig.composer import (
     AttachmentData,
     ComposeError,
@@ -294,8 +295,12 @@ def cancel(message: Message) -> bool:
 def retry(message: Message) -> bool:
     """Queue a failed, cancelled or deferred message again now, with a fresh maximum age."""
     now = timezone.now()
-    return bool(
-        Message.objects.filter(
+    with transaction.atomic():
+        failed = Message.objects.select_for_update().filter(
+            pk=message.pk, status=MessageStatus.FAILED
+        )
+        was_failed = failed.exists()
+        done = Message.objects.filter(
             pk=message.pk,
             status__in=[MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.DEFERRED],
         ).update(
@@ -304,4 +309,6 @@ def retry(message: Message) -> bool:
             give_up_at=now + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),
             lease_token=F("lease_token") + 1,
         )
-    )
+        if done and was_failed:  # no longer failed: the chart takes it back
+            rollup.record([(message, MessageStatus.FAILED)], change=-1)
+    return bool(done)

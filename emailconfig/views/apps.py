@@ -13,20 +13,28 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from emailconfig import queries, versions
 from emailconfig.forms.catalogue import AppForm, ApplyForm
+from emailconfig.forms.lists import AppSearch
 from emailconfig.forms.ratelimits import RateLimitForm
 from emailconfig.models import App, AppliedConfiguration, Stage
+from emailconfig.pagination import paginate
 from emailconfig.services import configurations as services
 from emailconfig.services import ratelimits
 
 SECTION = "apps"
+SEARCHED = ("name", "slug", "description")
 
 
 @permission_required("emailconfig.view_app", raise_exception=True)
 def app_list(request: HttpRequest) -> HttpResponse:
+    search = AppSearch(
+        request.GET, label="Search apps (name, slug or description)", fields=SEARCHED
+    )
+    listing = paginate(request, search.filter(App.objects.order_by("name")))
+    queries.with_applied_rows(listing["page"].object_list)
     return render(
         request,
         "emailconfig/apps/list.html",
-        {"section": SECTION, "apps": queries.apps_with_status(), "stages": Stage.objects.all()},
+        {"section": SECTION, "search": search, **listing},
     )
 
 

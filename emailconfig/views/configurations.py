@@ -16,7 +16,9 @@ from emailconfig import queries, versions
 from emailconfig.delivery import Address
 from emailconfig.engines import engine_for
 from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.lists import ListSearch
 from emailconfig.models import EmailConfiguration
+from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
 from emailconfig.services import previews
 
@@ -142,6 +144,10 @@ def configuration_detail(request: HttpRequest, pk: int) -> HttpResponse:
     history = list(configuration.versions.select_related("created_by").order_by("-number"))
     current = history[0] if history else None
     older, newer = _versions_to_compare(request, history)
+    search = ListSearch(
+        request.GET, label="Search apps using it", fields=("app__name", "app__slug")
+    )
+    applied = queries.applied_with_latest().filter(version__configuration=configuration)
     return render(
         request,
         "emailconfig/configurations/detail.html",
@@ -155,9 +161,8 @@ def configuration_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "newer": newer,
             "changes": versions.diff(older, newer) if older and newer else None,
             "stages": [c.stage for c in configuration.coverages.select_related("stage")],
-            "applied": queries.applied_with_latest()
-            .filter(version__configuration=configuration)
-            .order_by("stage__order", "app__name"),
+            "search": search,
+            **paginate(request, search.filter(applied).order_by("stage__order", "app__name")),
         },
     )
 

@@ -8,16 +8,19 @@ from django.shortcuts import render
 
 from emailconfig import dashboard, queries
 
+BEHIND_SHOWN = 10  # apps named per stage; the apps list has them all
+
 
 @permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
 def home(request: HttpRequest) -> HttpResponse:
     latest = queries.latest_versions_by_stage()
-    behind = [a for a in queries.applied_with_latest() if a.is_behind]
+    behind = queries.behind_by_stage(first=BEHIND_SHOWN)
     stages = [
         {
             "activity": activity,
             "version": latest.get(activity.stage.pk),
-            "behind": [a for a in behind if a.stage_id == activity.stage.pk],
+            "behind_total": behind.get(activity.stage.pk, (0, []))[0],
+            "behind": behind.get(activity.stage.pk, (0, []))[1],
         }
         for activity in dashboard.activity()
     ]

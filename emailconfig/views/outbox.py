@@ -6,35 +6,36 @@ from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from emailconfig.composer import ComposeError
 from emailconfig.delivery import DeliverySettings
+from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message, SinkMessage
+from emailconfig.pagination import CappedPaginator, paginate
 from emailconfig.services import outbox
 from emailconfig.services.previews import header_block
 from emailconfig.views.sink import sink_enabled
 from emailconfig.worker import compose_stored
 
 SECTION = "outbox"
+BODIES = ("text", "html", "headers", "recipients", "original_recipients")  # not in the list
+SINK_SEARCHED = ("subject", "mail_from", "rcpt_tos")
 
 
 @permission_required("emailconfig.view_message", raise_exception=True)
 def outbox_list(request: HttpRequest) -> HttpResponse:
     form = OutboxFilter(request.GET or None)
-    found = Message.objects.select_related("app", "stage", "version")
+    # Apps and stages fetched for the page's rows only: joined, they would be joined to
+    # every row an OFFSET skips too.
+    found = Message.objects.prefetch_related("app", "stage").defer(*BODIES)
     found = form.filter(found) if form.is_bound else found
-    page = Paginator(found.order_by("-created_at"), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    listing = paginate(request, found.order_by(form.ordering()), paginator=CappedPaginator)
     return render(
-        request,
-        "emailconfig/outbox/list.html",
-        {"section": SECTION, "form": form, "page": page, "query": query.urlencode()},
+        request, "emailconfig/outbox/list.html", {"section": SECTION, "form": form, **listing}
     )
 
 
@@ -92,8 +93,12 @@ def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
 @permission_required("emailconfig.view_message", raise_exception=True)
 def sink(request: HttpRequest) -> HttpResponse:
     """What the local development sink (started by `make run`) received."""
+    search = ListSearch(
+        request.GET, label="Search (subject, sender or recipient)", fields=SINK_SEARCHED
+    )
+    received = search.filter(SinkMessage.objects.defer("raw").order_by("-received_at"))
     return render(
         request,
         "emailconfig/outbox/sink.html",
-        {"section": "sink", "received": SinkMessage.objects.defer("raw")[:100]},
+        {"section": "sink", "search": search, **paginate(request, received)},
     )

@@ -13,11 +13,24 @@ from django.views.decorators.http import require_POST
 
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import engine_for
+from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.templates import PreviewForm
 from emailconfig.models import EmailConfiguration, EmailTemplate, TestSend
+from emailconfig.pagination import paginate
 from emailconfig.services import previews
 
 SECTION = "preview"
+TEST_SEND_SHOWN = (
+    "sent_at",
+    "recipients",
+    "outcome",
+    "server_answer",
+    "version__name",
+    "version__number",
+    "template__key",
+    "sent_by__username",
+)
+TEST_SENDS_SEARCHED = ("subject", "recipients", "server_answer")  # no join to count
 
 
 @permission_required(
@@ -38,6 +51,14 @@ def preview(request: HttpRequest) -> HttpResponse:
         built = _build(form)
     if built and request.method == "POST" and "send" in request.POST:
         sent = _send(request, form, built)
+    search = ListSearch(
+        request.GET,
+        label="Search test-sends (subject, recipient or server answer)",
+        fields=TEST_SENDS_SEARCHED,
+    )
+    test_sends = TestSend.objects.select_related("version", "sent_by", "template").only(
+        *TEST_SEND_SHOWN
+    )
     return render(
         request,
         "emailconfig/preview.html",
@@ -47,7 +68,8 @@ def preview(request: HttpRequest) -> HttpResponse:
             "preview": built,
             "sent": sent,
             "can_send": request.user.has_perm("emailconfig.add_testsend"),
-            "recent": TestSend.objects.select_related("version", "sent_by", "template")[:10],
+            "search": search,
+            **paginate(request, search.filter(test_sends).order_by("-sent_at")),
         },
     )
 

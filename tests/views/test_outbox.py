@@ -52,7 +52,9 @@ def test_the_outbox_lists_and_filters_messages(viewer_client, credential):
     assert "Sent one" in page and "Waiting one" not in page
     page = viewer_client.get(reverse("emailconfig:outbox"), {"status": "pending"}).content.decode()
     assert "Waiting one" in page and "Sent one" not in page
-    page = viewer_client.get(reverse("emailconfig:outbox"), {"search": "ada@"}).content.decode()
+    page = viewer_client.get(
+        reverse("emailconfig:outbox"), {"q": "ada@example.com"}
+    ).content.decode()
     assert "Sent one" in page
     assert sent.pk != waiting.pk
 
