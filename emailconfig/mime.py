@@ -15,17 +15,32 @@ import base64
 import binascii
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
+from email import message_from_bytes, policy
 from email.header import Header
+from email.headerregistry import Address as ParsedAddress
+from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from emailconfig.composer import AttachmentData, ComposedMessage
+    from emailconfig.composer import ComposedMessage
     from emailconfig.delivery import Address
 
 CRLF = "\r\n"
 MAX_LINE = 78
+
+
+@dataclass(frozen=True)
+class AttachmentData:
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
 
 
 def _encoded_text(name: str, value: str) -> str:
@@ -142,3 +157,49 @@ def serialize(message: ComposedMessage) -> bytes:
         headers.append(f"{name}: {_encoded_text(name, value)}")
     headers.append("MIME-Version: 1.0")
     return (CRLF.join(headers) + CRLF + _body(message)).encode("ascii")
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """Stored bytes read back, for pages that show a message and engines that take parts."""
+
+    head: str  # the header block exactly as stored
+    headers: EmailMessage  # the parsed message, for its decoded header values
+    text: str
+    html: str
+    attachments: tuple[AttachmentData, ...]
+
+    def addresses(self, name: str) -> tuple[ParsedAddress, ...]:
+        header = self.headers[name]
+        return header.addresses if header is not None else ()
+
+    def bcc(self, recipients: Iterable[str]) -> list[str]:
+        """The envelope's recipients that no header names: the blind copies."""
+        shown = {a.addr_spec for a in (*self.addresses("To"), *self.addresses("Cc"))}
+        return [r for r in recipients if r not in shown]
+
+
+def read(raw: bytes) -> ReadMessage:
+    """Read a message back with the standard parser: the first text and HTML parts that are
+    not attachments, and every attachment with its decoded content."""
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace") + "\r\n"
+    # The parser reads stored mail with LF line endings; every CRLF here is a line end.
+    parsed = cast(
+        EmailMessage, message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
+    )
+    text = html = ""
+    attachments = []
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        kind = part.get_content_type()
+        if part.is_attachment():
+            content = part.get_payload(decode=True)
+            attachments.append(
+                AttachmentData(part.get_filename() or "", kind, cast(bytes, content or b""))
+            )
+        elif kind == "text/plain" and not text:
+            text = part.get_content()
+        elif kind == "text/html" and not html:
+            html = part.get_content()
+    return ReadMessage(head, parsed, text, html, tuple(attachments))

@@ -51,7 +51,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
     message = compose(
         request(to=tuple(to), subject=subject, text=text or "t", html=html), settings_
     )
-    raw = message.as_bytes()
+    raw = message.raw
 
     assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
@@ -76,7 +76,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
 def test_attachments_come_back_byte_for_byte(filename, content):
     attachment = AttachmentData(filename, "application/octet-stream", content)
     message = compose(request(attachments=(attachment,)), delivery_settings())
-    parsed = parse(message.as_bytes())
+    parsed = parse(message.raw)
     [part] = list(parsed.iter_attachments())
     assert part.get_filename() == filename.strip()
     assert part.get_content() == content
@@ -88,7 +88,7 @@ def test_a_long_recipient_list_and_header_are_folded():
         recipients_mode="test_list", test_recipients=(Address("qa@example.com"),)
     )
     message = compose(request(to=to), settings_)
-    raw = message.as_bytes()
+    raw = message.raw
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
     parsed = parse(raw)

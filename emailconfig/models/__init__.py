@@ -15,9 +15,10 @@ from emailconfig.models.configurations import (
     TestRecipient,
 )
 from emailconfig.models.outbox import (
+    CANCELLABLE_STATUSES,
     PENDING_STATUSES,
+    RETRYABLE_STATUSES,
     ApiToken,
-    Attachment,
     DeliveryAttempt,
     Message,
     MessageStatus,
@@ -27,12 +28,13 @@ from emailconfig.models.outbox import (
 from emailconfig.models.templates import EmailTemplate, Outcome, TestSend
 
 __all__ = [
+    "CANCELLABLE_STATUSES",
     "PENDING_STATUSES",
+    "RETRYABLE_STATUSES",
     "ApiToken",
     "App",
     "AppliedConfiguration",
     "AppliedQuerySet",
-    "Attachment",
     "ConfigurationVersion",
     "DeliveryAttempt",
     "DeliverySettings",

@@ -11,13 +11,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from emailconfig.composer import ComposeError
-from emailconfig.delivery import DeliverySettings
+from emailconfig import mime
 from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message, SinkMessage
 from emailconfig.services import outbox
-from emailconfig.services.previews import header_block
-from emailconfig.worker import compose_stored
 
 SECTION = "outbox"
 
@@ -25,7 +22,7 @@ SECTION = "outbox"
 @permission_required("emailconfig.view_message", raise_exception=True)
 def outbox_list(request: HttpRequest) -> HttpResponse:
     form = OutboxFilter(request.GET or None)
-    found = Message.objects.select_related("app", "stage", "version")
+    found = Message.objects.select_related("app", "stage", "version").defer("raw")
     found = form.filter(found) if form.is_bound else found
     page = Paginator(found.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -42,27 +39,25 @@ def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     message = get_object_or_404(
         Message.objects.select_related("app", "stage", "version__configuration"), pk=pk
     )
-    try:
-        headers = header_block(
-            compose_stored(
-                message,
-                DeliverySettings.from_version(message.version),
-                attachment_contents=False,
-            )
-        )
-    except ComposeError as exc:
-        headers = f"(cannot be composed: {exc})"
     return render(
         request,
         "emailconfig/outbox/detail.html",
         {
             "section": SECTION,
             "message": message,
-            "headers": headers,
+            "shown": mime.read(bytes(message.raw)),
             "attempts": message.attempts.all(),
-            "attachments": message.attachments.only("filename", "content_type"),
         },
     )
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def message_eml(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The stored message, byte for byte as every attempt sent it."""
+    message = get_object_or_404(Message.objects.only("raw"), pk=pk)
+    response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="{message.pk}.eml"'
+    return response
 
 
 @require_POST
