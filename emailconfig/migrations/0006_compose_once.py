@@ -116,6 +116,7 @@ class Migration(migrations.Migration):
             model_name="deliveryattempt",
             name="message",
             field=models.ForeignKey(
+                db_constraint=False,
                 on_delete=models.DO_NOTHING,
                 related_name="attempts",
                 to="emailconfig.message",

@@ -58,12 +58,12 @@ def test_finished_messages_older_than_the_period_go_with_their_attempts(messages
     assert list(DeliveryAttempt.objects.values_list("message_id", flat=True)) == [kept.pk]
 
 
-def test_a_batch_is_a_few_set_based_statements_whatever_its_size(messages):
+def test_a_batch_is_set_based_whatever_its_size(messages):
     with CaptureQueriesContext(connection) as queries:
         assert retention.purge_batch(days=30) == 3
-    deletes = [q["sql"] for q in queries if q["sql"].startswith("DELETE")]
-    assert len(deletes) == 2  # attempts, then messages
-    assert not any("SELECT" in q["sql"] and '"raw"' in q["sql"] for q in queries)
+    statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) <= 3  # select and two deletes, or one statement on PostgreSQL
+    assert not any('"raw"' in sql for sql in statements)  # no message is loaded
 
 
 def test_messages_within_the_period_stay(messages):
