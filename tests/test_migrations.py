@@ -52,10 +52,10 @@ def test_a_message_queued_before_compose_once_is_composed_and_delivered(seeded_t
         message = Message.objects.get(pk=queued.pk)
         stored = mime.read(bytes(message.raw))
         assert message.envelope_from == "noreply@example.com"
-        assert stored.headers["Message-ID"] == "<accepted-before@example.com>"
+        assert stored.header("Message-ID") == "<accepted-before@example.com>"
         assert (stored.text, stored.html) == ("Hello Ada\n", "<p>Hello Ada</p>\n")
-        assert stored.headers["Reply-To"] == "billing@example.com"
-        assert stored.headers["X-Campaign"] == "invoices"
+        assert stored.header("Reply-To") == "billing@example.com"
+        assert stored.header("X-Campaign") == "invoices"
         assert stored.attachments == (mime.AttachmentData("a.pdf", "application/pdf", b"%PDF"),)
 
         Worker().run_once()

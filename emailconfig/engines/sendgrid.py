@@ -75,21 +75,21 @@ def payload(message: WireMessage) -> dict:
     read = mime.read(message.raw)
     [sender] = read.addresses("From")
     mail = Mail(
-        from_email=From(sender.addr_spec, sender.display_name or None),
-        subject=str(read.headers["Subject"]),
+        from_email=From(sender.email, sender.name or None),
+        subject=read.header("Subject"),
         plain_text_content=read.text or None,
         html_content=read.html or None,
     )
     personalization = Personalization()
     for address in read.addresses("To"):
-        personalization.add_to(To(address.addr_spec, address.display_name or None))
+        personalization.add_to(To(address.email, address.name or None))
     for address in read.addresses("Cc"):
-        personalization.add_cc(Cc(address.addr_spec, address.display_name or None))
+        personalization.add_cc(Cc(address.email, address.name or None))
     for recipient in read.bcc(message.recipients):
         personalization.add_bcc(Bcc(recipient))
     mail.add_personalization(personalization)
     for reply_to in read.addresses("Reply-To"):
-        mail.reply_to = ReplyTo(reply_to.addr_spec, reply_to.display_name or None)
+        mail.reply_to = ReplyTo(reply_to.email, reply_to.name or None)
     for item in read.attachments:
         mail.attachment = Attachment(
             FileContent(base64.b64encode(item.content).decode("ascii")),
@@ -97,9 +97,9 @@ def payload(message: WireMessage) -> dict:
             FileType(item.content_type),
             Disposition("attachment"),
         )
-    for name, value in read.headers.items():
+    for name, value in read.headers:
         if name.lower() not in _OWN_HEADERS:
-            mail.header = Header(name, str(value))
+            mail.header = Header(name, value)
     return mail.get()
 
 

@@ -79,7 +79,7 @@ class Preview:
 
     @property
     def original_recipients(self) -> str:
-        return str(self.shown.headers[ORIGINAL_RECIPIENTS_HEADER] or "")
+        return self.shown.header(ORIGINAL_RECIPIENTS_HEADER)
 
     @property
     def seal(self) -> str:
@@ -172,8 +172,8 @@ def test_send(preview: Preview, *, user: Any, template: EmailTemplate | None) ->
             version=preview.version,
             template=template,
             sent_by=user,
-            message_id=str(preview.shown.headers["Message-ID"]),
-            subject=str(preview.shown.headers["Subject"]),
+            message_id=preview.shown.header("Message-ID"),
+            subject=preview.shown.header("Subject"),
             recipients=list(preview.wire.recipients),
             outcome=Outcome.TEMPORARY,
             server_answer="Sending…",
