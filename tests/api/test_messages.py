@@ -72,7 +72,7 @@ def test_a_template_is_rendered_with_the_context(api):
     )
     body = {"to": ["ada@example.com"], "template": "reset", "context": {"user": "Ada"}}
     message = Message.objects.get(pk=api.post(URL, body).json()["id"])
-    assert (message.subject, mime.read(message.raw).text, message.template_key) == (
+    assert (message.subject, mime.read(bytes(message.raw)).text, message.template_key) == (
         "Reset for Ada",
         "Hi Ada\n",
         "reset",
@@ -133,7 +133,7 @@ def test_attachments_are_stored_in_the_composed_message_and_limited(api, setting
         attachments=[{"filename": "i.pdf", "content_type": "application/pdf", "content": content}]
     )
     assert api.post(URL, body).status_code == 202
-    [attachment] = mime.read(Message.objects.get().raw).attachments
+    [attachment] = mime.read(bytes(Message.objects.get().raw)).attachments
     assert attachment == mime.AttachmentData("i.pdf", "application/pdf", b"%PDF binary \x00")
 
     settings.STAGEMAIL_MAX_MESSAGE_BYTES = 100
