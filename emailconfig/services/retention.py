@@ -51,9 +51,9 @@ def purge_batch(days: int, now: datetime | None = None) -> int:
 
 
 _ONE_STATEMENT = """
-    WITH doomed AS ({doomed}),
-    attempts AS (DELETE FROM {attempts} WHERE {message_id} IN (SELECT {id} FROM doomed))
-    DELETE FROM {messages} WHERE {id} IN (SELECT {id} FROM doomed)
+    WITH doomed (pk) AS ({doomed}),
+    attempts AS (DELETE FROM {attempts} WHERE {message_id} IN (SELECT pk FROM doomed))
+    DELETE FROM {messages} WHERE {id} IN (SELECT pk FROM doomed)
 """
 
 
