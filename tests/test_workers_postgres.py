@@ -105,8 +105,10 @@ def test_a_sink_down_for_a_while_gets_everything_when_it_is_back():
     port = free_port()
     sent_ids = accept_through_the_api(port, 60)
     workers = [start_worker(), start_worker()]
-    time.sleep(1.5)  # the sink is down: attempts fail and are deferred
-    assert Message.objects.filter(status=MessageStatus.DEFERRED).exists()
+    deadline = time.monotonic() + 60  # the sink is down: attempts fail and are deferred
+    while not Message.objects.filter(status=MessageStatus.DEFERRED).exists():
+        assert time.monotonic() < deadline, "no attempt failed while the sink was down"
+        time.sleep(0.05)
     with smtp_server(port=port) as sink:
         wait(workers)
         received = received_ids(sink)
