@@ -185,13 +185,13 @@ class ReadMessage:
             if email
         )
 
-    def _field(self, name: str) -> str:
-        return next((v for n, v in self.fields if n.lower() == name.lower()), "")
-
     def bcc(self, recipients: Iterable[str]) -> list[str]:
         """The envelope's recipients that no header names: the blind copies."""
         shown = {a.email for a in (*self.addresses("To"), *self.addresses("Cc"))}
         return [r for r in recipients if r not in shown]
+
+    def _field(self, name: str) -> str:
+        return next((v for n, v in self.fields if n.lower() == name.lower()), "")
 
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
