@@ -69,7 +69,7 @@ def main() -> None:
             sendgrid_endpoint=f"https://localhost:{port}/v3/mail/send",
             trusted_ca=ca_pem,
         )
-        message = compose(request(), settings)
+        message = compose(request(), settings).wire
         body = payload(message)
 
         client = SendGridAPIClient(api_key="SG.bench", host=f"https://localhost:{port}")

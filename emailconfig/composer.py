@@ -8,15 +8,16 @@ syntax, the subject prefix, and test-list redirection.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import make_msgid
+from functools import cached_property
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from emailconfig.delivery import Address, DeliverySettings
-from emailconfig.mime import serialize
+from emailconfig.mime import AttachmentData, serialize
 from emailconfig.validators import has_control_characters
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
@@ -47,13 +48,6 @@ class ComposeError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True)
-class AttachmentData:
-    filename: str
-    content_type: str
-    content: bytes
-
-
 _CONTENT_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*", re.ASCII)  # fullmatch
 
 
@@ -74,8 +68,25 @@ class EmailRequest:
 
 
 @dataclass(frozen=True)
+class WireMessage:
+    """A message as it goes on the wire: its exact bytes and its envelope.
+
+    This is what is stored when a message is accepted and what every attempt sends;
+    a retry after a partial delivery narrows the envelope, never the bytes.
+    """
+
+    raw: bytes
+    envelope_from: str  # MAIL FROM, where bounces go
+    recipients: tuple[str, ...]  # RCPT TO
+
+    def to_only(self, recipients: list[str]) -> WireMessage:
+        return replace(self, recipients=tuple(recipients))
+
+
+@dataclass(frozen=True)
 class ComposedMessage:
     sender: Address
+    envelope_from: str
     reply_to: Address | None
     to: tuple[Address, ...]
     cc: tuple[Address, ...]
@@ -88,13 +99,10 @@ class ComposedMessage:
     message_id: str
     date: datetime
     attachments: tuple[AttachmentData, ...] = ()
-    # Set on a retry after a partial delivery: the recipients still to be delivered.
-    only_to: tuple[str, ...] = ()
 
     @property
     def envelope_recipients(self) -> list[str]:
-        everyone = [a.email for a in (*self.to, *self.cc, *self.bcc)]
-        return [r for r in everyone if r in self.only_to] if self.only_to else everyone
+        return [a.email for a in (*self.to, *self.cc, *self.bcc)]
 
     def extra_headers(self) -> dict[str, str]:
         extra = dict(self.headers)
@@ -102,9 +110,15 @@ class ComposedMessage:
             extra[ORIGINAL_RECIPIENTS_HEADER] = self.original_recipients
         return extra
 
-    def as_bytes(self) -> bytes:
-        """The message as it goes on the wire (see emailconfig/mime.py)."""
+    @cached_property
+    def raw(self) -> bytes:
+        """The message as it goes on the wire (see emailconfig/mime.py), serialised once:
+        its MIME boundaries are random, so a second serialisation would differ."""
         return serialize(self)
+
+    @property
+    def wire(self) -> WireMessage:
+        return WireMessage(self.raw, self.envelope_from, tuple(self.envelope_recipients))
 
 
 def _encodable(field_name: str, value: str) -> str:
@@ -227,6 +241,7 @@ def compose(
     single_line("message_id", message_id)
     return ComposedMessage(
         sender=sender,
+        envelope_from=_checked_address("envelope_from", Address(settings.envelope_sender)).email,
         reply_to=reply_to,
         to=to,
         cc=cc,

@@ -22,6 +22,11 @@ class Address:
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>" if self.name else self.email
 
+    @classmethod
+    def from_stored(cls, item: dict[str, str]) -> Address:
+        """An address kept in a JSON field as {"email": ..., "name": ...}."""
+        return cls(item["email"], item.get("name", ""))
+
 
 @dataclass(frozen=True)
 class DeliverySettings:
@@ -47,6 +52,11 @@ class DeliverySettings:
     version_id: int | None = None
 
     @property
+    def envelope_sender(self) -> str:
+        """SMTP's MAIL FROM, where bounces go."""
+        return self.envelope_from or self.sender.email
+
+    @property
     def redirects_to_test_list(self) -> bool:
         return self.recipients_mode == RecipientsMode.TEST_LIST
 
@@ -59,9 +69,7 @@ class DeliverySettings:
             reply_to=Address(version.reply_to) if version.reply_to else None,
             subject_prefix=version.subject_prefix,
             recipients_mode=version.recipients_mode,
-            test_recipients=tuple(
-                Address(r["email"], r.get("name", "")) for r in version.test_recipients
-            ),
+            test_recipients=tuple(Address.from_stored(r) for r in version.test_recipients),
             smtp_host=version.smtp_host,
             smtp_port=version.smtp_port,
             smtp_security=version.smtp_security,

@@ -13,19 +13,34 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Iterable
-from email.header import Header
-from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.header import Header, decode_header, make_header
+from email.utils import format_datetime, formataddr, getaddresses
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
+from emailconfig.delivery import Address
+
 if TYPE_CHECKING:
-    from emailconfig.composer import AttachmentData, ComposedMessage
-    from emailconfig.delivery import Address
+    from emailconfig.composer import ComposedMessage
 
 CRLF = "\r\n"
 MAX_LINE = 78
+
+
+@dataclass(frozen=True)
+class AttachmentData:
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
 
 
 def _encoded_text(name: str, value: str) -> str:
@@ -142,3 +157,74 @@ def serialize(message: ComposedMessage) -> bytes:
         headers.append(f"{name}: {_encoded_text(name, value)}")
     headers.append("MIME-Version: 1.0")
     return (CRLF.join(headers) + CRLF + _body(message)).encode("ascii")
+
+
+@dataclass(frozen=True)
+class ReadMessage:
+    """Stored bytes read back, for pages that show a message and engines that take parts."""
+
+    head: str  # the header block exactly as stored
+    fields: tuple[tuple[str, str], ...]  # (name, value unfolded, still encoded), in order
+    text: str
+    html: str
+    attachments: tuple[AttachmentData, ...]
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """Every header, its value decoded (RFC 2047)."""
+        return [(name, _decoded(value)) for name, value in self.fields]
+
+    def header(self, name: str) -> str:
+        return _decoded(self._field(name))
+
+    def addresses(self, name: str) -> tuple[Address, ...]:
+        # Parsed before decoding: a decoded display name may hold a comma.
+        return tuple(
+            Address(email, _decoded(display))
+            for display, email in getaddresses([self._field(name)])
+            if email
+        )
+
+    def bcc(self, recipients: Iterable[str]) -> list[str]:
+        """The envelope's recipients that no header names: the blind copies."""
+        shown = {a.email for a in (*self.addresses("To"), *self.addresses("Cc"))}
+        return [r for r in recipients if r not in shown]
+
+    def _field(self, name: str) -> str:
+        return next((v for n, v in self.fields if n.lower() == name.lower()), "")
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+
+
+def _decoded(value: str) -> str:
+    return str(make_header(decode_header(value)))
+
+
+def read(raw: bytes) -> ReadMessage:
+    """Read a message back: its headers decoded, the first text and HTML parts that are not
+    attachments, and every attachment with its content.
+
+    The standard parser's compat32 policy, decoding only what is asked for, is about
+    twenty times faster than its default policy, and SendGrid's engine reads every message.
+    """
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace") + "\r\n"
+    # The parser reads stored mail with LF line endings; every CRLF here is a line end.
+    parsed = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.compat32)
+    text = html = ""
+    attachments = []
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        kind = part.get_content_type()
+        content = cast(bytes, part.get_payload(decode=True) or b"")
+        if part.get_content_disposition() == "attachment":
+            attachments.append(AttachmentData(part.get_filename() or "", kind, content))
+        elif kind in ("text/plain", "text/html"):
+            decoded = content.decode(part.get_content_charset() or "utf-8", "replace")
+            if kind == "text/plain" and not text:
+                text = decoded
+            elif kind == "text/html" and not html:
+                html = decoded
+    fields = tuple((name, _FOLD.sub("", str(value))) for name, value in parsed.items())
+    return ReadMessage(head, fields, text, html, tuple(attachments))

@@ -70,6 +70,7 @@ urlpatterns = [
     ),
     path("outbox/", outbox.outbox_list, name="outbox"),
     path("outbox/<uuid:pk>/", outbox.message_detail, name="message_detail"),
+    path("outbox/<uuid:pk>/message.eml", outbox.message_eml, name="message_eml"),
     path(
         "outbox/<uuid:pk>/retry/", outbox.message_action, {"action": "retry"}, name="message_retry"
     ),

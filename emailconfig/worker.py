@@ -16,7 +16,7 @@ import os
 import random
 import socket
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Event
 
@@ -27,8 +27,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from emailconfig import rollup
-from emailconfig.composer import AttachmentData, ComposeError, EmailRequest, compose
-from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.composer import WireMessage
+from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import DeliveryResult, Engine, engine_for
 from emailconfig.models import DeliveryAttempt, Message, MessageStatus, Outcome
 from emailconfig.services import retention
@@ -90,47 +90,16 @@ def claim(batch_size: int) -> list[Claimed]:
         messages = list(
             Message.objects.filter(pk__in=ids)
             .select_related("version")
-            .prefetch_related("attachments")
             .order_by("version_id", "next_attempt_at")
         )
     return [Claimed(m, m.lease_token) for m in messages]
 
 
-def _addresses(items: list[dict[str, str]]) -> tuple[Address, ...]:
-    return tuple(Address(i["email"], i.get("name", "")) for i in items)
-
-
-def compose_stored(
-    message: Message, settings_: DeliverySettings, *, attachment_contents: bool = True
-):
-    """Rebuild the accepted message exactly: same Message-ID and Date on every attempt.
-
-    Without attachment contents, which the headers do not depend on, the attachments
-    are empty and their contents (up to the size limit) are not read from the database.
-    """
-    stored = (
-        message.attachments.all() if attachment_contents else message.attachments.defer("content")
-    )
-    attachments = tuple(
-        AttachmentData(a.filename, a.content_type, bytes(a.content) if attachment_contents else b"")
-        for a in stored
-    )
-    request = EmailRequest(
-        subject=message.subject,
-        text=message.text,
-        html=message.html,
-        to=_addresses(message.recipients.get("to", [])),
-        cc=_addresses(message.recipients.get("cc", [])),
-        bcc=_addresses(message.recipients.get("bcc", [])),
-        reply_to=Address(**message.reply_to) if message.reply_to else None,
-        headers=message.headers,
-        message_id=message.message_id,
-        attachments=attachments,
-    )
-    composed = compose(request, settings_, now=message.created_at)
-    if message.remaining_recipients:
-        composed = replace(composed, only_to=tuple(message.remaining_recipients))
-    return composed
+def wire(message: Message) -> WireMessage:
+    """The message's stored bytes and envelope; after a partial delivery, the envelope
+    names only the recipients still to be tried (the bytes stay the same)."""
+    stored = WireMessage(bytes(message.raw), message.envelope_from, tuple(message.final_recipients))
+    return stored.to_only(message.remaining_recipients) if message.remaining_recipients else stored
 
 
 def _still_held(claimed: list[Claimed]) -> set[object]:
@@ -223,12 +192,7 @@ class Worker:
         if message.version_id in broken:  # its server just failed to connect; don't wait again
             return Done(claimed, broken[message.version_id], started_at)
         settings_ = DeliverySettings.from_version(message.version)
-        try:
-            composed = compose_stored(message, settings_)
-        except ComposeError as exc:
-            result = DeliveryResult(outcome=Outcome.PERMANENT, answer=f"Cannot compose: {exc}")
-            return Done(claimed, result, started_at)
-        result = self._engine(message.version_id, settings_).send(composed)
+        result = self._engine(message.version_id, settings_).send(wire(message))
         if result.connection_failed:
             broken[message.version_id] = result
         return Done(claimed, result, started_at)

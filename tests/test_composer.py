@@ -13,7 +13,7 @@ from tests.factories import delivery_settings, request
 
 
 def parsed(message):
-    return message_from_bytes(message.as_bytes(), policy=policy.default)
+    return message_from_bytes(message.raw, policy=policy.default)
 
 
 def test_it_builds_multipart_alternative_with_every_header():
@@ -31,7 +31,7 @@ def test_it_builds_multipart_alternative_with_every_header():
 def test_bcc_goes_to_the_envelope_only():
     message = compose(request(bcc=(Address("audit@example.com"),)), delivery_settings())
     assert message.envelope_recipients == ["ada@example.com", "audit@example.com"]
-    assert b"audit@example.com" not in message.as_bytes()
+    assert b"audit@example.com" not in message.raw
 
 
 def test_each_message_gets_a_unique_message_id_and_a_retry_keeps_it():
@@ -48,7 +48,7 @@ def test_non_ascii_names_and_subjects_are_encoded_and_read_back():
         request(subject="Rechnung für Jürgen ✓", to=(Address("j@example.com", "Jürgen Groß"),)),
         settings,
     )
-    raw = message.as_bytes()
+    raw = message.raw
     assert raw.isascii()
     mime = parsed(message)
     assert mime["Subject"] == "Rechnung für Jürgen ✓"
@@ -158,7 +158,7 @@ def test_whatever_is_accepted_puts_no_line_break_into_a_header(name, subject):
         message = compose(req, delivery_settings())
     except ComposeError:
         return
-    head = message.as_bytes().split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    head = message.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     for line in head.split(b"\n"):
         assert line.startswith((b" ", b"\t")) or b":" in line  # only folding continues a header
 
@@ -223,7 +223,7 @@ def test_headers_that_belong_to_the_composer_cannot_be_set(name):
     )
 )
 def test_any_custom_x_header_is_sent_once(name):
-    raw = compose(request(headers={name: "value"}), delivery_settings()).as_bytes()
+    raw = compose(request(headers={name: "value"}), delivery_settings()).raw
     assert parsed_raw(raw).get_all(name) == ["value"]
 
 

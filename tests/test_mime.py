@@ -6,6 +6,7 @@ from email.headerregistry import Address as ParsedAddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from emailconfig import mime
 from emailconfig.composer import AttachmentData, compose
 from emailconfig.delivery import Address
 from tests.factories import delivery_settings, request
@@ -51,7 +52,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
     message = compose(
         request(to=tuple(to), subject=subject, text=text or "t", html=html), settings_
     )
-    raw = message.as_bytes()
+    raw = message.raw
 
     assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
     assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
@@ -76,7 +77,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
 def test_attachments_come_back_byte_for_byte(filename, content):
     attachment = AttachmentData(filename, "application/octet-stream", content)
     message = compose(request(attachments=(attachment,)), delivery_settings())
-    parsed = parse(message.as_bytes())
+    parsed = parse(message.raw)
     [part] = list(parsed.iter_attachments())
     assert part.get_filename() == filename.strip()
     assert part.get_content() == content
@@ -88,8 +89,39 @@ def test_a_long_recipient_list_and_header_are_folded():
         recipients_mode="test_list", test_recipients=(Address("qa@example.com"),)
     )
     message = compose(request(to=to), settings_)
-    raw = message.as_bytes()
+    raw = message.raw
     head = raw.split(b"\r\n\r\n", 1)[0]
     assert max(len(line) for line in head.split(b"\r\n")) <= 998
     parsed = parse(raw)
     assert parsed["X-Stagemail-Original-Recipients"].count("@example.com") == 30
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sender=names,
+    to=st.lists(addresses, min_size=1, max_size=5),
+    subject=subjects,
+    text=bodies,
+    html=bodies,
+    filename=st.text(printable, min_size=1, max_size=40).filter(str.strip),
+    content=st.binary(max_size=2000),
+)
+def test_read_gives_back_what_was_composed(sender, to, subject, text, html, filename, content):
+    """What the message page shows and SendGrid's JSON is built from."""
+    settings_ = delivery_settings(sender=Address("noreply@example.com", sender))
+    attachment = AttachmentData(filename, "application/pdf", content)
+    message = compose(
+        request(
+            to=tuple(to), subject=subject, text=text or "t", html=html, attachments=(attachment,)
+        ),
+        settings_,
+    )
+    read = mime.read(message.raw)
+    assert read.head.encode() == message.raw.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    assert read.header("Subject") == subject
+    assert read.header("Message-ID") == message.message_id
+    assert read.addresses("From") == (Address("noreply@example.com", sender.strip()),)
+    assert read.addresses("To") == tuple(Address(a.email, a.name.strip()) for a in to)
+    assert read.text == normalised(text or "t")
+    assert read.html == (normalised(html) if html else "")
+    assert read.attachments == (AttachmentData(filename.strip(), "application/pdf", content),)

@@ -141,6 +141,7 @@ def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     credential: ApiToken = request.auth
     message = (
         Message.objects.filter(pk=message_id, app=credential.app, stage=credential.stage)
+        .defer("raw")
         .select_related("app", "stage")
         .prefetch_related("attempts")
         .first()

@@ -14,7 +14,7 @@ from emailconfig.delivery import DeliverySettings
 from emailconfig.models import Outcome
 
 if TYPE_CHECKING:
-    from emailconfig.composer import ComposedMessage
+    from emailconfig.composer import WireMessage
 
 log = logging.getLogger("stagemail.engines")
 
@@ -77,7 +77,8 @@ class Step:
 
 
 class Engine:
-    """Delivers composed messages; one instance keeps one connection for a batch.
+    """Delivers composed messages, their stored bytes as they are; one instance keeps one
+    connection for a batch.
 
     Use as a context manager: the connection opens on the first message and
     closes on exit. Subclasses implement the three methods below.
@@ -97,7 +98,7 @@ class Engine:
     ) -> None:
         self.close()
 
-    def send(self, message: ComposedMessage) -> DeliveryResult:
+    def send(self, message: WireMessage) -> DeliveryResult:
         """Deliver one message; failures come back as a result, never as an exception."""
         started = time.monotonic()
         try:
@@ -118,7 +119,7 @@ class Engine:
             return DeliveryResult.failed(error, ms_since(started))
         return replace(result, duration_ms=ms_since(started))
 
-    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+    def deliver(self, message: WireMessage) -> DeliveryResult:
         raise NotImplementedError("an engine must define deliver(), raising DeliveryError")
 
     def check_connection(self) -> list[Step]:

@@ -32,7 +32,8 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from emailconfig.composer import ComposedMessage
+from emailconfig import mime
+from emailconfig.composer import WireMessage
 from emailconfig.engines.base import (
     DeliveryError,
     DeliveryResult,
@@ -56,34 +57,56 @@ MAX_ANSWER = 2000
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces
 
 
-def payload(message: ComposedMessage) -> dict:
-    """The v3 mail/send JSON for a composed message."""
+# Headers the v3 JSON carries in fields of its own, or that SendGrid writes itself.
+_OWN_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "reply-to",
+        "subject",
+        "date",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
+
+
+def payload(message: WireMessage) -> dict:
+    """The v3 mail/send JSON for a stored message, read from its bytes.
+
+    SendGrid builds the MIME itself, so the JSON carries the same parts and headers
+    (Message-ID included); recipients in the envelope but in no header are the Bcc.
+    """
+    read = mime.read(message.raw)
+    [sender] = read.addresses("From")
     mail = Mail(
-        from_email=From(message.sender.email, message.sender.name or None),
-        subject=message.subject,
-        plain_text_content=message.text or None,
-        html_content=message.html or None,
+        from_email=From(sender.email, sender.name or None),
+        subject=read.header("Subject"),
+        plain_text_content=read.text or None,
+        html_content=read.html or None,
     )
     personalization = Personalization()
-    for address in message.to:
+    for address in read.addresses("To"):
         personalization.add_to(To(address.email, address.name or None))
-    for address in message.cc:
+    for address in read.addresses("Cc"):
         personalization.add_cc(Cc(address.email, address.name or None))
-    for address in message.bcc:
-        personalization.add_bcc(Bcc(address.email, address.name or None))
+    for recipient in read.bcc(message.recipients):
+        personalization.add_bcc(Bcc(recipient))
     mail.add_personalization(personalization)
-    if message.reply_to:
-        mail.reply_to = ReplyTo(message.reply_to.email, message.reply_to.name or None)
-    for item in message.attachments:
+    for reply_to in read.addresses("Reply-To"):
+        mail.reply_to = ReplyTo(reply_to.email, reply_to.name or None)
+    for item in read.attachments:
         mail.attachment = Attachment(
             FileContent(base64.b64encode(item.content).decode("ascii")),
             FileName(item.filename),
             FileType(item.content_type),
             Disposition("attachment"),
         )
-    mail.header = Header("Message-ID", message.message_id)
-    for name, value in message.extra_headers().items():
-        mail.header = Header(name, value)
+    for name, value in read.headers:
+        if name.lower() not in _OWN_HEADERS:
+            mail.header = Header(name, value)
     return mail.get()
 
 
@@ -187,7 +210,7 @@ class SendGridEngine(Engine):
             return response.status, text, replace(response, reason=self._redact(response.reason))
         raise AssertionError("unreachable")  # the loop either returns or raises
 
-    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+    def deliver(self, message: WireMessage) -> DeliveryResult:
         _, _, _, path = self._url()
         body = json.dumps(payload(message)).encode()
         status, text, response = self._request("POST", path, body)

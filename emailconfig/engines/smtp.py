@@ -12,7 +12,7 @@ from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
 
-from emailconfig.composer import ComposedMessage
+from emailconfig.composer import WireMessage
 from emailconfig.engines.base import (
     DeliveryError,
     DeliveryResult,
@@ -310,7 +310,7 @@ class SMTPEngine(Engine):
 
     # Delivery ---------------------------------------------------------------
 
-    def deliver(self, message: ComposedMessage) -> DeliveryResult:
+    def deliver(self, message: WireMessage) -> DeliveryResult:
         try:
             smtp = self._open()
         except Exception as exc:
@@ -325,13 +325,12 @@ class SMTPEngine(Engine):
         self._last_used = time.monotonic()
         return result
 
-    def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: ComposedMessage) -> DeliveryResult:
-        recipients = message.envelope_recipients
-        sender = self.settings.envelope_from or message.sender.email
+    def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: WireMessage) -> DeliveryResult:
+        recipients = list(message.recipients)
         if smtp.has_extn("pipelining"):
-            mail, rcpts, data = _envelope_pipelined(smtp, sender, recipients)
+            mail, rcpts, data = _envelope_pipelined(smtp, message.envelope_from, recipients)
         else:
-            mail, rcpts, data = _envelope_stepwise(smtp, sender, recipients)
+            mail, rcpts, data = _envelope_stepwise(smtp, message.envelope_from, recipients)
         if mail[0] != 250:
             _abandon(smtp, data)
             raise _error_for_reply("Sender refused", *mail)
@@ -350,7 +349,7 @@ class SMTPEngine(Engine):
         if data is None or data[0] != 354:
             _abandon(smtp, data)
             raise _error_for_reply("Message refused", *(data or (554, b"DATA not accepted")))
-        smtp.send(_dot_stuffed(message.as_bytes()))
+        smtp.send(_dot_stuffed(message.raw))
         code, reply = smtp.getreply()
         if code != 250:
             raise _error_for_reply("Message refused", code, reply)
@@ -417,7 +416,7 @@ class SMTPEngine(Engine):
         return answer
 
     def _check_sender(self, smtp: _SMTP | _SMTP_SSL) -> str:
-        code, reply = smtp.mail(self.settings.envelope_from or self.settings.sender.email)
+        code, reply = smtp.mail(self.settings.envelope_sender)
         smtp.rset()
         if code != 250:
             raise _error_for_reply("Sender refused", code, reply)

@@ -16,9 +16,10 @@ from emailconfig.models.configurations import (
     TestRecipient,
 )
 from emailconfig.models.outbox import (
+    CANCELLABLE_STATUSES,
     PENDING_STATUSES,
+    RETRYABLE_STATUSES,
     ApiToken,
-    Attachment,
     DeliveryAttempt,
     Message,
     MessageStatus,
@@ -28,12 +29,13 @@ from emailconfig.models.outbox import (
 from emailconfig.models.templates import EmailTemplate, Outcome, TestSend
 
 __all__ = [
+    "CANCELLABLE_STATUSES",
     "PENDING_STATUSES",
+    "RETRYABLE_STATUSES",
     "ApiToken",
     "App",
     "AppliedConfiguration",
     "AppliedQuerySet",
-    "Attachment",
     "ConfigurationVersion",
     "DailyDeliveryCount",
     "DeliveryAttempt",

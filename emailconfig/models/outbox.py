@@ -52,6 +52,10 @@ class MessageStatus(models.TextChoices):
 
 
 PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+# What an admin may do to a message: cancel one that waits (one being sent cannot be
+# stopped), queue one again that failed, was cancelled or waits for its retry.
+CANCELLABLE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED)
+RETRYABLE_STATUSES = (MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.DEFERRED)
 
 
 class Message(models.Model):
@@ -69,13 +73,15 @@ class Message(models.Model):
     message_id = models.CharField("Message-ID", max_length=255)
 
     recipients = models.JSONField(help_text='{"to": [...], "cc": [...], "bcc": [...]}')
-    reply_to = models.JSONField(null=True, blank=True)
     subject = models.TextField()
-    text = models.TextField(blank=True)
-    html = models.TextField(blank=True)
-    headers = models.JSONField(default=dict, blank=True)
+    # Composed once, when accepted: every attempt sends these bytes, and the message
+    # page and its .eml download show them. Attachments live only in here.
+    raw = models.BinaryField(help_text="The message exactly as it goes on the wire (RFC 5322).")
+    envelope_from = models.CharField("envelope sender", max_length=320)
     template_key = models.CharField(max_length=80, blank=True)
-    final_recipients = models.JSONField(default=list)
+    final_recipients = models.JSONField(
+        default=list, help_text="The envelope's recipients, after any test-list redirection."
+    )
     original_recipients = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
@@ -116,24 +122,24 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.message_id} ({self.status})"
 
+    @property
+    def can_cancel(self) -> bool:
+        return self.status in CANCELLABLE_STATUSES
 
-class Attachment(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
-    filename = models.CharField(max_length=255)
-    content_type = models.CharField(max_length=127)
-    content = models.BinaryField()
-
-    class Meta:
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return self.filename
+    @property
+    def can_retry(self) -> bool:
+        return self.status in RETRYABLE_STATUSES
 
 
 class DeliveryAttempt(models.Model):
     """One try at delivering a message: when, how long, and the server's own answer."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attempts")
+    # An append-only log of its message: written by the worker that holds the message,
+    # removed with it by the retention purge, set-based (services/retention.py). Without a
+    # database constraint, because its per-row check at commit cost half the purge's time.
+    message = models.ForeignKey(
+        Message, on_delete=models.DO_NOTHING, db_constraint=False, related_name="attempts"
+    )
     number = models.PositiveIntegerField()
     started_at = models.DateTimeField()
     duration_ms = models.PositiveIntegerField(default=0)

@@ -27,8 +27,9 @@ from emailconfig.composer import (
 )
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.models import (
+    CANCELLABLE_STATUSES,
+    RETRYABLE_STATUSES,
     ApiToken,
-    Attachment,
     ConfigurationVersion,
     EmailTemplate,
     Message,
@@ -88,9 +89,13 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     app_id, stage_id = credential.app_id, credential.stage_id
     _check_keys(submission)
     if submission.idempotency_key:
-        existing = Message.objects.filter(
-            app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
-        ).first()
+        existing = (
+            Message.objects.filter(
+                app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
+            )
+            .defer("raw")
+            .first()
+        )
         if existing is not None:
             return existing, False
     version_id, limit, counted = _applied(credential)
@@ -133,11 +138,9 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             "cc": [vars(a) for a in submission.cc],
             "bcc": [vars(a) for a in submission.bcc],
         },
-        reply_to=vars(submission.reply_to) if submission.reply_to else None,
         subject=subject,
-        text=text,
-        html=html,
-        headers=submission.headers,
+        raw=composed.raw,
+        envelope_from=composed.envelope_from,
         template_key=submission.template or "",
         final_recipients=composed.envelope_recipients,
         original_recipients=composed.original_recipients,
@@ -148,15 +151,6 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
     try:
         with transaction.atomic(durable=True):
             message.save(force_insert=True)
-            Attachment.objects.bulk_create(
-                Attachment(
-                    message=message,
-                    filename=a.filename,
-                    content_type=a.content_type,
-                    content=a.content,
-                )
-                for a in submission.attachments
-            )
             # Counted in the message's own commit, and last: every request of this app and
             # stage updates the same counter row, whose lock is held until the commit.
             _take_rate_limit(credential, limit)
@@ -164,7 +158,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         if not submission.idempotency_key:
             raise
         # Another request with the same key won the race: answer with its message.
-        return Message.objects.get(
+        return Message.objects.defer("raw").get(
             app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
         ), False
     return message, True
@@ -286,9 +280,9 @@ def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
 def cancel(message: Message) -> bool:
     """Cancel a message that is waiting; one being sent right now cannot be stopped."""
     return bool(
-        Message.objects.filter(
-            pk=message.pk, status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED]
-        ).update(status=MessageStatus.CANCELLED, lease_token=F("lease_token") + 1)
+        Message.objects.filter(pk=message.pk, status__in=CANCELLABLE_STATUSES).update(
+            status=MessageStatus.CANCELLED, lease_token=F("lease_token") + 1
+        )
     )
 
 
@@ -302,7 +296,7 @@ def retry(message: Message) -> bool:
         was_failed = failed.exists()
         done = Message.objects.filter(
             pk=message.pk,
-            status__in=[MessageStatus.FAILED, MessageStatus.CANCELLED, MessageStatus.DEFERRED],
+            status__in=RETRYABLE_STATUSES,
         ).update(
             status=MessageStatus.QUEUED,
             next_attempt_at=now,

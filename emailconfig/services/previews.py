@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from emailconfig.composer import ComposedMessage, ComposeError, EmailRequest, compose
+from emailconfig import mime
+from emailconfig.composer import (
+    ORIGINAL_RECIPIENTS_HEADER,
+    ComposeError,
+    EmailRequest,
+    WireMessage,
+    compose,
+)
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.engines import engine_for
 from emailconfig.engines.base import DeliveryResult
@@ -25,6 +37,8 @@ from emailconfig.models import (
 from emailconfig.rendering import RenderError, render_template
 
 TEST_SENDS_PER_HOUR = 20
+SEAL_SALT = "emailconfig.preview"
+SEAL_MAX_AGE = 3600  # seconds a previewed message may be test-sent as it was shown
 
 
 class PreviewError(Exception):
@@ -38,19 +52,68 @@ class PreviewError(Exception):
 
 @dataclass(frozen=True)
 class Preview:
+    """A message composed for the preview page; a test-send sends exactly these bytes."""
+
     version: ConfigurationVersion | None  # None: a configuration form's unsaved settings
     settings: DeliverySettings
-    message: ComposedMessage
+    wire: WireMessage
+    fingerprint: str  # what it was composed from (see _fingerprint)
+
+    @cached_property
+    def shown(self) -> mime.ReadMessage:
+        return mime.read(self.wire.raw)
 
     @property
-    def header_block(self) -> str:
-        return header_block(self.message)
+    def raw(self) -> str:
+        return self.wire.raw.decode("ascii")
+
+    @property
+    def recipients(self) -> list[str]:
+        """Who gets it after redirection, as the headers name them (Bcc from the envelope)."""
+        shown = self.shown
+        return [
+            *(str(a) for a in shown.addresses("To")),
+            *(f"Cc: {a}" for a in shown.addresses("Cc")),
+            *(f"Bcc: {r}" for r in shown.bcc(self.wire.recipients)),
+        ]
+
+    @property
+    def original_recipients(self) -> str:
+        return self.shown.header(ORIGINAL_RECIPIENTS_HEADER)
+
+    @property
+    def seal(self) -> str:
+        """The composed message, signed, for the page to hand back when it sends."""
+        wire = self.wire
+        return signing.dumps(
+            {
+                "fingerprint": self.fingerprint,
+                "raw": base64.b64encode(wire.raw).decode("ascii"),
+                "from": wire.envelope_from,
+                "to": list(wire.recipients),
+            },
+            salt=SEAL_SALT,
+            compress=True,
+        )
 
 
-def header_block(message: ComposedMessage) -> str:
-    """The headers exactly as they go on the wire."""
-    head = message.as_bytes().split(b"\r\n\r\n", 1)[0]
-    return head.decode("ascii", "replace").replace("\r\n", "\n")
+def _fingerprint(version: ConfigurationVersion, request: EmailRequest) -> str:
+    """What a composition depends on: the version and the request (everything else the
+    composer adds, Message-ID, Date and MIME boundaries, is what a seal keeps)."""
+    facts = [version.pk, request.subject, request.text, request.html]
+    facts += [[a.email, a.name] for a in request.to]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()
+
+
+def _unsealed(sealed: str, fingerprint: str) -> WireMessage | None:
+    """The sealed message, if it was composed from the same inputs not long ago."""
+    try:
+        data = signing.loads(sealed, salt=SEAL_SALT, max_age=SEAL_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    if data.get("fingerprint") != fingerprint:
+        return None
+    return WireMessage(base64.b64decode(data["raw"]), data["from"], tuple(data["to"]))
 
 
 def build_preview(
@@ -58,7 +121,11 @@ def build_preview(
     template: EmailTemplate,
     context: dict[str, Any],
     send_to: tuple[Address, ...],
+    *,
+    sealed: str = "",
 ) -> Preview:
+    """Compose the message for the page, or take the one an earlier preview composed from
+    the same inputs (`sealed`), so a test-send sends exactly what the page showed."""
     version = configuration.latest_version()
     if version is None:
         raise PreviewError("configuration", "This configuration has no saved version yet.")
@@ -72,7 +139,11 @@ def build_preview(
     request = EmailRequest(
         subject=rendered.subject, text=rendered.text, html=rendered.html, to=send_to
     )
-    return Preview(version=version, settings=settings, message=_compose(request, settings))
+    fingerprint = _fingerprint(version, request)
+    wire = _unsealed(sealed, fingerprint) if sealed else None
+    if wire is None:
+        wire = _compose(request, settings)
+    return Preview(version=version, settings=settings, wire=wire, fingerprint=fingerprint)
 
 
 def build_trial(settings: DeliverySettings, send_to: Address) -> Preview:
@@ -83,12 +154,14 @@ def build_trial(settings: DeliverySettings, send_to: Address) -> Preview:
         "It arrived, so these settings deliver mail.\n",
         to=(send_to,),
     )
-    return Preview(version=None, settings=settings, message=_compose(request, settings))
+    return Preview(
+        version=None, settings=settings, wire=_compose(request, settings), fingerprint=""
+    )
 
 
-def _compose(request: EmailRequest, settings: DeliverySettings) -> ComposedMessage:
+def _compose(request: EmailRequest, settings: DeliverySettings) -> WireMessage:
     try:
-        return compose(request, settings)
+        return compose(request, settings).wire
     except ComposeError as exc:
         raise PreviewError(None, f"The message cannot be sent: {exc}") from None
 
@@ -116,14 +189,14 @@ def test_send(preview: Preview, *, user: Any, template: EmailTemplate | None) ->
             version=preview.version,
             template=template,
             sent_by=user,
-            message_id=preview.message.message_id,
-            subject=preview.message.subject,
-            recipients=preview.message.envelope_recipients,
+            message_id=preview.shown.header("Message-ID"),
+            subject=preview.shown.header("Subject"),
+            recipients=list(preview.wire.recipients),
             outcome=Outcome.TEMPORARY,
             server_answer="Sending…",
         )
     with engine_for(preview.settings) as engine:
-        result: DeliveryResult = engine.send(preview.message)
+        result: DeliveryResult = engine.send(preview.wire)
     answer = result.answer
     if result.refused:
         answer += " · refused: " + "; ".join(f"{r}: {a}" for r, a in result.refused.items())

@@ -10,19 +10,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from emailconfig.composer import ComposeError
-from emailconfig.delivery import DeliverySettings
+from emailconfig import mime
 from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message, SinkMessage
 from emailconfig.pagination import CappedPaginator, paginate
 from emailconfig.services import outbox
-from emailconfig.services.previews import header_block
 from emailconfig.views.sink import sink_enabled
-from emailconfig.worker import compose_stored
 
 SECTION = "outbox"
-BODIES = ("text", "html", "headers", "recipients", "original_recipients")  # not in the list
+BODIES = ("raw", "recipients", "original_recipients")  # not in the list
 SINK_SEARCHED = ("subject", "mail_from", "rcpt_tos")
 
 
@@ -44,27 +41,25 @@ def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     message = get_object_or_404(
         Message.objects.select_related("app", "stage", "version__configuration"), pk=pk
     )
-    try:
-        headers = header_block(
-            compose_stored(
-                message,
-                DeliverySettings.from_version(message.version),
-                attachment_contents=False,
-            )
-        )
-    except ComposeError as exc:
-        headers = f"(cannot be composed: {exc})"
     return render(
         request,
         "emailconfig/outbox/detail.html",
         {
             "section": SECTION,
             "message": message,
-            "headers": headers,
+            "shown": mime.read(bytes(message.raw)),
             "attempts": message.attempts.all(),
-            "attachments": message.attachments.only("filename", "content_type"),
         },
     )
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def message_eml(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The stored message, byte for byte as every attempt sent it."""
+    message = get_object_or_404(Message.objects.only("raw"), pk=pk)
+    response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
+    response["Content-Disposition"] = f'attachment; filename="{message.pk}.eml"'
+    return response
 
 
 @require_POST

@@ -48,7 +48,7 @@ def preview(request: HttpRequest) -> HttpResponse:
         form = PreviewForm(initial=initial, user=request.user)
     built = sent = None
     if form.is_bound and form.is_valid():
-        built = _build(form)
+        built = _build(form, sealed=request.POST.get("composed", ""))
     if built and request.method == "POST" and "send" in request.POST:
         sent = _send(request, form, built)
     search = ListSearch(
@@ -84,11 +84,15 @@ def _fill_sample_data(data: QueryDict | dict[str, str]) -> None:
         data["sample_data"] = json.dumps(template.sample_data, indent=2, ensure_ascii=False)
 
 
-def _build(form: PreviewForm) -> previews.Preview | None:
+def _build(form: PreviewForm, *, sealed: str) -> previews.Preview | None:
     data = form.cleaned_data
     try:
         return previews.build_preview(
-            data["configuration"], data["template"], data["sample_data"], data["send_to"]
+            data["configuration"],
+            data["template"],
+            data["sample_data"],
+            data["send_to"],
+            sealed=sealed,
         )
     except previews.PreviewError as error:
         form.add_error(error.field, error.message)

@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from emailconfig.models import Attachment, EmailTemplate, Message, MessageStatus
+from emailconfig import mime
+from emailconfig.models import EmailTemplate, Message, MessageStatus
 from emailconfig.services import tokens
 from tests import factories
 from tests.api.conftest import ApiClient, message_body
@@ -71,9 +72,9 @@ def test_a_template_is_rendered_with_the_context(api):
     )
     body = {"to": ["ada@example.com"], "template": "reset", "context": {"user": "Ada"}}
     message = Message.objects.get(pk=api.post(URL, body).json()["id"])
-    assert (message.subject, message.text, message.template_key) == (
+    assert (message.subject, mime.read(bytes(message.raw)).text, message.template_key) == (
         "Reset for Ada",
-        "Hi Ada",
+        "Hi Ada\n",
         "reset",
     )
 
@@ -126,13 +127,14 @@ def test_invalid_requests_get_a_400_naming_the_field(api, body, field, text):
     assert not Message.objects.exists()
 
 
-def test_attachments_are_stored_and_limited(api, settings):
+def test_attachments_are_stored_in_the_composed_message_and_limited(api, settings):
     content = base64.b64encode(b"%PDF binary \x00").decode()
     body = message_body(
         attachments=[{"filename": "i.pdf", "content_type": "application/pdf", "content": content}]
     )
     assert api.post(URL, body).status_code == 202
-    assert bytes(Attachment.objects.get().content) == b"%PDF binary \x00"
+    [attachment] = mime.read(bytes(Message.objects.get().raw)).attachments
+    assert attachment == mime.AttachmentData("i.pdf", "application/pdf", b"%PDF binary \x00")
 
     settings.STAGEMAIL_MAX_MESSAGE_BYTES = 100
     big = base64.b64encode(b"x" * 200).decode()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.test import Client
 from playwright.sync_api import expect
 
@@ -64,3 +66,8 @@ def test_the_dashboard_and_the_outbox_follow_deliveries(page, admin_user, screen
         Worker().run_once()
         page.reload()
         expect(page.locator("h1 .badge")).to_have_text("Sent")
+        expect(page.locator("#headers")).to_contain_text("Subject: Invoice 3")
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the .eml").click()
+        raw = Path(download.value.path()).read_bytes()
+        assert raw == sink.handler.received[-1].content  # the bytes the retry delivered

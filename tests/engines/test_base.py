@@ -20,7 +20,7 @@ class QuotingEngine(Engine):
 
 def test_an_unexpected_error_is_named_by_type_only(caplog):
     settings = delivery_settings()
-    [result] = [QuotingEngine(settings).send(compose(request(), settings))]
+    [result] = [QuotingEngine(settings).send(compose(request(), settings).wire)]
     assert result.outcome == Outcome.TEMPORARY
     assert result.answer == "Unexpected error in the delivery engine (ValueError)"
     assert "unexpected ValueError in QuotingEngine" in caplog.text

@@ -36,7 +36,7 @@ def settings_for(stand_in, **overrides):
 
 def send(settings, *requests):
     with engine_for(settings) as engine:
-        return [engine.send(compose(r, settings)) for r in requests]
+        return [engine.send(compose(r, settings).wire) for r in requests]
 
 
 def test_it_posts_the_exact_v3_json_with_the_key(stand_in):
@@ -67,9 +67,9 @@ def test_it_posts_the_exact_v3_json_with_the_key(stand_in):
                 "bcc": [{"email": "audit@example.com"}],
             }
         ],
-        "content": [
-            {"type": "text/plain", "value": "Hello Ada,\nyour invoice is ready."},
-            {"type": "text/html", "value": "<p>Hello <b>Ada</b>, your invoice is ready.</p>"},
+        "content": [  # the parts as stored, each ending with its line break
+            {"type": "text/plain", "value": "Hello Ada,\nyour invoice is ready.\n"},
+            {"type": "text/html", "value": "<p>Hello <b>Ada</b>, your invoice is ready.</p>\n"},
         ],
         "headers": {"Message-ID": "<fixed@example.com>", "X-Campaign": "invoices"},
         "reply_to": {"email": "help@example.com", "name": "Help desk"},

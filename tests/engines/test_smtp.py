@@ -22,7 +22,7 @@ from tests.servers import (
 
 def send(settings, *requests):
     with engine_for(settings) as engine:
-        return [engine.send(compose(r, settings)) for r in requests]
+        return [engine.send(compose(r, settings).wire) for r in requests]
 
 
 def settings_for(server, **overrides):
@@ -231,9 +231,9 @@ def test_a_batch_reconnects_after_a_failure():
     with smtp_server(handler) as server:
         settings = settings_for(server)
         with engine_for(settings) as engine:
-            first = engine.send(compose(request(), settings))
+            first = engine.send(compose(request(), settings).wire)
             handler.data_answer = "250 OK"
-            second = engine.send(compose(request(), settings))
+            second = engine.send(compose(request(), settings).wire)
     assert first.outcome == Outcome.TEMPORARY
     assert second.delivered
 
@@ -344,9 +344,11 @@ def test_a_pipelining_server_gets_the_same_outcomes(handler_options, outcome, an
     with smtp_server(handler) as server:
         settings = settings_for(server)
         with engine_for(settings) as engine:
-            first = engine.send(compose(request(), settings))
+            first = engine.send(compose(request(), settings).wire)
             handler.__dict__.update(refuse_sender="", refuse_recipients={}, data_answer="250 OK")
-            second = engine.send(compose(request(), settings))  # the connection is still usable
+            second = engine.send(
+                compose(request(), settings).wire
+            )  # the connection is still usable
     assert (first.outcome, first.answer) == (outcome, answer)
     assert second.delivered
 

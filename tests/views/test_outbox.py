@@ -1,6 +1,9 @@
+import html
+import re
+import time
+from dataclasses import dataclass, field
+
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -10,7 +13,7 @@ from emailconfig.models import Message, MessageStatus
 from emailconfig.services import outbox
 from emailconfig.worker import Worker
 from tests import factories
-from tests.servers import smtp_server
+from tests.servers import RecordingHandler, smtp_server
 
 pytestmark = pytest.mark.django_db
 
@@ -72,25 +75,27 @@ def test_the_message_page_shows_recipients_attempts_and_headers(viewer_client, c
     assert "X-Stagemail-Original-Recipients: To: ada@example.com" in page
 
 
-def test_the_message_page_shows_headers_without_reading_attachment_contents(
+def test_the_message_page_shows_the_parts_and_lists_attachments_with_sizes(
     viewer_client, credential
 ):
     submission = outbox.Submission(
         to=(Address("ada@example.com"),),
         subject="Invoice 8",
-        text="Attached.",
-        attachments=(AttachmentData("invoice.pdf", "application/pdf", b"%PDF" * 100_000),),
+        text="Attached <as promised>.",
+        html="<p>Attached.</p><script>alert(1)</script>",
+        attachments=(AttachmentData("invoice.pdf", "application/pdf", b"%PDF" * 25_000),),
     )
     message = outbox.accept(credential, submission)[0]
-    with CaptureQueriesContext(connection) as queries:
-        page = viewer_client.get(
-            reverse("emailconfig:message_detail", args=[message.pk])
-        ).content.decode()
+    page = viewer_client.get(
+        reverse("emailconfig:message_detail", args=[message.pk])
+    ).content.decode()
     assert "Content-Type: multipart/mixed" in page
-    assert "invoice.pdf" in page
-    attachment_reads = [q["sql"] for q in queries if "emailconfig_attachment" in q["sql"]]
-    assert attachment_reads
-    assert not any('"content"' in sql for sql in attachment_reads)
+    assert "Attached &lt;as promised&gt;." in page  # the text part, escaped
+    assert (  # the HTML part only inside a sandboxed frame
+        'sandbox srcdoc="&lt;p&gt;Attached.&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;' in page
+    )
+    assert "<script>alert(1)" not in page
+    assert 'invoice.pdf <span class="muted small">application/pdf, 97.7\xa0KB</span>' in page
 
 
 def test_the_message_page_shows_recipients_to_be_tried_again(viewer_client, credential):
@@ -139,3 +144,90 @@ def test_the_dashboard_charts_sent_and_failed_and_shows_the_queue(viewer_client,
     assert f"<title>{today}: 1 sent</title>" in page
     assert f"<title>{today}: 1 failed</title>" in page
     assert 'status=pending">1</a>' in page
+
+
+HEADERS_SHOWN = r'<pre class="headers" id="headers"[^>]*>(.*?)</pre>'
+
+
+@dataclass
+class EveryDataHandler(RecordingHandler):
+    """Records the bytes of every DATA, whatever it answers, so a refused attempt counts."""
+
+    every_data: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content or envelope.content
+        self.every_data.append((envelope.mail_from, list(envelope.rcpt_tos), content))
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_every_attempt_delivers_the_bytes_the_page_shows_and_the_eml_holds(viewer_client, settings):
+    """Defect 5: the message page and its .eml are the bytes on the wire, on every attempt."""
+    settings.STAGEMAIL_RETRY_BASE = 0.05
+    handler = EveryDataHandler(data_answer="451 4.3.0 Try again later")
+    with smtp_server(handler) as server:
+        credential = factories.api_credential(
+            factories.configuration("qa", name="QA mail", smtp_port=server.port)
+        )
+        submission = outbox.Submission(
+            to=(Address("ada@example.com", "Ada Lovelace"),),
+            bcc=(Address("audit@example.com"),),
+            subject="Invoice 9 – März",
+            text="Hello Ada,\nyour invoice is attached.",
+            html="<p>Hello <b>Ada</b>, your invoice is attached.</p>",
+            attachments=(AttachmentData("invoice.pdf", "application/pdf", b"%PDF-1.7\x00" * 99),),
+        )
+        message = outbox.accept(credential, submission)[0]
+        Worker().run_once()  # refused for now: deferred
+        message.refresh_from_db()
+        assert message.status == MessageStatus.DEFERRED
+        handler.data_answer = "250 2.0.0 Ok: queued as SECOND"
+        time.sleep(0.06)
+        Worker().run_once()
+        message.refresh_from_db()
+        assert message.status == MessageStatus.SENT
+
+    (from1, to1, first), (from2, to2, second) = handler.every_data
+    assert first == second  # the same bytes on both attempts, boundaries included
+    assert from1 == from2 == "noreply@example.com"
+    assert to1 == to2 == ["ada@example.com", "audit@example.com"]
+    assert b"audit@example.com" not in first  # a Bcc is in the envelope only
+
+    eml = viewer_client.get(reverse("emailconfig:message_eml", args=[message.pk]))
+    assert eml["Content-Type"] == "message/rfc822"
+    assert eml["Content-Disposition"] == f'attachment; filename="{message.pk}.eml"'
+    assert eml.content == first
+
+    page = viewer_client.get(reverse("emailconfig:message_detail", args=[message.pk]))
+    shown = re.search(
+        r'<pre class="headers" id="headers"[^>]*>(.*?)</pre>', page.content.decode(), re.S
+    )
+    head = first.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+    assert html.unescape(shown.group(1)).encode("ascii") == head
+    assert "=?utf-8?" in shown.group(1)  # exactly as stored: the subject still encoded
+    assert "invoice.pdf" in page.content.decode()
+
+
+def test_the_eml_download_checks_permission_like_the_page(client, outsider_client, credential):
+    message = submit(credential)
+    for url in (
+        reverse("emailconfig:message_detail", args=[message.pk]),
+        reverse("emailconfig:message_eml", args=[message.pk]),
+    ):
+        assert outsider_client.get(url).status_code == 403
+        assert client.get(url).status_code == 302  # to sign in
+
+
+def test_retry_and_cancel_are_offered_only_where_the_service_allows_them(editor_client, credential):
+    message = submit(credential)
+    url = reverse("emailconfig:message_detail", args=[message.pk])
+    for status in MessageStatus:
+        Message.objects.filter(pk=message.pk).update(status=status)
+        page = editor_client.get(url).content.decode()
+        message.refresh_from_db()
+        offers_cancel = reverse("emailconfig:message_cancel", args=[message.pk]) in page
+        offers_retry = reverse("emailconfig:message_retry", args=[message.pk]) in page
+        assert (offers_cancel, offers_retry) == (message.can_cancel, message.can_retry), status
+        assert outbox.cancel(message) is message.can_cancel
+        Message.objects.filter(pk=message.pk).update(status=status)
+        assert outbox.retry(message) is message.can_retry

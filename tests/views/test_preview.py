@@ -1,5 +1,8 @@
 """Preview and test-send through the portal, delivering to a real aiosmtpd on loopback."""
 
+import html
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -85,6 +88,40 @@ def test_a_test_send_reaches_the_test_list_and_is_recorded(editor_client, editor
         ["qa-lead@example.com"],
     )
     assert record.server_answer.startswith("250")
+
+
+def _shown(page: str, pattern: str) -> str:
+    return html.unescape(re.search(pattern, page, re.S).group(1))
+
+
+def test_a_test_send_sends_exactly_the_bytes_the_preview_showed(editor_client, template, sink):
+    """Defect 5: Message-ID, Date and MIME boundaries included, nothing composed again."""
+    config = _qa_config(sink.port)
+    inputs = {"sample_data": '{"name": "Grace", "number": 9}', "send_to": "c@example.com"}
+    page = _post(editor_client, config, template, preview="1", **inputs).content.decode()
+    shown = _shown(page, r'<pre class="raw-message" id="raw-message"[^>]*>(.*?)</pre>')
+    sealed = _shown(page, r'<input type="hidden" name="composed" value="([^"]*)">')
+
+    page = _post(editor_client, config, template, send="1", composed=sealed, **inputs)
+    assert "Test message sent" in page.content.decode()
+    [received] = sink.handler.received
+    assert received.content == shown.encode("ascii")
+    assert received.rcpt_tos == ["qa-lead@example.com"]
+    assert TestSend.objects.get().message_id == received.message["Message-ID"]
+
+
+def test_changed_inputs_or_a_forged_seal_are_composed_afresh(editor_client, template, sink):
+    config = _qa_config(sink.port)
+    page = _post(editor_client, config, template, preview="1").content.decode()
+    sealed = _shown(page, r'<input type="hidden" name="composed" value="([^"]*)">')
+    shown = _shown(page, r'<pre class="raw-message" id="raw-message"[^>]*>(.*?)</pre>')
+
+    _post(editor_client, config, template, send="1", composed=sealed, send_to="x@example.com")
+    _post(editor_client, config, template, send="1", composed=sealed[:-2] + "xx")
+    changed, forged = sink.handler.received
+    assert "To: x@example.com" in changed.message["X-Stagemail-Original-Recipients"]
+    assert forged.message["Message-ID"] not in shown  # composed again, not taken on trust
+    assert changed.content != shown.encode() != forged.content
 
 
 def test_in_app_mode_a_test_goes_to_the_admins_own_address(editor_client, template, sink):

@@ -7,7 +7,7 @@ from emailconfig.services import retention
 class Command(BaseCommand):
     help = (
         "Delete finished messages (sent, failed, cancelled) older than --days, with their "
-        "attempts and attachments. Messages still waiting or being sent are kept."
+        "attempts. Messages still waiting or being sent are kept."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]

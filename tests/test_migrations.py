@@ -1,0 +1,64 @@
+"""Migration 0008 composes the messages accepted before it, so nothing in flight is lost."""
+
+from datetime import timedelta
+
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
+
+from emailconfig import mime
+from emailconfig.models import Message, MessageStatus
+from emailconfig.worker import Worker
+from tests import factories
+from tests.servers import smtp_server
+
+BEFORE = ("emailconfig", "0007_daily_rollup")
+COMPOSE_ONCE = ("emailconfig", "0008_compose_once")
+
+
+def migrate(target):
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+    return executor.loader.project_state([target]).apps
+
+
+def test_a_message_queued_before_compose_once_is_composed_and_delivered(seeded_transactional_db):
+    with smtp_server() as sink:
+        credential = factories.api_credential(
+            factories.configuration("qa", name="QA mail", smtp_port=sink.port)
+        )
+        old = migrate(BEFORE)
+        now = timezone.now()
+        queued = old.get_model("emailconfig", "Message").objects.create(
+            app_id=credential.app_id,
+            stage_id=credential.stage_id,
+            version_id=credential.applied_version_id,
+            message_id="<accepted-before@example.com>",
+            recipients={"to": [{"email": "ada@example.com", "name": "Ada"}], "cc": [], "bcc": []},
+            reply_to={"email": "billing@example.com", "name": ""},
+            subject="Invoice 7",
+            text="Hello Ada",
+            html="<p>Hello Ada</p>",
+            headers={"X-Campaign": "invoices"},
+            final_recipients=["ada@example.com"],
+            created_at=now - timedelta(minutes=5),
+            give_up_at=now + timedelta(days=1),
+        )
+        old.get_model("emailconfig", "Attachment").objects.create(
+            message=queued, filename="a.pdf", content_type="application/pdf", content=b"%PDF"
+        )
+        migrate(COMPOSE_ONCE)
+
+        message = Message.objects.get(pk=queued.pk)
+        stored = mime.read(bytes(message.raw))
+        assert message.envelope_from == "noreply@example.com"
+        assert stored.header("Message-ID") == "<accepted-before@example.com>"
+        assert (stored.text, stored.html) == ("Hello Ada\n", "<p>Hello Ada</p>\n")
+        assert stored.header("Reply-To") == "billing@example.com"
+        assert stored.header("X-Campaign") == "invoices"
+        assert stored.attachments == (mime.AttachmentData("a.pdf", "application/pdf", b"%PDF"),)
+
+        Worker().run_once()
+        assert Message.objects.get(pk=queued.pk).status == MessageStatus.SENT
+        [received] = sink.handler.received
+        assert received.content == bytes(message.raw)
