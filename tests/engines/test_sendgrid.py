@@ -201,7 +201,7 @@ def test_every_message_is_delivered_once_whatever_the_server_does_with_connectio
         with engine_for(settings) as engine:
             results = []
             for _ in range(3):
-                results.append(engine.send(compose(request(), settings)))
+                results.append(engine.send(compose(request(), settings).wire))
                 if behaviour != CHUNKED:
                     stand_in.wait_until_closed()  # the next message meets a closed connection
     assert [r.answer for r in results] == ["202 Accepted (X-Message-Id sg-test-id)"] * 3

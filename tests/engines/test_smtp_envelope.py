@@ -28,7 +28,7 @@ def test_mail_from_is_the_envelope_sender_while_the_from_header_stays(pipelining
     with smtp_server(RecordingHandler(pipelining=pipelining)) as server:
         settings = delivery_settings(smtp_port=server.port, **settings_kwargs)
         with engine_for(settings) as engine:
-            result = engine.send(compose(request(), settings))
+            result = engine.send(compose(request(), settings).wire)
 
     assert result.outcome == Outcome.DELIVERED
     [received] = server.handler.received
@@ -41,7 +41,7 @@ def test_without_an_envelope_sender_mail_from_is_the_from_address():
     with smtp_server() as server:
         settings = delivery_settings(smtp_port=server.port)
         with engine_for(settings) as engine:
-            engine.send(compose(request(), settings))
+            engine.send(compose(request(), settings).wire)
     assert server.handler.received[0].mail_from == "noreply@example.com"
 
 
