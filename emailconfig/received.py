@@ -14,19 +14,10 @@ from email.header import decode_header, make_header
 from email.message import Message
 from pathlib import PurePosixPath, PureWindowsPath
 
+from emailconfig.mime import AttachmentData
+
 _UNSAFE_IN_FILENAME = re.compile(r"[\x00-\x1f\x7f]")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    content: bytes
-
-    @property
-    def size(self) -> int:
-        return len(self.content)
 
 
 @dataclass(frozen=True)
@@ -35,7 +26,7 @@ class ReceivedMail:
     headers: tuple[tuple[str, str], ...]  # each header with its value decoded
     text: str
     html: str
-    attachments: tuple[Attachment, ...]
+    attachments: tuple[AttachmentData, ...]
     problem: str = ""  # why the parts could not be read, when they could not
 
 
@@ -63,7 +54,7 @@ def _decoded(value: object) -> str:
         return str(value)
 
 
-def _parts(message: Message) -> tuple[str, str, tuple[Attachment, ...]]:
+def _parts(message: Message) -> tuple[str, str, tuple[AttachmentData, ...]]:
     text = html = ""
     attachments = []
     for number, part in enumerate(message.walk(), start=1):
@@ -78,7 +69,7 @@ def _parts(message: Message) -> tuple[str, str, tuple[Attachment, ...]]:
         else:
             content = part.get_payload(decode=True)
             filename = _safe_filename(_decoded(part.get_filename() or ""), number, kind)
-            attachments.append(Attachment(filename, kind, content or b""))
+            attachments.append(AttachmentData(filename, kind, content or b""))
     return text, html, tuple(attachments)
 
 
