@@ -9,7 +9,7 @@ import json
 import socket
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -267,16 +267,14 @@ def silent_server() -> Iterator[int]:
 
 
 @contextmanager
-def trickling_server(
-    line: bytes = b"220-still greeting you\r\n", every: float = 0.3
-) -> Iterator[int]:
-    """Sends a never-ending multi-line banner, one line at a time: slow but never silent."""
+def _raw_server(serve: Callable[[socket.socket, threading.Event], None]) -> Iterator[int]:
+    """A loopback TCP server that hands each connection to `serve`, one at a time."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
     stop = threading.Event()
 
-    def serve() -> None:
+    def accept() -> None:
         listener.settimeout(0.2)
         while not stop.is_set():
             try:
@@ -284,14 +282,9 @@ def trickling_server(
             except OSError:
                 continue
             with conn:
-                while not stop.is_set():
-                    try:
-                        conn.sendall(line)
-                    except OSError:
-                        break
-                    stop.wait(every)
+                serve(conn, stop)
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     try:
         yield listener.getsockname()[1]
@@ -299,6 +292,24 @@ def trickling_server(
         stop.set()
         thread.join()
         listener.close()
+
+
+@contextmanager
+def trickling_server(
+    line: bytes = b"220-still greeting you\r\n", every: float = 0.3
+) -> Iterator[int]:
+    """Sends a never-ending multi-line banner, one line at a time: slow but never silent."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                conn.sendall(line)
+            except OSError:
+                break
+            stop.wait(every)
+
+    with _raw_server(serve) as port:
+        yield port
 
 
 # SendGrid stand-in ------------------------------------------------------------
@@ -421,34 +432,17 @@ def sendgrid_stand_in(
 @contextmanager
 def scripted_http_server(answer: bytes, *, every: float = 0.0) -> Iterator[int]:
     """Reads a request, sends `answer` as given (with `every`: one byte at a time), closes."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-    stop = threading.Event()
 
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        conn.recv(65536)
+        pieces = [bytes([byte]) for byte in answer] if every else [answer]
+        for piece in pieces:
+            if stop.wait(every):
+                break
             try:
-                conn, _ = listener.accept()
+                conn.sendall(piece)
             except OSError:
-                continue
-            with conn:
-                conn.recv(65536)
-                pieces = [bytes([byte]) for byte in answer] if every else [answer]
-                for piece in pieces:
-                    if stop.wait(every):
-                        break
-                    try:
-                        conn.sendall(piece)
-                    except OSError:
-                        break
+                break
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with _raw_server(serve) as port:
+        yield port
