@@ -190,6 +190,8 @@ class HTTPConnection:
         try:
             response = connection.getresponse()
             kept = response.read(keep)
+            # A bounded read that meets the end before Content-Length is not an error to
+            # http.client; only an unbounded one raises IncompleteRead.
             if response.length and len(kept) < keep:
                 raise http.client.IncompleteRead(kept, response.length)
         except http.client.RemoteDisconnected:
