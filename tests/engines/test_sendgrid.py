@@ -260,6 +260,18 @@ def test_an_interim_100_continue_is_skipped():
     assert result.answer == "202 Accepted (X-Message-Id after-continue)"
 
 
+def test_any_interim_answer_is_skipped():
+    # http.client itself skips only 100 Continue.
+    answer = (
+        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        b"HTTP/1.1 202 Accepted\r\nX-Message-Id: after-hints\r\nContent-Length: 0\r\n\r\n"
+    )
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.delivered
+    assert result.answer == "202 Accepted (X-Message-Id after-hints)"
+
+
 def test_an_answer_cut_short_is_a_temporary_failure():
     answer = b'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 100\r\n\r\n{"errors":'
     with scripted_http_server(answer) as port:
