@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -34,27 +33,6 @@ class Seed:
     app: App
     message: Message
     received: SinkMessage
-
-
-def received_mail() -> SinkMessage:
-    """What the local sink keeps of a real message: text, HTML and an attachment."""
-    mail = EmailMessage()
-    mail["From"] = "Stagemail <noreply@example.com>"
-    mail["To"] = "Ada Lovelace <ada@example.com>"
-    mail["Subject"] = "Your invoice for March"
-    mail.set_content("Hello Ada,\n\nyour invoice for March is attached.\n")
-    mail.add_alternative(
-        "<p>Hello Ada,</p><p>your invoice for <b>March</b> is attached.</p>", "html"
-    )
-    mail.add_attachment(
-        b"%PDF-1.4\n% an invoice\n", "application", "pdf", filename="invoice-2026-03.pdf"
-    )
-    return SinkMessage.objects.create(
-        mail_from="bounces@example.com",
-        rcpt_tos=["ada@example.com"],
-        subject=mail["Subject"],
-        raw=mail.as_bytes(),
-    )
 
 
 def _seed(admin_user) -> Seed:
@@ -93,7 +71,11 @@ def _seed(admin_user) -> Seed:
             Worker().run_once()
     failed = Message.objects.get(subject="Invoice 2", status="failed")
     return Seed(
-        configuration=config, template=template, app=app, message=failed, received=received_mail()
+        configuration=config,
+        template=template,
+        app=app,
+        message=failed,
+        received=factories.received(),
     )
 
 
