@@ -64,7 +64,7 @@ def test_a_busy_portal_page_by_page(page, admin_user, screenshot):
             configurations.apply_version(app, qa, team.latest_version(), by=admin_user)
         for app in apps[:5]:
             configurations.apply_version(app, development, team.latest_version(), by=admin_user)
-        factories.edit(team, author=admin_user, subject_prefix="[QA] ")
+        factories.edit(team, author=admin_user, subject_prefix="[QA]")
         for app in apps[3:]:  # Accounts, Billing and Checkout stay behind on QA
             configurations.apply_version(app, qa, team.latest_version(), by=admin_user)
 
