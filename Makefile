@@ -58,7 +58,7 @@ endef
 
 screenshots: install
 	mkdir -p docs
-	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or preview_then or dashboard_and"
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or page_by_page"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
+from email.message import EmailMessage
 from typing import Any
 
 from emailconfig.composer import EmailRequest
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.fields import Secret
-from emailconfig.models import ApiToken, App, ConfigurationVersion, EmailConfiguration, Stage
+from emailconfig.models import (
+    ApiToken,
+    App,
+    ConfigurationVersion,
+    EmailConfiguration,
+    SinkMessage,
+    Stage,
+)
 from emailconfig.services import configurations as services
 from emailconfig.services import tokens
 
@@ -107,3 +115,17 @@ def request(**overrides: Any) -> EmailRequest:
     }
     values.update(overrides)
     return EmailRequest(**values)
+
+
+def received(subject: str = "Your invoice for March", to: str = "ada@example.com") -> SinkMessage:
+    """What the local sink keeps of a real message: text, HTML and a PDF attachment."""
+    mail = EmailMessage()
+    mail["From"] = "Billing <noreply@example.com>"
+    mail["To"] = to
+    mail["Subject"] = subject
+    mail.set_content("Hello,\n\nyour invoice is attached. Thank you!\n")
+    mail.add_alternative("<p>Hello,</p><p>your invoice is <b>attached</b>. Thank you!</p>", "html")
+    mail.add_attachment(b"%PDF-1.4\n% an invoice\n", "application", "pdf", filename="invoice.pdf")
+    return SinkMessage.objects.create(
+        mail_from="bounces@example.com", rcpt_tos=[to], subject=subject, raw=mail.as_bytes()
+    )

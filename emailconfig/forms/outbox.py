@@ -48,7 +48,7 @@ class OutboxFilter(forms.Form):
         required=False,
         label="Search",
         max_length=200,
-        help_text="Words of the subject, a recipient's whole address, or a <Message-ID>.",
+        help_text="Words of the subject, a recipient's whole address, or a Message-ID.",
         widget=forms.TextInput({"type": "search"}),
     )
 

@@ -67,8 +67,15 @@ def screenshot():
     folder = os.environ.get("STAGEMAIL_SCREENSHOTS")
 
     def take(page, name: str) -> None:
-        if folder:
-            page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        if not folder:
+            return
+        # Chromium paints a sandboxed frame (the HTML parts) only while it is in the
+        # viewport, so the viewport grows to the whole page for the shot.
+        size = page.viewport_size
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.set_viewport_size(size)
 
     return take
 

@@ -32,6 +32,7 @@ class Seed:
     template: EmailTemplate
     app: App
     message: Message
+    received: SinkMessage
 
 
 def _seed(admin_user) -> Seed:
@@ -68,11 +69,14 @@ def _seed(admin_user) -> Seed:
             )
             assert response.status_code == 202
             Worker().run_once()
-    SinkMessage.objects.create(
-        mail_from="noreply@example.com", rcpt_tos=["ada@example.com"], subject="Hi", raw=b"Hi"
-    )
     failed = Message.objects.get(subject="Invoice 2", status="failed")
-    return Seed(configuration=config, template=template, app=app, message=failed)
+    return Seed(
+        configuration=config,
+        template=template,
+        app=app,
+        message=failed,
+        received=factories.received(),
+    )
 
 
 # Every named page of the portal, with the URL arguments that reach it on the seeded data.
@@ -95,6 +99,9 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "outbox": lambda s: {},
     "message_detail": lambda s: {"pk": s.message.pk},
     "sink": lambda s: {},
+    "sink_message": lambda s: {"pk": s.received.pk},
+    "sink_delete": lambda s: {"pk": s.received.pk},
+    "sink_delete_all": lambda s: {},
     "stage_list": lambda s: {},
     "stage_create": lambda s: {},
     "stage_edit": lambda s: {"slug": "qa"},
@@ -107,16 +114,33 @@ POSTS: dict[str, tuple[str, str]] = {
     "token_issue": ("token_list", "Issue a token"),
     "message_retry": ("message_detail", "Retry now"),  # a flash message
     "stage_move": ("stage_list", "Move QA up"),  # a flash message
+    "try_connection": ("configuration_edit", "Test connection"),  # the steps, on the form
+    "try_send": ("configuration_edit", "Send test email"),  # nothing listens: a clear failure
+    "rate_limit": ("app_detail", "Set the rate limit on QA"),  # a flash message
 }
 
-# POST-only actions that only redirect to a page checked above, with a flash message.
-SKIPPED = {"token_revoke", "message_cancel"}
+SKIPPED = {
+    # POST-only actions that only redirect to a page checked above, with a flash message.
+    "token_revoke",
+    "message_cancel",
+    # Downloads, not pages: the .eml files and a received attachment.
+    "message_eml",
+    "sink_raw",
+    "sink_attachment",
+    # The received message's own HTML, shown in the sandboxed frame of sink_message.
+    "sink_html",
+}
 
 
-def _submit(button: str, *, blank: str = "") -> Callable[[Any], None]:
+def _submit(
+    button: str, *, blank: str = "", wrong: tuple[str, str] | None = None
+) -> Callable[[Any], None]:
     def act(page) -> None:
         if blank:
             page.get_by_label(blank, exact=True).fill("")
+        if wrong:
+            label, value = wrong
+            page.get_by_label(label).fill(value)
         page.get_by_role("button", name=button, exact=True).click()
 
     return act
@@ -134,6 +158,7 @@ WRONG: dict[str, Callable[[Any], None]] = {
     "stage_create": _submit("Add stage"),
     "stage_edit": _submit("Save", blank="Name"),
     "outbox": lambda page: page.goto(page.url + "?since=tomorrow"),
+    "app_detail": _submit("Set the rate limit on QA", wrong=("API rate limit on QA", "0")),
 }
 
 
@@ -153,6 +178,7 @@ def test_every_named_page_is_checked():
     assert names - checked == set(), "add these pages to PAGES, POSTS or SKIPPED"
     assert checked - names == set(), "these pages are gone; remove them here"
     assert set(WRONG) <= set(PAGES)
+    assert {page for page, _ in POSTS.values()} <= set(PAGES)
 
 
 def _path(seed: Seed, name: str) -> str:

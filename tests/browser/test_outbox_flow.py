@@ -26,7 +26,7 @@ def submit(token: str, subject: str) -> None:
     assert response.status_code == 202
 
 
-def test_the_dashboard_and_the_outbox_follow_deliveries(page, admin_user, screenshot):
+def test_the_dashboard_and_the_outbox_follow_deliveries(page, admin_user):
     admin_user.set_password("admin-pw")
     admin_user.save()
     with smtp_server() as sink:
@@ -48,17 +48,14 @@ def test_the_dashboard_and_the_outbox_follow_deliveries(page, admin_user, screen
         expect(qa_card.locator("dl.figures")).to_contain_text("Sent, 14 days2")
         expect(qa_card.locator("dl.figures")).to_contain_text("Failed1")
         expect(qa_card.locator("dl.figures")).to_contain_text("In the queue1")
-        screenshot(page, "dashboard")
 
         page.get_by_role("link", name="Outbox", exact=True).click()
         page.get_by_label("Status").select_option("failed")
         page.get_by_role("button", name="Filter").click()
         expect(page.get_by_role("row")).to_have_count(2)  # header and Invoice 3
-        screenshot(page, "outbox")
         page.get_by_role("row", name="Invoice 3").get_by_role("link").click()
         expect(page.locator(".answer").first).to_contain_text("554 5.7.1 Rejected by policy")
         expect(page.locator("#final-recipients")).to_contain_text("ada@example.com")
-        screenshot(page, "message")
 
         sink.handler.data_answer = "250 OK"
         page.get_by_role("button", name="Retry now").click()

@@ -43,7 +43,6 @@ def test_a_new_admin_walks_the_whole_flow(page, admin_user, screenshot):
     sign_in(page, "admin", "admin-pw")
 
     _create_configuration(page)
-    screenshot(page, "configuration-form")
     page.get_by_role("button", name="Create configuration").click()
     expect(page.get_by_text("Saved “Team mail” as version 1.")).to_be_visible()
     expect(page.locator("body")).not_to_contain_text("app-password-123")
@@ -86,12 +85,10 @@ def test_a_new_admin_walks_the_whole_flow(page, admin_user, screenshot):
     page.get_by_role("button", name="Save as new version").click()
     expect(page.get_by_text("Saved “Team mail” as version 2.")).to_be_visible()
     expect(page.get_by_text("Changes from v1 to v2")).to_be_visible()
-    screenshot(page, "configuration-detail")
 
     page.get_by_role("link", name="Apps").click()
     page.get_by_role("link", name="Billing").click()
     expect(qa_row.get_by_text("behind: v2 available")).to_be_visible()
-    screenshot(page, "app-page")
     qa_row.get_by_role("link", name="Re-apply v2").click()
     expect(page.get_by_role("cell", name="465")).to_be_visible()
     page.get_by_role("button", name="Re-apply v2").click()

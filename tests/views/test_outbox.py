@@ -231,3 +231,9 @@ def test_retry_and_cancel_are_offered_only_where_the_service_allows_them(editor_
         assert outbox.cancel(message) is message.can_cancel
         Message.objects.filter(pk=message.pk).update(status=status)
         assert outbox.retry(message) is message.can_retry
+
+
+def test_the_search_help_names_the_message_id_in_words_a_browser_shows(viewer_client):
+    # Field help is rendered as HTML, so "<Message-ID>" would be read as an unknown tag.
+    page = viewer_client.get(reverse("emailconfig:outbox")).content.decode()
+    assert "whole address, or a Message-ID." in page
