@@ -5,6 +5,7 @@ from email import policy
 from email.message import EmailMessage
 
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
 from django.urls import reverse
 
@@ -71,6 +72,21 @@ def test_a_message_received_over_smtp_opens_with_its_parts(
     raw = client.get(reverse("emailconfig:sink_raw", args=[received.pk]))
     assert b"".join(raw.streaming_content) == sent
     assert raw["Content-Disposition"] == f'attachment; filename="sink-{received.pk}.eml"'
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="counts PostgreSQL sessions")
+def test_the_sink_holds_no_database_connection_between_messages(seeded_transactional_db):
+    with smtp_server(SinkHandler()) as server, smtplib.SMTP("127.0.0.1", server.port) as smtp:
+        smtp.sendmail(
+            "noreply@example.com", ["ada@example.com"], _mail().as_bytes(policy=policy.SMTP)
+        )
+        assert SinkMessage.objects.count() == 1
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] == 0
 
 
 def test_the_html_part_is_served_under_a_policy_that_runs_nothing(viewer_client):

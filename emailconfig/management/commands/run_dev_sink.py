@@ -5,6 +5,7 @@ from email import message_from_bytes, policy
 from aiosmtpd.controller import Controller
 from asgiref.sync import sync_to_async
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from emailconfig.models import SinkMessage
 from emailconfig.services.devsetup import SINK_HOST, SINK_PORT
@@ -18,13 +19,21 @@ class SinkHandler:
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content or b""
         subject = message_from_bytes(raw[:65536], policy=policy.default).get("Subject", "")
-        await sync_to_async(SinkMessage.objects.create)(
+        await sync_to_async(_keep)(
             mail_from=envelope.mail_from or "",
             rcpt_tos=list(envelope.rcpt_tos),
             subject=str(subject)[:500],
             raw=raw[:MAX_KEPT],
         )
         return "250 2.0.0 Kept by the Stagemail development sink"
+
+
+def _keep(**fields: object) -> None:
+    """Store one received message; the sink holds no database connection between messages."""
+    try:
+        SinkMessage.objects.create(**fields)
+    finally:
+        connection.close()
 
 
 class Command(BaseCommand):
