@@ -34,7 +34,8 @@ ALLOWED_HEADERS = frozenset(
         "references",
     }
 )
-_CUSTOM_HEADER = re.compile(r"x-(?!stagemail-)[a-z0-9-]{1,60}", re.IGNORECASE)  # fullmatch
+# ASCII only: with IGNORECASE alone, KELVIN SIGN matches "k" and LONG S matches "s".
+_CUSTOM_HEADER = re.compile(r"x-(?!stagemail-)[a-z0-9-]{1,60}", re.IGNORECASE | re.ASCII)
 MAX_HEADERS = 20
 MAX_RECIPIENTS = 100
 
@@ -169,7 +170,8 @@ def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
     if len(headers) > MAX_HEADERS:
         raise ComposeError("headers", f"at most {MAX_HEADERS} extra headers.")
     for name, value in headers.items():
-        if name.lower() not in ALLOWED_HEADERS and not _CUSTOM_HEADER.fullmatch(name):
+        allowed = name.isascii() and name.lower() in ALLOWED_HEADERS
+        if not allowed and not _CUSTOM_HEADER.fullmatch(name):
             raise ComposeError(
                 "headers",
                 f"“{name[:60]}” is not allowed. Allowed: X-… headers (except X-Stagemail-…), "

@@ -210,6 +210,8 @@ def test_unsafe_attachment_names_and_types_are_refused(attachment):
         "Received",
         "x-stagemail-anything",
         "X-Foo\n",
+        "X-\u212aey",  # KELVIN SIGN, which matches "k" when case is ignored
+        "X-Tracking-\u017fid",  # LATIN SMALL LETTER LONG S, which matches "s" likewise
     ],
 )
 def test_headers_that_belong_to_the_composer_cannot_be_set(name):
