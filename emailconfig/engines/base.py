@@ -7,10 +7,12 @@ import ssl
 import time
 import traceback
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from emailconfig.delivery import DeliverySettings
+from emailconfig.engines.redaction import redact, secret_forms
 from emailconfig.models import Outcome
 
 if TYPE_CHECKING:
@@ -81,7 +83,7 @@ class Engine:
     connection for a batch.
 
     Use as a context manager: the connection opens on the first message and
-    closes on exit. Subclasses implement the three methods below.
+    closes on exit. Subclasses implement the three methods at the end.
     """
 
     def __init__(self, settings: DeliverySettings) -> None:
@@ -105,7 +107,7 @@ class Engine:
             result = self.deliver(message)
         except DeliveryError as error:
             self.close()  # a failed exchange leaves the connection in an unknown state
-            return DeliveryResult.failed(error, ms_since(started))
+            return self._redacted(DeliveryResult.failed(error, ms_since(started)))
         except Exception as exc:
             self.close()
             # The stack without the exception's text, which may quote a secret.
@@ -116,14 +118,38 @@ class Engine:
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             error = DeliveryError(f"Unexpected error in the delivery engine ({type(exc).__name__})")
-            return DeliveryResult.failed(error, ms_since(started))
-        return replace(result, duration_ms=ms_since(started))
+            return self._redacted(DeliveryResult.failed(error, ms_since(started)))
+        return self._redacted(replace(result, duration_ms=ms_since(started)))
+
+    def check_connection(self) -> list[Step]:
+        """The connection test's steps, with any secret the server repeated removed."""
+        return [
+            replace(step, answer=self.redact(step.answer), hint=self.redact(step.hint))
+            for step in self.probe()
+        ]
+
+    @cached_property
+    def _secret_forms(self) -> tuple[str, ...]:
+        return secret_forms(self.settings)
+
+    def redact(self, text: str) -> str:
+        """`text` without the configuration's secrets, in any form a server may echo."""
+        return redact(text, self._secret_forms)
+
+    def _redacted(self, result: DeliveryResult) -> DeliveryResult:
+        return replace(
+            result,
+            answer=self.redact(result.answer),
+            refused={r: self.redact(answer) for r, answer in result.refused.items()},
+        )
+
+    # Subclasses implement these ------------------------------------------------
 
     def deliver(self, message: WireMessage) -> DeliveryResult:
         raise NotImplementedError("an engine must define deliver(), raising DeliveryError")
 
-    def check_connection(self) -> list[Step]:
-        raise NotImplementedError("an engine must define check_connection()")
+    def probe(self) -> list[Step]:
+        raise NotImplementedError("an engine must define probe(), the connection test's steps")
 
     def close(self) -> None:
         raise NotImplementedError("an engine must define close(), safe to call twice")

@@ -145,10 +145,8 @@ class SendGridEngine(Engine):
             connection.close()
 
     def _redact(self, text: str) -> str:
-        key = self.settings.sendgrid_api_key
-        if key is not None:
-            text = text.replace(key.reveal(), "[redacted]")
-        return text[:MAX_ANSWER]
+        """Redacted before it is cut short, so no part of a key survives the cut."""
+        return self.redact(text)[:MAX_ANSWER]
 
     def _request(self, method: str, path: str, body: bytes | None) -> tuple[int, str, Response]:
         """One request and its whole answer within the send timeout.
@@ -228,7 +226,7 @@ class SendGridEngine(Engine):
             retry_after=_retry_after(response) if status == 429 or status >= 500 else None,
         )
 
-    def check_connection(self) -> list[Step]:
+    def probe(self) -> list[Step]:
         """Ask SendGrid which scopes the key has: 200 means the key is accepted."""
         started = time.monotonic()
         _, _, _, path = self._url()

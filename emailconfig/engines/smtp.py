@@ -364,7 +364,7 @@ class SMTPEngine(Engine):
 
     # Connection test ----------------------------------------------------------
 
-    def check_connection(self) -> list[Step]:
+    def probe(self) -> list[Step]:
         """Connect, greet, encrypt, authenticate and try the sender, then stop without sending."""
         steps: list[Step] = []
         connected = self._step(steps, "Connect", self._connect)
