@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import NinjaAPI
@@ -37,7 +39,10 @@ api = NinjaAPI(
     docs_url=None,  # the interactive docs load from a CDN; the JSON document is enough
 )
 
-ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 409, 413, 429)}
+ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 409, 413, 429, 503)}
+RETRY_UNAVAILABLE_AFTER = 5  # seconds an app waits before asking again when the database is away
+
+log = logging.getLogger("stagemail.api")
 
 
 def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse:
@@ -85,6 +90,20 @@ def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = "bad_request" if exc.status_code == 400 else "error"  # e.g. a body that is not JSON
     return error_response(request, outbox.ApiError(exc.status_code, code, str(exc)))
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def _database_away(request: HttpRequest, exc: Exception) -> HttpResponse:
+    log.error("the database cannot be reached: %s", type(exc).__name__)
+    error = outbox.ApiError(
+        503,
+        "unavailable",
+        "Stagemail's database cannot be reached right now; try again shortly. Send the "
+        "same idempotency_key again: a repeat never makes a second message.",
+        headers={"Retry-After": str(RETRY_UNAVAILABLE_AFTER)},
+    )
+    return error_response(request, error)
 
 
 def _address(value: Any) -> Address:
