@@ -222,6 +222,7 @@ class SendGridEngine(Engine):
         raise DeliveryError(
             f"SendGrid answered {answer}",
             permanent=status in PERMANENT_STATUSES
+            or 300 <= status < 400  # a redirect is not followed: the endpoint URL needs fixing
             or (400 <= status < 500 and status not in (408, 429)),
             retry_after=_retry_after(response) if status == 429 or status >= 500 else None,
         )

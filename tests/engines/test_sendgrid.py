@@ -92,6 +92,8 @@ def test_a_test_list_redirection_reaches_sendgrid_with_its_header(stand_in):
         (400, Outcome.PERMANENT),
         (401, Outcome.PERMANENT),
         (403, Outcome.PERMANENT),
+        (301, Outcome.PERMANENT),  # a moved endpoint stays moved: the URL needs correcting
+        (307, Outcome.PERMANENT),
         (429, Outcome.TEMPORARY),
         (500, Outcome.TEMPORARY),
         (503, Outcome.TEMPORARY),
