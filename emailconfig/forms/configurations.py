@@ -214,26 +214,36 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             return
         stored = type(self.instance).objects.get(pk=self.instance.pk)
         engine = data.get("engine")
+        stored_ca, new_ca = (
+            " ".join(pem.split()) for pem in (stored.trusted_ca, data.get("trusted_ca") or "")
+        )
+        smtp_server = (stored.smtp_host.lower(), stored.smtp_port, stored.smtp_security, stored_ca)
+        new_smtp_server = (
+            (data.get("smtp_host") or "").lower(),
+            data.get("smtp_port"),
+            data.get("smtp_security"),
+            new_ca,
+        )
+        old_endpoint = urlsplit(stored.sendgrid_endpoint)
+        new_endpoint = urlsplit(data.get("sendgrid_endpoint") or "")
+        endpoint = (old_endpoint.scheme, old_endpoint.netloc.lower(), stored_ca)
+        new_endpoint_server = (new_endpoint.scheme, new_endpoint.netloc.lower(), new_ca)
         checks = [
             (
                 "smtp_password",
                 engine == Engine.SMTP and data.get("smtp_requires_auth"),
-                stored.smtp_host.lower() != (data.get("smtp_host") or "").lower(),
+                smtp_server != new_smtp_server,
             ),
-            (
-                "sendgrid_api_key",
-                engine == Engine.SENDGRID,
-                urlsplit(stored.sendgrid_endpoint).netloc
-                != urlsplit(data.get("sendgrid_endpoint") or "").netloc,
-            ),
+            ("sendgrid_api_key", engine == Engine.SENDGRID, endpoint != new_endpoint_server),
         ]
         for name, in_use, moved in checks:
             kept = self.cleaned_data.get(name) is KEEP_STORED_SECRET and self.fields[name].stored
             if in_use and moved and kept and name not in self.errors:
                 self.add_error(
                     name,
-                    "The server changed, so type this secret again: a stored secret is only "
-                    "sent to the server it was entered for.",
+                    "The server changed (its address, port, security or trusted CA), so type "
+                    "this secret again: a stored secret is only sent to the server it was "
+                    "entered for.",
                 )
 
     def _clean_smtp(self, data: dict[str, Any]) -> None:

@@ -97,10 +97,11 @@ def test_a_blank_secret_keeps_the_stored_one():
         smtp_password="stored-pw",
         name="Keep",
         smtp_host="smtp.example.com",
+        smtp_port=587,
         smtp_security="starttls",
     )
     form = ConfigurationForm(
-        data=_data(name="Keep", smtp_requires_auth="on", smtp_username="u", smtp_port="2525"),
+        data=_data(name="Keep", smtp_requires_auth="on", smtp_username="u", connect_timeout="20"),
         instance=config,
     )
     assert form.is_valid(), form.errors
@@ -267,6 +268,30 @@ def test_a_stored_password_is_not_sent_to_a_new_host_without_typing_it_again():
 
     form = ConfigurationForm(data={**data, "smtp_password_0": "pw"}, instance=config)
     assert form.is_valid(), form.errors
+
+
+@pytest.mark.parametrize("change", ["port", "security", "trusted CA"])
+def test_a_stored_password_is_asked_for_again_when_the_connection_changes(change, certificates):
+    config = factories.configuration(
+        smtp_requires_auth=True,
+        smtp_username="u",
+        smtp_password="pw",
+        name="Move",
+        smtp_host="smtp.example.com",
+        smtp_port=587,
+        smtp_security="starttls",
+    )
+    changed = {
+        "port": {"smtp_port": "2525"},
+        "security": {"smtp_security": "tls"},
+        "trusted CA": {"trusted_ca": certificates.ca_pem},
+    }[change]
+    unchanged = _data(name="Move", smtp_requires_auth="on", smtp_username="u")
+    assert ConfigurationForm(data=unchanged, instance=config).is_valid()
+    data = {**unchanged, **changed}
+    form = ConfigurationForm(data=data, instance=config)
+    assert not form.is_valid()
+    assert "type this secret again" in form.errors["smtp_password"][0]
 
 
 def test_a_stored_api_key_is_not_sent_to_a_new_endpoint_without_typing_it_again():

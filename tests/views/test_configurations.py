@@ -89,7 +89,7 @@ def test_editing_records_a_new_version_and_blank_secret_keeps_it(editor_client):
     page = editor_client.get(url).content.decode()
     assert "A value is stored" in page and SECRET not in page
 
-    editor_client.post(url, _form_data(smtp_port="2525", smtp_password_0=""))
+    editor_client.post(url, _form_data(connect_timeout="20", smtp_password_0=""))
     config.refresh_from_db()
     assert config.latest_version().number == 2
     assert config.smtp_password.reveal() == SECRET
