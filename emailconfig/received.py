@@ -60,7 +60,7 @@ def _parts(message: Message) -> tuple[str, str, tuple[AttachmentData, ...]]:
     for number, part in enumerate(message.walk(), start=1):
         if part.is_multipart():
             continue
-        kind = part.get_content_type()
+        kind = "".join(part.get_content_type().split())  # unfolded: a header must carry it
         disposition = (part.get_content_disposition() or "").lower()
         if disposition != "attachment" and kind == "text/plain" and not text:
             text = _text_of(part)

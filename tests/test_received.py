@@ -87,3 +87,14 @@ def test_damaged_good_mail_reads_without_an_exception(data):
         raw[at] = data.draw(st.integers(0, 255))
     cut = data.draw(st.integers(0, len(raw)))
     read(bytes(raw[:cut]))
+
+
+def test_a_folded_attachment_type_reads_as_one_line():
+    raw = (
+        b'Subject: Hi\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nhi\r\n--b\r\n"
+        b"Content-Type: application/x\r\n y\r\n"
+        b'Content-Disposition: attachment; filename="a.txt"\r\n\r\nA\r\n--b--\r\n'
+    )
+    [attachment] = read(raw).attachments
+    assert "\n" not in attachment.content_type and "\r" not in attachment.content_type
