@@ -21,14 +21,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from emailconfig import received
+from emailconfig.mime import SHOWN_MAIL_POLICY
 from emailconfig.models import SinkMessage
 from emailconfig.services import sink as sink_services
 
 SECTION = "sink"
-MAIL_CSP = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
-    "frame-ancestors 'self'; sandbox"
-)
+MAIL_CSP = f"{SHOWN_MAIL_POLICY}; frame-ancestors 'self'; sandbox"
 
 
 def sink_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -64,7 +64,8 @@ def test_the_preview_shows_headers_recipients_and_both_parts(editor_client, temp
     assert "X-Stagemail-Original-Recipients: To: customer@example.com" in page
     assert "QA Lead &lt;qa-lead@example.com&gt;" in page
     assert "Hello Grace, invoice 9 is ready." in page
-    assert 'sandbox srcdoc="&lt;p&gt;Hello &lt;b&gt;Grace&lt;/b&gt;' in page
+    assert "&lt;p&gt;Hello &lt;b&gt;Grace&lt;/b&gt;" in page  # escaped, inside the frame
+    assert 'sandbox srcdoc="&lt;meta http-equiv=&quot;Content-Security-Policy' in page
     assert sink.handler.received == []  # a preview sends nothing
 
 
