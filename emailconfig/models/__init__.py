@@ -18,7 +18,7 @@ from emailconfig.models.configurations import (
 from emailconfig.models.outbox import (
     CANCELLABLE_STATUSES,
     PENDING_STATUSES,
-    RETRYABLE_STATUSES,
+    RETRYABLE,
     ApiToken,
     DeliveryAttempt,
     Message,
@@ -31,7 +31,7 @@ from emailconfig.models.templates import EmailTemplate, Outcome, TestSend
 __all__ = [
     "CANCELLABLE_STATUSES",
     "PENDING_STATUSES",
-    "RETRYABLE_STATUSES",
+    "RETRYABLE",
     "ApiToken",
     "App",
     "AppliedConfiguration",

@@ -128,7 +128,12 @@ class Message(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in RETRYABLE_STATUSES
+        return self.status in RETRYABLE_STATUSES and bool(self.raw)  # see RETRYABLE below
+
+
+# A message may be queued again when its status allows it and it has bytes to send (one
+# that migration 0008 could not compose has none).
+RETRYABLE = Q(status__in=RETRYABLE_STATUSES) & ~Q(raw=b"")
 
 
 class DeliveryAttempt(models.Model):

@@ -28,7 +28,7 @@ from emailconfig.composer import (
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.models import (
     CANCELLABLE_STATUSES,
-    RETRYABLE_STATUSES,
+    RETRYABLE,
     ApiToken,
     ConfigurationVersion,
     EmailTemplate,
@@ -294,10 +294,7 @@ def retry(message: Message) -> bool:
             pk=message.pk, status=MessageStatus.FAILED
         )
         was_failed = failed.exists()
-        done = Message.objects.filter(
-            pk=message.pk,
-            status__in=RETRYABLE_STATUSES,
-        ).update(
+        done = Message.objects.filter(RETRYABLE, pk=message.pk).update(
             status=MessageStatus.QUEUED,
             next_attempt_at=now,
             give_up_at=now + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),

@@ -235,6 +235,21 @@ def test_retry_and_cancel_are_offered_only_where_the_service_allows_them(editor_
         assert outbox.retry(message) is message.can_retry
 
 
+def test_a_message_that_could_not_be_composed_is_not_offered_for_retry(editor_client, credential):
+    # Migration 0008 fails a waiting message it cannot compose and keeps no bytes for it:
+    # a retry would send an empty message with an empty sender.
+    message = submit(credential)
+    Message.objects.filter(pk=message.pk).update(
+        status=MessageStatus.FAILED, raw=b"", envelope_from="", last_error="Cannot compose: …"
+    )
+    message.refresh_from_db()
+    page = editor_client.get(reverse("emailconfig:message_detail", args=[message.pk]))
+    assert reverse("emailconfig:message_retry", args=[message.pk]) not in page.content.decode()
+    assert message.can_retry is False
+    assert outbox.retry(message) is False
+    assert Message.objects.get(pk=message.pk).status == MessageStatus.FAILED
+
+
 def test_the_search_help_names_the_message_id_in_words_a_browser_shows(viewer_client):
     # Field help is rendered as HTML, so "<Message-ID>" would be read as an unknown tag.
     page = viewer_client.get(reverse("emailconfig:outbox")).content.decode()
