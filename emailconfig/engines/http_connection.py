@@ -189,17 +189,27 @@ class HTTPConnection:
             raise NotSent(exc, reused=reused) from exc
         try:
             response = connection.getresponse()
-            kept = response.read(keep)
-            # A bounded read that meets the end before Content-Length is not an error to
-            # http.client; only an unbounded one raises IncompleteRead.
-            if response.length and len(kept) < keep:
-                raise http.client.IncompleteRead(kept, response.length)
         except http.client.RemoteDisconnected:
             raise ClosedWithoutAnswer(
                 "the server closed the connection without answering"
             ) from None
         except http.client.HTTPException as exc:
             raise BadResponse(_described(exc)) from None
+        try:
+            kept = response.read(keep)
+            # A bounded read that meets the end before Content-Length is not an error to
+            # http.client; only an unbounded one raises IncompleteRead.
+            if response.length and len(kept) < keep:
+                raise http.client.IncompleteRead(kept, response.length)
+        except (http.client.HTTPException, OSError) as exc:
+            if 200 <= response.status < 300:
+                # Accepted: the status line is the server's decision, and trying again
+                # would deliver twice. The rest of the body is not worth the connection.
+                connection.close()
+                return Response(response.status, response.reason, response.msg, b"")
+            if isinstance(exc, http.client.HTTPException):
+                raise BadResponse(_described(exc)) from None
+            raise
         if not response.isclosed():  # a body longer than `keep`, or one ended by a close
             response.close()
             connection.close()

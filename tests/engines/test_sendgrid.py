@@ -284,6 +284,15 @@ def test_an_answer_cut_short_is_a_temporary_failure():
     )
 
 
+def test_an_acceptance_whose_body_is_cut_short_is_still_delivered():
+    # The status line is SendGrid's decision; a retry would send the message twice.
+    answer = b"HTTP/1.1 202 Accepted\r\nX-Message-Id: cut\r\nContent-Length: 20\r\n\r\nabcde"
+    with scripted_http_server(answer) as port:
+        [result] = send(scripted(port), request())
+    assert result.delivered
+    assert result.answer == "202 Accepted (X-Message-Id cut)"
+
+
 def test_a_huge_error_answer_is_kept_short():
     body = b"x" * 1_000_000
     answer = b"HTTP/1.1 503 Busy\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
