@@ -106,14 +106,18 @@ def _fingerprint(version: ConfigurationVersion, request: EmailRequest) -> str:
 
 
 def _unsealed(sealed: str, fingerprint: str) -> WireMessage | None:
-    """The sealed message, if it was composed from the same inputs not long ago."""
+    """The sealed message, if it was composed from the same inputs not long ago and has
+    not been sent yet (a second send gets its own Message-ID, or receivers drop it)."""
     try:
         data = signing.loads(sealed, salt=SEAL_SALT, max_age=SEAL_MAX_AGE)
     except signing.BadSignature:
         return None
     if data.get("fingerprint") != fingerprint:
         return None
-    return WireMessage(base64.b64decode(data["raw"]), data["from"], tuple(data["to"]))
+    wire = WireMessage(base64.b64decode(data["raw"]), data["from"], tuple(data["to"]))
+    if TestSend.objects.filter(message_id=mime.read(wire.raw).header("Message-ID")).exists():
+        return None
+    return wire
 
 
 def build_preview(

@@ -125,6 +125,17 @@ def test_changed_inputs_or_a_forged_seal_are_composed_afresh(editor_client, temp
     assert changed.content != shown.encode() != forged.content
 
 
+def test_a_sealed_preview_sent_again_gets_a_new_message_id(editor_client, template, sink):
+    # A double click or a reload must not send one Message-ID twice: receivers drop the repeat.
+    config = _qa_config(sink.port)
+    page = _post(editor_client, config, template, preview="1").content.decode()
+    sealed = _shown(page, r'<input type="hidden" name="composed" value="([^"]*)">')
+    for _ in range(3):
+        _post(editor_client, config, template, send="1", composed=sealed)
+    ids = [received.message["Message-ID"] for received in sink.handler.received]
+    assert len(ids) == 3 and len(set(ids)) == 3
+
+
 def test_in_app_mode_a_test_goes_to_the_admins_own_address(editor_client, template, sink):
     config = factories.configuration("qa", name="App mail", smtp_port=sink.port)
     _post(editor_client, config, template, send="1")
