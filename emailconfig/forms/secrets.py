@@ -123,3 +123,12 @@ class SecretFieldsMixin:
         if value is KEEP_STORED_SECRET:
             return self.fields[name].stored
         return value is not CLEAR_STORED_SECRET
+
+    def typed_secrets(self) -> list[str]:
+        """The labels of the secret inputs that were typed in (so hold a new value)."""
+        cleaned = getattr(self, "cleaned_data", {})
+        return [
+            str(field.label).lower()
+            for name, field in self.fields.items()
+            if isinstance(field, SecretFormField) and isinstance(cleaned.get(name), str)
+        ]

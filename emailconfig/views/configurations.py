@@ -99,6 +99,13 @@ def _trial_form(
     valid = form.is_valid()  # the test list included
     if not valid:
         messages.error(request, "Nothing was tried. Correct the fields marked below.")
+    for label in form.typed_secrets():
+        # A secret input is never filled back in, so Save would keep the stored one.
+        messages.warning(
+            request,
+            f"The {label} you typed was used for this trial only and is not kept: "
+            "type it again before saving.",
+        )
     return configuration, form, valid
 
 

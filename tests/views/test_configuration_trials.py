@@ -134,6 +134,8 @@ def test_a_typed_password_is_tried_and_never_echoed(editor_client, certificates)
     page = response.content.decode()
     assert "Authentication rejected" in page  # the server knows only PASSWORD
     assert TYPED_SECRET not in page
+    # The input comes back empty, so the page says Save would not keep what was typed.
+    assert "The password you typed was used for this trial only" in page
 
 
 def test_a_stored_password_is_not_sent_to_a_host_typed_in_the_form(editor_client, certificates):
