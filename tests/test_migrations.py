@@ -62,3 +62,38 @@ def test_a_message_queued_before_compose_once_is_composed_and_delivered(seeded_t
         assert Message.objects.get(pk=queued.pk).status == MessageStatus.SENT
         [received] = sink.handler.received
         assert received.content == bytes(message.raw)
+
+
+def test_going_back_before_compose_once_restores_what_the_old_code_sends(seeded_transactional_db):
+    credential = factories.api_credential(factories.configuration("qa", name="QA mail"))
+    old = migrate(BEFORE)
+    now = timezone.now()
+    queued = old.get_model("emailconfig", "Message").objects.create(
+        app_id=credential.app_id,
+        stage_id=credential.stage_id,
+        version_id=credential.applied_version_id,
+        message_id="<round-trip@example.com>",
+        recipients={"to": [{"email": "ada@example.com", "name": "Ada"}], "cc": [], "bcc": []},
+        reply_to={"email": "billing@example.com", "name": ""},
+        subject="Invoice 8",
+        text="Hello Ada",
+        html="<p>Hello Ada</p>",
+        headers={"X-Campaign": "invoices"},
+        final_recipients=["ada@example.com"],
+        created_at=now,
+        give_up_at=now + timedelta(days=1),
+    )
+    old.get_model("emailconfig", "Attachment").objects.create(
+        message=queued, filename="a.pdf", content_type="application/pdf", content=b"%PDF"
+    )
+    migrate(COMPOSE_ONCE)
+    old = migrate(BEFORE)
+    try:
+        back = old.get_model("emailconfig", "Message").objects.get(pk=queued.pk)
+        assert (back.text, back.html) == ("Hello Ada\n", "<p>Hello Ada</p>\n")
+        assert back.headers == {"X-Campaign": "invoices"}
+        assert back.reply_to == {"email": "billing@example.com", "name": ""}
+        [attachment] = old.get_model("emailconfig", "Attachment").objects.filter(message=back)
+        assert (attachment.filename, bytes(attachment.content)) == ("a.pdf", b"%PDF")
+    finally:
+        migrate(COMPOSE_ONCE)

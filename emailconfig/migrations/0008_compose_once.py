@@ -78,6 +78,36 @@ def compose_stored_messages(apps, schema_editor):
         last_pk = batch[-1].pk
 
 
+def restore_fields(apps, schema_editor):
+    """Going back: the old columns and attachment rows, read back from the stored bytes."""
+    from emailconfig import mime
+    from emailconfig.composer import ALLOWED_HEADERS
+
+    Message = apps.get_model("emailconfig", "Message")
+    Attachment = apps.get_model("emailconfig", "Attachment")
+    for message in Message.objects.exclude(raw=b"").iterator(chunk_size=BATCH):
+        shown = mime.read(bytes(message.raw))
+        message.text, message.html = shown.text, shown.html
+        message.headers = {
+            name: value
+            for name, value in shown.headers
+            if name.lower() in ALLOWED_HEADERS
+            or (name.lower().startswith("x-") and not name.lower().startswith("x-stagemail-"))
+        }
+        reply_to = shown.addresses("Reply-To")
+        message.reply_to = vars(reply_to[0]) if reply_to else None
+        message.save(update_fields=["text", "html", "headers", "reply_to"])
+        Attachment.objects.bulk_create(
+            Attachment(
+                message=message,
+                filename=a.filename,
+                content_type=a.content_type,
+                content=a.content,
+            )
+            for a in shown.attachments
+        )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("emailconfig", "0007_daily_rollup"),
@@ -98,7 +128,7 @@ class Migration(migrations.Migration):
             field=models.CharField(default="", max_length=320, verbose_name="envelope sender"),
             preserve_default=False,
         ),
-        migrations.RunPython(compose_stored_messages, migrations.RunPython.noop, elidable=True),
+        migrations.RunPython(compose_stored_messages, restore_fields, elidable=True),
         migrations.RemoveField(model_name="message", name="text"),
         migrations.RemoveField(model_name="message", name="html"),
         migrations.RemoveField(model_name="message", name="headers"),
