@@ -176,6 +176,16 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         except UnicodeError:
             raise ValidationError("This domain name is not valid.", code="invalid_domain") from None
 
+    def clean_smtp_password(self) -> object:
+        value = self.cleaned_data.get("smtp_password")
+        if isinstance(value, str) and not value.isascii():
+            raise ValidationError(
+                "Use only ASCII characters: SMTP authentication as Stagemail sends it "
+                "(AUTH PLAIN or LOGIN) carries ASCII only, so this password could never work.",
+                code="not_ascii",
+            )
+        return value
+
     def clean_sendgrid_endpoint(self) -> str:
         url = self.cleaned_data.get("sendgrid_endpoint", "")
         parts = urlsplit(url)

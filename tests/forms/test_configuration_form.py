@@ -373,3 +373,12 @@ def test_an_envelope_sender_with_an_international_domain_is_kept_in_its_ascii_fo
     form = ConfigurationForm(data=_data(envelope_from="bounces@bücher.example"))
     assert form.is_valid(), form.errors
     assert form.cleaned_data["envelope_from"] == "bounces@xn--bcher-kva.example"
+
+
+def test_a_non_ascii_smtp_password_is_refused_on_the_form():
+    form = ConfigurationForm(
+        data=_data(smtp_requires_auth="on", smtp_username="u", smtp_password_0="pässwörd")
+    )
+    assert not form.is_valid()
+    assert "ASCII" in form.errors["smtp_password"][0]
+    assert "pässwörd" not in form.errors["smtp_password"][0]
