@@ -73,7 +73,7 @@ def test_the_admin_never_renders_a_stored_secret_and_blank_keeps_it(admin_client
     assert "A value is stored" in page
     assert SECRET not in version_page and "Stored" in version_page
 
-    response = admin_client.post(url, _post_data(config, smtp_port="2465"))
+    response = admin_client.post(url, _post_data(config, connect_timeout="20"))
     assert response.status_code == 302
     config.refresh_from_db()
     assert config.smtp_password.reveal() == SECRET

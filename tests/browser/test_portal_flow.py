@@ -83,6 +83,10 @@ def test_a_new_admin_walks_the_whole_flow(page, admin_user, screenshot):
     page.get_by_label("Port").fill("465")
     page.get_by_label("Security").select_option("tls")
     page.get_by_role("button", name="Save as new version").click()
+    # A stored password only goes to the server it was entered for: type it again.
+    expect(page.get_by_role("link", name="Password: The server changed")).to_be_visible()
+    page.get_by_label("Password").fill("app-password-123")
+    page.get_by_role("button", name="Save as new version").click()
     expect(page.get_by_text("Saved “Team mail” as version 2.")).to_be_visible()
     expect(page.get_by_text("Changes from v1 to v2")).to_be_visible()
 
