@@ -14,6 +14,7 @@ from emailconfig.models import (
     App,
     ConfigurationVersion,
     EmailConfiguration,
+    EmailTemplate,
     SinkMessage,
     Stage,
 )
@@ -61,6 +62,18 @@ def edit(config: EmailConfiguration, author: Any = None, **changes: Any) -> Conf
     )
     assert version is not None, "the edit changed nothing, so no version was recorded"
     return version
+
+
+def welcome_template(**overrides: Any) -> EmailTemplate:
+    values = {
+        "key": "welcome",
+        "name": "Welcome",
+        "subject": "Welcome, {{ name }}",
+        "text_body": "Hello {{ name }}, welcome aboard.",
+        "html_body": "<h1>Hello {{ name }}</h1><p>Welcome aboard.</p>",
+        "sample_data": {"name": "Ada"},
+    }
+    return EmailTemplate.objects.create(**values | overrides)
 
 
 def app(name: str = "Billing") -> App:

@@ -39,13 +39,8 @@ def _seed(admin_user) -> Seed:
     """Something on every page: versions to compare, an app behind, a failed message."""
     admin_user.set_password("admin-pw")
     admin_user.save()
-    template = EmailTemplate.objects.create(
-        key="welcome",
-        name="Welcome",
-        subject="Welcome, {{ name }}",
-        text_body="\n".join(f"Line {n}: hello {{{{ name }}}}." for n in range(1, 41)),
-        html_body="<h1>Hello {{ name }}</h1><p>Welcome aboard.</p>",
-        sample_data={"name": "Ada"},
+    template = factories.welcome_template(
+        text_body="\n".join(f"Line {n}: hello {{{{ name }}}}." for n in range(1, 41))
     )
     with smtp_server() as sink:
         config = factories.configuration(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from emailconfig.models import EmailTemplate
 from tests import factories
 from tests.browser.conftest import BROWSER_TEST, sign_in
 from tests.servers import free_port, smtp_server
@@ -15,14 +14,7 @@ pytestmark = BROWSER_TEST
 def test_preview_then_test_send_then_a_clear_failure(page, admin_user):
     admin_user.set_password("admin-pw")
     admin_user.save()
-    EmailTemplate.objects.create(
-        key="welcome",
-        name="Welcome",
-        subject="Welcome, {{ name }}",
-        text_body="Hello {{ name }}, welcome aboard.",
-        html_body="<h1>Hello {{ name }}</h1><p>Welcome aboard.</p>",
-        sample_data={"name": "Ada"},
-    )
+    factories.welcome_template()
     with smtp_server() as sink:
         config = factories.configuration(
             "qa",

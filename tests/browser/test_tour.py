@@ -9,7 +9,6 @@ import re
 from django.test import Client
 from playwright.sync_api import expect
 
-from emailconfig.models import EmailTemplate
 from emailconfig.services import configurations, tokens
 from emailconfig.worker import Worker
 from tests import factories
@@ -35,14 +34,7 @@ def test_a_busy_portal_page_by_page(page, admin_user, screenshot):
     admin_user.set_password("admin-pw")
     admin_user.first_name, admin_user.last_name = "Ada", "Admin"
     admin_user.save()
-    EmailTemplate.objects.create(
-        key="welcome",
-        name="Welcome",
-        subject="Welcome, {{ name }}",
-        text_body="Hello {{ name }}, welcome aboard.",
-        html_body="<h1>Hello {{ name }}</h1><p>Welcome aboard.</p>",
-        sample_data={"name": "Ada"},
-    )
+    factories.welcome_template()
     with smtp_server() as server:
         team = factories.configuration(
             "development",
