@@ -70,6 +70,11 @@ class Message(models.Model):
     status = models.CharField(max_length=12, choices=MessageStatus, default=MessageStatus.QUEUED)
     # NULL, not "", for "no key": the unique constraint below only covers real keys.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    idempotency_hash = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the submission that came with the key: a repeat must match it.",
+    )
     message_id = models.CharField("Message-ID", max_length=255)
 
     recipients = models.JSONField(help_text='{"to": [...], "cc": [...], "bcc": [...]}')

@@ -8,6 +8,8 @@ lost by a broker or a crash. Workers pick rows up (see emailconfig/worker.py).
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -97,7 +99,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
             .first()
         )
         if existing is not None:
-            return existing, False
+            return _replayed(existing, submission), False
     version_id, limit, counted = _applied(credential)
     if version_id is None:
         raise ApiError(
@@ -132,6 +134,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         stage_id=stage_id,
         version_id=version_id,
         idempotency_key=submission.idempotency_key or None,
+        idempotency_hash=fingerprint(submission) if submission.idempotency_key else "",
         message_id=composed.message_id,
         recipients={
             "to": [vars(a) for a in submission.to],
@@ -158,10 +161,41 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         if not submission.idempotency_key:
             raise
         # Another request with the same key won the race: answer with its message.
-        return Message.objects.defer("raw").get(
+        winner = Message.objects.defer("raw").get(
             app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
-        ), False
+        )
+        return _replayed(winner, submission), False
     return message, True
+
+
+def _replayed(existing: Message, submission: Submission) -> Message:
+    """The message a repeated key stands for, if the submission is the same one."""
+    if existing.idempotency_hash and existing.idempotency_hash != fingerprint(submission):
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            "This idempotency_key came with a different message before; a new message needs "
+            "a new key.",
+        )
+    return existing
+
+
+def fingerprint(submission: Submission) -> str:
+    """What an idempotency key promises: the same submission, attachments by their digest."""
+    facts = {
+        name: getattr(submission, name)
+        for name in ("subject", "text", "html", "template", "context", "headers")
+    }
+    facts |= {
+        kind: [[a.email, a.name] for a in getattr(submission, kind)] for kind in ("to", "cc", "bcc")
+    }
+    facts["reply_to"] = vars(submission.reply_to) if submission.reply_to else None
+    facts["attachments"] = [
+        [a.filename, a.content_type, hashlib.sha256(a.content).hexdigest()]
+        for a in submission.attachments
+    ]
+    canonical = json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @functools.lru_cache(maxsize=256)

@@ -59,10 +59,19 @@ def test_the_status_shows_recipients_to_be_tried_again(api):
 
 def test_a_repeated_idempotency_key_returns_the_original_message(api):
     first = api.post(URL, message_body(idempotency_key="invoice-7"))
-    again = api.post(URL, message_body(idempotency_key="invoice-7", subject="Changed"))
+    again = api.post(URL, message_body(idempotency_key="invoice-7"))
     assert first.status_code == again.status_code == 202
     assert again.json()["id"] == first.json()["id"]
     assert again["Idempotent-Replayed"] == "true"
+    assert Message.objects.count() == 1
+
+
+def test_an_idempotency_key_reused_for_another_message_is_a_conflict(api):
+    # Answering with the first message would silently drop the second one.
+    api.post(URL, message_body(idempotency_key="invoice-7"))
+    other = api.post(URL, message_body(idempotency_key="invoice-7", subject="Changed"))
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_conflict"
     assert Message.objects.count() == 1
 
 
