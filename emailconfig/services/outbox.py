@@ -134,7 +134,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         stage_id=stage_id,
         version_id=version_id,
         idempotency_key=submission.idempotency_key or None,
-        idempotency_hash=fingerprint(submission) if submission.idempotency_key else "",
+        idempotency_hash=_fingerprint(submission) if submission.idempotency_key else "",
         message_id=composed.message_id,
         recipients={
             "to": [vars(a) for a in submission.to],
@@ -170,7 +170,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
 
 def _replayed(existing: Message, submission: Submission) -> Message:
     """The message a repeated key stands for, if the submission is the same one."""
-    if existing.idempotency_hash and existing.idempotency_hash != fingerprint(submission):
+    if existing.idempotency_hash and existing.idempotency_hash != _fingerprint(submission):
         raise ApiError(
             409,
             "idempotency_conflict",
@@ -180,7 +180,7 @@ def _replayed(existing: Message, submission: Submission) -> Message:
     return existing
 
 
-def fingerprint(submission: Submission) -> str:
+def _fingerprint(submission: Submission) -> str:
     """What an idempotency key promises: the same submission, attachments by their digest."""
     facts = {
         name: getattr(submission, name)
