@@ -80,7 +80,7 @@ urlpatterns = [
         {"action": "cancel"},
         name="message_cancel",
     ),
-    path("sink/", outbox.sink, name="sink"),
+    path("sink/", sink.sink, name="sink"),
     path("sink/delete/", sink.sink_delete_all, name="sink_delete_all"),
     path("sink/<int:pk>/", sink.sink_message, name="sink_message"),
     path("sink/<int:pk>/html/", sink.sink_html, name="sink_html"),

@@ -11,16 +11,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from emailconfig import mime
-from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.outbox import OutboxFilter
-from emailconfig.models import Message, SinkMessage
+from emailconfig.models import Message
 from emailconfig.pagination import CappedPaginator, paginate
 from emailconfig.services import outbox
-from emailconfig.views.sink import sink_enabled
 
 SECTION = "outbox"
 BODIES = ("raw", "recipients", "original_recipients")  # not in the list
-SINK_SEARCHED = ("subject", "mail_from", "rcpt_tos")
 
 
 @permission_required("emailconfig.view_message", raise_exception=True)
@@ -82,18 +79,3 @@ def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
         )
     (messages.success if done else messages.error)(request, text)
     return redirect("emailconfig:message_detail", pk=message.pk)
-
-
-@sink_enabled
-@permission_required("emailconfig.view_message", raise_exception=True)
-def sink(request: HttpRequest) -> HttpResponse:
-    """What the local development sink (started by `make run`) received."""
-    search = ListSearch(
-        request.GET, label="Search (subject, sender or recipient)", fields=SINK_SEARCHED
-    )
-    received = search.filter(SinkMessage.objects.defer("raw").order_by("-received_at"))
-    return render(
-        request,
-        "emailconfig/outbox/sink.html",
-        {"section": "sink", "search": search, **paginate(request, received)},
-    )

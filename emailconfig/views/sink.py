@@ -1,4 +1,5 @@
-"""A message the local development sink received, opened as Mailpit does, and deleting.
+"""What the local development sink received: the list, a message opened as Mailpit does,
+and deleting.
 
 The HTML part is served from its own URL into a sandboxed frame: the frame's `sandbox`
 allows nothing, and the response's Content-Security-Policy (with its own `sandbox`) forbids
@@ -21,12 +22,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from emailconfig import received
+from emailconfig.forms.lists import ListSearch
 from emailconfig.mime import SHOWN_MAIL_POLICY
 from emailconfig.models import SinkMessage
+from emailconfig.pagination import paginate
 from emailconfig.services import sink as sink_services
 
 SECTION = "sink"
 MAIL_CSP = f"{SHOWN_MAIL_POLICY}; frame-ancestors 'self'; sandbox"
+SEARCHED = ("subject", "mail_from", "rcpt_tos")
 
 
 def sink_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -39,6 +43,19 @@ def sink_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+@sink_enabled
+@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+def sink(request: HttpRequest) -> HttpResponse:
+    """What the local development sink (started by `make run`) received."""
+    search = ListSearch(request.GET, label="Search (subject, sender or recipient)", fields=SEARCHED)
+    received_mail = search.filter(SinkMessage.objects.defer("raw").order_by("-received_at"))
+    return render(
+        request,
+        "emailconfig/sink/list.html",
+        {"section": SECTION, "search": search, **paginate(request, received_mail)},
+    )
 
 
 def _read(pk: int) -> tuple[SinkMessage, received.ReceivedMail]:
