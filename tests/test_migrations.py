@@ -26,31 +26,37 @@ def migrate(target):
     return executor.loader.project_state([target]).apps
 
 
+def queued_before_compose_once(credential, message_id: str):
+    """A message accepted by the code before 0008: its parts in columns, a file in a row."""
+    old = migrate(BEFORE)
+    now = timezone.now()
+    queued = old.get_model("emailconfig", "Message").objects.create(
+        app_id=credential.app_id,
+        stage_id=credential.stage_id,
+        version_id=credential.applied_version_id,
+        message_id=message_id,
+        recipients={"to": [{"email": "ada@example.com", "name": "Ada"}], "cc": [], "bcc": []},
+        reply_to={"email": "billing@example.com", "name": ""},
+        subject="Invoice 7",
+        text="Hello Ada",
+        html="<p>Hello Ada</p>",
+        headers={"X-Campaign": "invoices"},
+        final_recipients=["ada@example.com"],
+        created_at=now - timedelta(minutes=5),
+        give_up_at=now + timedelta(days=1),
+    )
+    old.get_model("emailconfig", "Attachment").objects.create(
+        message=queued, filename="a.pdf", content_type="application/pdf", content=b"%PDF"
+    )
+    return queued
+
+
 def test_a_message_queued_before_compose_once_is_composed_and_delivered(seeded_transactional_db):
     with smtp_server() as sink:
         credential = factories.api_credential(
             factories.configuration("qa", name="QA mail", smtp_port=sink.port)
         )
-        old = migrate(BEFORE)
-        now = timezone.now()
-        queued = old.get_model("emailconfig", "Message").objects.create(
-            app_id=credential.app_id,
-            stage_id=credential.stage_id,
-            version_id=credential.applied_version_id,
-            message_id="<accepted-before@example.com>",
-            recipients={"to": [{"email": "ada@example.com", "name": "Ada"}], "cc": [], "bcc": []},
-            reply_to={"email": "billing@example.com", "name": ""},
-            subject="Invoice 7",
-            text="Hello Ada",
-            html="<p>Hello Ada</p>",
-            headers={"X-Campaign": "invoices"},
-            final_recipients=["ada@example.com"],
-            created_at=now - timedelta(minutes=5),
-            give_up_at=now + timedelta(days=1),
-        )
-        old.get_model("emailconfig", "Attachment").objects.create(
-            message=queued, filename="a.pdf", content_type="application/pdf", content=b"%PDF"
-        )
+        queued = queued_before_compose_once(credential, "<accepted-before@example.com>")
         migrate(latest())  # through 0008_compose_once
 
         message = Message.objects.get(pk=queued.pk)
@@ -70,26 +76,7 @@ def test_a_message_queued_before_compose_once_is_composed_and_delivered(seeded_t
 
 def test_going_back_before_compose_once_restores_what_the_old_code_sends(seeded_transactional_db):
     credential = factories.api_credential(factories.configuration("qa", name="QA mail"))
-    old = migrate(BEFORE)
-    now = timezone.now()
-    queued = old.get_model("emailconfig", "Message").objects.create(
-        app_id=credential.app_id,
-        stage_id=credential.stage_id,
-        version_id=credential.applied_version_id,
-        message_id="<round-trip@example.com>",
-        recipients={"to": [{"email": "ada@example.com", "name": "Ada"}], "cc": [], "bcc": []},
-        reply_to={"email": "billing@example.com", "name": ""},
-        subject="Invoice 8",
-        text="Hello Ada",
-        html="<p>Hello Ada</p>",
-        headers={"X-Campaign": "invoices"},
-        final_recipients=["ada@example.com"],
-        created_at=now,
-        give_up_at=now + timedelta(days=1),
-    )
-    old.get_model("emailconfig", "Attachment").objects.create(
-        message=queued, filename="a.pdf", content_type="application/pdf", content=b"%PDF"
-    )
+    queued = queued_before_compose_once(credential, "<round-trip@example.com>")
     migrate(latest())
     old = migrate(BEFORE)
     try:
