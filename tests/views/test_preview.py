@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from emailconfig.models import EmailTemplate, TestSend
 from emailconfig.services.previews import TEST_SENDS_PER_HOUR
+from emailconfig.views.framed import SHOWN_MAIL_POLICY
 from tests import factories
 from tests.servers import free_port, smtp_server
 
@@ -64,8 +65,11 @@ def test_the_preview_shows_headers_recipients_and_both_parts(editor_client, temp
     assert "X-Stagemail-Original-Recipients: To: customer@example.com" in page
     assert "QA Lead &lt;qa-lead@example.com&gt;" in page
     assert "Hello Grace, invoice 9 is ready." in page
-    assert "&lt;p&gt;Hello &lt;b&gt;Grace&lt;/b&gt;" in page  # escaped, inside the frame
-    assert 'sandbox srcdoc="&lt;meta http-equiv=&quot;Content-Security-Policy' in page
+    # The HTML part in a sandboxed frame, from a URL with its own policy (views/framed.py).
+    [html_url] = re.findall(r'<iframe [^>]*sandbox src="([^"]+)"', page)
+    framed = editor_client.get(html_url)
+    assert "<p>Hello <b>Grace</b>" in framed.content.decode()
+    assert framed["Content-Security-Policy"] == SHOWN_MAIL_POLICY
     assert sink.handler.received == []  # a preview sends nothing
 
 
