@@ -103,7 +103,6 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
-                "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "emailconfig.context_processors.portal",
@@ -177,16 +176,14 @@ SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-# Every page loads only the portal's own static files: no inline script or style, no other
-# origin. The nonce is for Django's admin (one inline style, its script tags); it appears in
-# the header only on pages that use it. A message's HTML part has its own, stricter policy
-# (emailconfig/mime.py, SHOWN_MAIL_POLICY).
+# Every page, the admin's too, loads only the portal's own static files: no inline script
+# or style, nothing from another origin. A message's HTML part is served with a policy of its
+# own (emailconfig/views/framed.py).
 SECURE_CSP = {
     "default-src": [CSP.NONE],
-    "script-src": [CSP.SELF, CSP.NONCE],
-    "style-src": [CSP.SELF, CSP.NONCE],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
     "img-src": [CSP.SELF],
-    "connect-src": [CSP.SELF],
     "frame-src": [CSP.SELF],
     "form-action": [CSP.SELF],
     "frame-ancestors": [CSP.NONE],
