@@ -213,11 +213,12 @@ def test_every_attempt_delivers_the_bytes_the_page_shows_and_the_eml_holds(viewe
     assert "invoice.pdf" in page.content.decode()
 
 
-def test_the_eml_download_checks_permission_like_the_page(client, outsider_client, credential):
+def test_the_eml_and_html_check_permission_like_the_page(client, outsider_client, credential):
     message = submit(credential)
     for url in (
         reverse("emailconfig:message_detail", args=[message.pk]),
         reverse("emailconfig:message_eml", args=[message.pk]),
+        reverse("emailconfig:message_html", args=[message.pk]),
     ):
         assert outsider_client.get(url).status_code == 403
         assert client.get(url).status_code == 302  # to sign in

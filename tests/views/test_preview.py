@@ -73,6 +73,16 @@ def test_the_preview_shows_headers_recipients_and_both_parts(editor_client, temp
     assert sink.handler.received == []  # a preview sends nothing
 
 
+def test_a_previews_html_is_only_for_the_session_that_built_it(
+    editor_client, viewer_client, outsider_client, template, sink
+):
+    page = _post(editor_client, _qa_config(sink.port), template, preview="1").content.decode()
+    [html_url] = re.findall(r'<iframe [^>]*sandbox src="([^"]+)"', page)
+    assert editor_client.get(html_url).status_code == 200
+    assert viewer_client.get(html_url).status_code == 404  # another session
+    assert outsider_client.get(html_url).status_code == 403
+
+
 def test_a_test_send_reaches_the_test_list_and_is_recorded(editor_client, editor, template, sink):
     config = _qa_config(sink.port)
     response = _post(editor_client, config, template, send_to="customer@example.com", send="1")
