@@ -96,6 +96,7 @@ def test_the_message_page_shows_the_parts_and_lists_attachments_with_sizes(
     # and loads nothing remote (a tracking pixel would fire from the admin's browser).
     html_url = reverse("emailconfig:message_html", args=[message.pk])
     assert f'sandbox src="{html_url}"' in page
+    assert "{#" not in page  # no template comment shows
     assert "alert(1)" not in page
     framed = viewer_client.get(html_url)
     assert submission.html in framed.content.decode()
