@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 from emailconfig.delivery import Address
 from emailconfig.services import outbox
 from tests import factories
-from tests.browser.conftest import BROWSER_TEST, sign_in
+from tests.browser.conftest import BROWSER_TEST, axe_violations, sign_in
 from tests.servers import smtp_server, tracking_pixel_server
 
 pytestmark = BROWSER_TEST
@@ -111,3 +111,14 @@ def test_the_admin_works_under_the_policy(page, admin_user):
         page.get_by_role("link", name="Change password")
     ).first.click()
     expect(page.locator("#content h1")).to_be_visible()
+
+
+def test_a_form_sent_without_its_csrf_cookie_is_explained_on_a_portal_page(page, axe):
+    page.goto("/accounts/login/")
+    page.context.clear_cookies()  # as when the browser dropped them
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin-pw")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="This form could not be sent")).to_be_visible()
+    expect(page.locator("body")).to_have_css("background-color", "rgb(245, 247, 250)")
+    assert axe_violations(page, axe) == []
