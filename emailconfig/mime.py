@@ -159,11 +159,6 @@ def serialize(message: ComposedMessage) -> bytes:
     return (CRLF.join(headers) + CRLF + _body(message)).encode("ascii")
 
 
-# What a message's HTML may load where the portal shows it: nothing from elsewhere, so a
-# tracking image in it does not fire from an admin's browser.
-SHOWN_MAIL_POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
-
-
 @dataclass(frozen=True)
 class ReadMessage:
     """Stored bytes read back, for pages that show a message and engines that take parts."""
@@ -173,12 +168,6 @@ class ReadMessage:
     text: str
     html: str
     attachments: tuple[AttachmentData, ...]
-
-    @property
-    def framed_html(self) -> str:
-        """The HTML part for a sandboxed frame's srcdoc, under SHOWN_MAIL_POLICY."""
-        policy = f'<meta http-equiv="Content-Security-Policy" content="{SHOWN_MAIL_POLICY}">'
-        return policy + self.html
 
     @property
     def headers(self) -> list[tuple[str, str]]:

@@ -47,6 +47,7 @@ urlpatterns = [
     path("templates/new/", templates.template_create, name="template_create"),
     path("templates/<slug:key>/edit/", templates.template_edit, name="template_edit"),
     path("preview/", preview.preview, name="preview"),
+    path("preview/html/<str:key>/", preview.preview_html, name="preview_html"),
     path("apps/", apps.app_list, name="app_list"),
     path("apps/new/", apps.app_create, name="app_create"),
     path("apps/<slug:slug>/", apps.app_detail, name="app_detail"),
@@ -70,6 +71,7 @@ urlpatterns = [
     ),
     path("outbox/", outbox.outbox_list, name="outbox"),
     path("outbox/<uuid:pk>/", outbox.message_detail, name="message_detail"),
+    path("outbox/<uuid:pk>/html/", outbox.message_html, name="message_html"),
     path("outbox/<uuid:pk>/message.eml", outbox.message_eml, name="message_eml"),
     path(
         "outbox/<uuid:pk>/retry/", outbox.message_action, {"action": "retry"}, name="message_retry"

@@ -446,3 +446,27 @@ def scripted_http_server(answer: bytes, *, every: float = 0.0) -> Iterator[int]:
 
     with _raw_server(serve) as port:
         yield port
+
+
+@contextmanager
+def tracking_pixel_server() -> Iterator[tuple[int, list[str]]]:
+    """A remote image host on loopback: (port, the paths anyone fetched from it)."""
+    fetched: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            fetched.append(self.path)
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1], fetched
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,6 +15,7 @@ from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message
 from emailconfig.pagination import CappedPaginator, paginate
 from emailconfig.services import outbox
+from emailconfig.views.framed import html_part
 
 SECTION = "outbox"
 BODIES = ("raw", "recipients", "original_recipients")  # not in the list
@@ -48,6 +49,13 @@ def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
             "attempts": message.attempts.all(),
         },
     )
+
+
+@permission_required("emailconfig.view_message", raise_exception=True)
+def message_html(request: HttpRequest, pk: UUID) -> HttpResponse:
+    """The HTML part, for the message page's sandboxed frame."""
+    message = get_object_or_404(Message.objects.only("raw"), pk=pk)
+    return html_part(mime.read(bytes(message.raw)).html)
 
 
 @permission_required("emailconfig.view_message", raise_exception=True)

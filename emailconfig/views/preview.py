@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
@@ -18,6 +19,7 @@ from emailconfig.forms.templates import PreviewForm
 from emailconfig.models import EmailConfiguration, EmailTemplate, TestSend
 from emailconfig.pagination import paginate
 from emailconfig.services import previews
+from emailconfig.views.framed import html_part
 
 SECTION = "preview"
 TEST_SEND_SHOWN = (
@@ -31,6 +33,10 @@ TEST_SEND_SHOWN = (
     "sent_by__username",
 )
 TEST_SENDS_SEARCHED = ("subject", "recipients", "server_answer")  # no join to count
+# The HTML parts of a session's latest previews, for their frames to load: a few, so
+# several tabs each keep theirs.
+SHOWN_HTML = "preview_html"
+SHOWN_HTML_KEPT = 3
 
 
 @permission_required(
@@ -66,12 +72,35 @@ def preview(request: HttpRequest) -> HttpResponse:
             "section": SECTION,
             "form": form,
             "preview": built,
+            "html_key": _keep_html(request, built.shown.html) if built else "",
             "sent": sent,
             "can_send": request.user.has_perm("emailconfig.add_testsend"),
             "search": search,
             **paginate(request, search.filter(test_sends).order_by("-sent_at")),
         },
     )
+
+
+def _keep_html(request: HttpRequest, html: str) -> str:
+    if not html:
+        return ""
+    key = hashlib.sha256(html.encode()).hexdigest()[:32]
+    kept = {k: v for k, v in request.session.get(SHOWN_HTML, {}).items() if k != key}
+    kept[key] = html
+    request.session[SHOWN_HTML] = dict(list(kept.items())[-SHOWN_HTML_KEPT:])
+    return key
+
+
+@permission_required(
+    ["emailconfig.view_emailtemplate", "emailconfig.view_emailconfiguration"],
+    raise_exception=True,
+)
+def preview_html(request: HttpRequest, key: str) -> HttpResponse:
+    """A preview's HTML part, for the preview page's sandboxed frame."""
+    html = request.session.get(SHOWN_HTML, {}).get(key)
+    if html is None:
+        raise Http404("This preview is gone; press Preview again.")
+    return html_part(html)
 
 
 def _fill_sample_data(data: QueryDict | dict[str, str]) -> None:

@@ -1,9 +1,7 @@
 """What the local development sink received: the list, a message opened as Mailpit does,
 and deleting.
 
-The HTML part is served from its own URL into a sandboxed frame: the frame's `sandbox`
-allows nothing, and the response's Content-Security-Policy (with its own `sandbox`) forbids
-scripts, forms, plugins and every remote load, even when the URL is opened directly.
+The HTML part is served from its own URL into a sandboxed frame (see views/framed.py).
 """
 
 from __future__ import annotations
@@ -18,18 +16,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import never_cache
-from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from emailconfig import received
 from emailconfig.forms.lists import ListSearch
-from emailconfig.mime import SHOWN_MAIL_POLICY
 from emailconfig.models import SinkMessage
 from emailconfig.pagination import paginate
 from emailconfig.services import sink as sink_services
+from emailconfig.views.framed import SHOWN_MAIL_POLICY, html_part
 
 SECTION = "sink"
-MAIL_CSP = f"{SHOWN_MAIL_POLICY}; frame-ancestors 'self'; sandbox"
 SEARCHED = ("subject", "mail_from", "rcpt_tos")
 
 
@@ -75,15 +70,10 @@ def sink_message(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @sink_enabled
-@never_cache
-@xframe_options_sameorigin  # framed by the message page, and only by it
 @permission_required("emailconfig.view_sinkmessage", raise_exception=True)
 def sink_html(request: HttpRequest, pk: int) -> HttpResponse:
     _, mail = _read(pk)
-    response = HttpResponse(mail.html, content_type="text/html; charset=utf-8")
-    response["Content-Security-Policy"] = MAIL_CSP
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return html_part(mail.html)
 
 
 @sink_enabled
@@ -99,7 +89,8 @@ def sink_attachment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
         filename=attachment.filename,
         content_type=attachment.content_type,
     )
-    response["Content-Security-Policy"] = MAIL_CSP  # were it ever rendered, it runs nothing
+    # Were it ever rendered, it runs nothing.
+    response["Content-Security-Policy"] = SHOWN_MAIL_POLICY
     return response
 
 

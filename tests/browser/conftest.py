@@ -52,6 +52,67 @@ def browser() -> Iterator[object]:
         browser.close()
 
 
+class PolicyWatch:
+    """What a test's browser contexts saw break the Content-Security-Policy: every page the
+    portal sends must carry a strict policy, and nothing on it may violate it."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def watch(self, context) -> None:
+        context.on("console", self._console)
+        context.on("response", self._response)
+
+    def _console(self, message) -> None:
+        # Chromium logs each violation, in any frame, sandboxed ones too.
+        if "Content Security Policy" in message.text:
+            self.found.append(f"{message.page.url if message.page else '?'}: {message.text}")
+
+    def _response(self, response) -> None:
+        # The portal's pages; a frame showing a message's HTML has its own policy.
+        if response.request.resource_type != "document" or response.frame.parent_frame:
+            return
+        policy = response.headers.get("content-security-policy")
+        if policy is None:
+            self.found.append(f"{response.url}: no Content-Security-Policy header")
+        elif not blocks_inline(policy):
+            self.found.append(f"{response.url}: the policy allows inline code: {policy}")
+
+    def take(self) -> list[str]:
+        """The violations so far, for a test that caused them on purpose."""
+        found, self.found = self.found, []
+        return found
+
+
+def blocks_inline(policy: str) -> bool:
+    """Whether scripts and styles must come from a file (or carry the nonce)."""
+    directives = {words[0]: words[1:] for part in policy.split(";") if (words := part.split())}
+    for kind in ("script-src", "style-src"):
+        sources = directives.get(kind, directives.get("default-src", []))
+        if "'unsafe-inline'" in sources or "*" in sources:
+            return False
+    return True
+
+
+@pytest.fixture(autouse=True)
+def csp(request, monkeypatch) -> Iterator[PolicyWatch]:
+    """Fails the browser test whose pages lack the policy or broke it (see PolicyWatch)."""
+    watch = PolicyWatch()
+    if "browser" in request.fixturenames:
+        browser = request.getfixturevalue("browser")
+        new_context = browser.new_context
+
+        def watched_context(**options):
+            context = new_context(**options)
+            watch.watch(context)
+            return context
+
+        monkeypatch.setattr(browser, "new_context", watched_context)
+    yield watch
+    if watch.found:
+        pytest.fail("Content-Security-Policy:\n" + "\n".join(watch.found))
+
+
 @pytest.fixture
 def page(browser, live_server) -> Iterator[object]:
     context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
@@ -99,7 +160,8 @@ def axe() -> Path:
 
 def axe_violations(page, axe: Path) -> list[str]:
     """Run axe-core's default rules on the page; one line per violation, empty when clean."""
-    page.add_script_tag(path=str(axe))
+    # Evaluated, not added as a <script>: the page's policy rightly refuses inline scripts.
+    page.evaluate(axe.read_text())
     violations = page.evaluate(
         "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
     )

@@ -122,8 +122,10 @@ SKIPPED = {
     "message_eml",
     "sink_raw",
     "sink_attachment",
-    # The received message's own HTML, shown in the sandboxed frame of sink_message.
+    # A message's own HTML, shown in the sandboxed frames of the pages above.
     "sink_html",
+    "message_html",
+    "preview_html",
 }
 
 

@@ -11,6 +11,7 @@ from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
 from emailconfig.models import Message, MessageStatus
 from emailconfig.services import outbox
+from emailconfig.views.framed import SHOWN_MAIL_POLICY
 from emailconfig.worker import Worker
 from tests import factories
 from tests.servers import RecordingHandler, smtp_server
@@ -91,12 +92,15 @@ def test_the_message_page_shows_the_parts_and_lists_attachments_with_sizes(
     ).content.decode()
     assert "Content-Type: multipart/mixed" in page
     assert "Attached &lt;as promised&gt;." in page  # the text part, escaped
-    # The HTML part only inside a sandboxed frame whose own policy loads nothing remote
-    # (a tracking pixel would fire from the admin's browser).
-    policy = "&lt;meta http-equiv=&quot;Content-Security-Policy&quot; content=&quot;default-src"
-    assert f'sandbox srcdoc="{policy} &#x27;none&#x27;;' in page
-    assert "&lt;p&gt;Attached.&lt;/p&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "<script>alert(1)" not in page
+    # The HTML part only inside a sandboxed frame, from a URL whose own policy runs nothing
+    # and loads nothing remote (a tracking pixel would fire from the admin's browser).
+    html_url = reverse("emailconfig:message_html", args=[message.pk])
+    assert f'sandbox src="{html_url}"' in page
+    assert "{#" not in page  # no template comment shows
+    assert "alert(1)" not in page
+    framed = viewer_client.get(html_url)
+    assert submission.html in framed.content.decode()
+    assert framed["Content-Security-Policy"] == SHOWN_MAIL_POLICY
     assert 'invoice.pdf <span class="muted small">application/pdf, 97.7\xa0KB</span>' in page
 
 
@@ -210,11 +214,12 @@ def test_every_attempt_delivers_the_bytes_the_page_shows_and_the_eml_holds(viewe
     assert "invoice.pdf" in page.content.decode()
 
 
-def test_the_eml_download_checks_permission_like_the_page(client, outsider_client, credential):
+def test_the_eml_and_html_check_permission_like_the_page(client, outsider_client, credential):
     message = submit(credential)
     for url in (
         reverse("emailconfig:message_detail", args=[message.pk]),
         reverse("emailconfig:message_eml", args=[message.pk]),
+        reverse("emailconfig:message_html", args=[message.pk]),
     ):
         assert outsider_client.get(url).status_code == 403
         assert client.get(url).status_code == 302  # to sign in

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from emailconfig.models import EmailTemplate, TestSend
 from emailconfig.services.previews import TEST_SENDS_PER_HOUR
+from emailconfig.views.framed import SHOWN_MAIL_POLICY
 from tests import factories
 from tests.servers import free_port, smtp_server
 
@@ -64,9 +65,22 @@ def test_the_preview_shows_headers_recipients_and_both_parts(editor_client, temp
     assert "X-Stagemail-Original-Recipients: To: customer@example.com" in page
     assert "QA Lead &lt;qa-lead@example.com&gt;" in page
     assert "Hello Grace, invoice 9 is ready." in page
-    assert "&lt;p&gt;Hello &lt;b&gt;Grace&lt;/b&gt;" in page  # escaped, inside the frame
-    assert 'sandbox srcdoc="&lt;meta http-equiv=&quot;Content-Security-Policy' in page
+    # The HTML part in a sandboxed frame, from a URL with its own policy (views/framed.py).
+    [html_url] = re.findall(r'<iframe [^>]*sandbox src="([^"]+)"', page)
+    framed = editor_client.get(html_url)
+    assert "<p>Hello <b>Grace</b>" in framed.content.decode()
+    assert framed["Content-Security-Policy"] == SHOWN_MAIL_POLICY
     assert sink.handler.received == []  # a preview sends nothing
+
+
+def test_a_previews_html_is_only_for_the_session_that_built_it(
+    editor_client, viewer_client, outsider_client, template, sink
+):
+    page = _post(editor_client, _qa_config(sink.port), template, preview="1").content.decode()
+    [html_url] = re.findall(r'<iframe [^>]*sandbox src="([^"]+)"', page)
+    assert editor_client.get(html_url).status_code == 200
+    assert viewer_client.get(html_url).status_code == 404  # another session
+    assert outsider_client.get(html_url).status_code == 403
 
 
 def test_a_test_send_reaches_the_test_list_and_is_recorded(editor_client, editor, template, sink):
