@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
-from emailconfig.models import DeliveryAttempt, Message, MessageStatus
+from emailconfig.models import DailyDeliveryCount, DeliveryAttempt, Message, MessageStatus
 from emailconfig.services import outbox
 from emailconfig.worker import Worker, claim, retry_delay
 from tests import factories
@@ -251,6 +251,20 @@ def test_a_lease_lost_mid_batch_leaves_that_message_to_its_new_holder(sink, monk
     assert refreshed(second).status == MessageStatus.SENT
     assert refreshed(third).status == MessageStatus.SENDING  # untouched: not sent, not renewed
     assert not third.attempts.exists()
+
+
+def test_writing_the_same_results_again_changes_nothing(sink):
+    """A write is made again when the connection dropped around its commit: the commit
+    may have landed. Attempts are not recorded twice, messages not counted twice."""
+    messages = submit(credential_for(sink.port), n=2)
+    worker = Worker()
+    done = [worker._deliver(claimed, {}) for claimed in claim(10)]
+    worker._flush(done, [])
+    worker._flush(done, [], again=True)
+    for message in messages:
+        assert refreshed(message).status == MessageStatus.SENT
+        assert message.attempts.count() == 1
+    assert DailyDeliveryCount.objects.get().sent == 2
 
 
 def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):
