@@ -36,7 +36,7 @@ from django.utils import timezone
 from emailconfig import rollup
 from emailconfig.composer import WireMessage
 from emailconfig.delivery import DeliverySettings
-from emailconfig.engines import DeliveryResult, Engine, engine_for
+from emailconfig.engines import DeliveryResult, Engine, MessageError, engine_for
 from emailconfig.models import PENDING_STATUSES, DeliveryAttempt, Message, MessageStatus, Outcome
 from emailconfig.services import retention
 
@@ -106,8 +106,18 @@ def claim(batch_size: int) -> list[Claimed]:
 
 def wire(message: Message) -> WireMessage:
     """The message's stored bytes and envelope; after a partial delivery, the envelope
-    names only the recipients still to be tried (the bytes stay the same)."""
-    stored = WireMessage(bytes(message.raw), message.envelope_from, tuple(message.final_recipients))
+    names only the recipients still to be tried (the bytes stay the same).
+
+    Raises MessageError when what is stored cannot be sent at all.
+    """
+    raw, recipients = bytes(message.raw), message.final_recipients
+    if not raw:
+        raise MessageError("Nothing to send: the message has no stored bytes.")
+    if not recipients:
+        raise MessageError("Nothing to send: the message has no recipient.")
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise MessageError(f"The stored recipients are not a list of addresses: {recipients!r}")
+    stored = WireMessage(raw, message.envelope_from, tuple(recipients))
     return stored.to_only(message.remaining_recipients) if message.remaining_recipients else stored
 
 
@@ -228,8 +238,17 @@ class Worker:
         started_at = timezone.now()
         if message.version_id in broken:  # its server just failed to connect; don't wait again
             return Done(claimed, broken[message.version_id], started_at)
+        try:
+            stored = wire(message)
+        except Exception as exc:  # this message's own data: it alone fails, for good
+            error = (
+                exc
+                if isinstance(exc, MessageError)
+                else MessageError(f"The stored message cannot be read ({type(exc).__name__}).")
+            )
+            return Done(claimed, DeliveryResult.failed(error, 0), started_at)
         settings_ = DeliverySettings.from_version(message.version)
-        result = self._engine(message.version_id, settings_).send(wire(message))
+        result = self._engine(message.version_id, settings_).send(stored)
         if result.connection_failed:
             broken[message.version_id] = result
         return Done(claimed, result, started_at)

@@ -267,6 +267,93 @@ def test_writing_the_same_results_again_changes_nothing(sink):
     assert DailyDeliveryCount.objects.get().sent == 2
 
 
+class PeerHandler(RecordingHandler):
+    """Records which client connections carried the messages."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.peers = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.add(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+UNSENDABLE_ENVELOPES = {
+    "a recipient outside ASCII": (["j\u00fcrgen@example.com"], "j\u00fcrgen@example.com"),
+    "a recipient with a line break": (
+        ["ada@example.com>\r\nRCPT TO:<eve@example.com"],
+        "ada@example.com>\\r\\nRCPT TO:<eve@example.com",
+    ),
+    "no recipient": ([], "no recipient"),
+}
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+@pytest.mark.parametrize(
+    ("recipients", "named"), UNSENDABLE_ENVELOPES.values(), ids=UNSENDABLE_ENVELOPES.keys()
+)
+def test_a_message_smtp_cannot_carry_fails_at_once_and_alone(pipelining, recipients, named):
+    with smtp_server(PeerHandler(pipelining=pipelining)) as sink:
+        credential = credential_for(sink.port)
+        [bad] = submit(credential)
+        Message.objects.filter(pk=bad.pk).update(final_recipients=recipients)
+        others = submit(credential, n=2)
+        Worker().run_once()
+    bad = refreshed(bad)
+    assert bad.status == MessageStatus.FAILED
+    assert named in bad.last_error
+    assert bad.attempts.get().outcome == "permanent"
+    assert all(refreshed(m).status == MessageStatus.SENT for m in others)
+    assert [r.rcpt_tos for r in sink.handler.received] == [["ada@example.com"]] * 2
+    assert len(sink.handler.peers) == 1  # the bad one did not cost the others their connection
+
+
+def test_a_message_with_no_stored_bytes_fails_without_reaching_the_server(sink):
+    [message] = submit(credential_for(sink.port))
+    Message.objects.filter(pk=message.pk).update(raw=b"")
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.FAILED
+    assert message.last_error == "Nothing to send: the message has no stored bytes."
+    assert sink.handler.received == []
+
+
+def test_a_message_sendgrid_cannot_read_fails_at_once_and_alone():
+    with sendgrid_stand_in() as stand_in:
+        configuration = factories.configuration(
+            "qa",
+            name="SendGrid mail",
+            engine="sendgrid",
+            smtp_host="",
+            sendgrid_api_key="SG.key",
+            sendgrid_endpoint=stand_in.endpoint,
+        )
+        credential = factories.api_credential(configuration)
+        [no_sender, unknown_charset] = submit(credential, n=2)
+        Message.objects.filter(pk=no_sender.pk).update(
+            raw=b"To: ada@example.com\r\nSubject: Invoice\r\n\r\nHello\r\n"
+        )
+        Message.objects.filter(pk=unknown_charset.pk).update(
+            raw=b"From: noreply@example.com\r\nTo: ada@example.com\r\n"
+            b"Subject: =?x-unheard-of?q?Invoice?=\r\n"
+            b"Content-Type: text/plain; charset=x-unheard-of\r\n\r\nHello\r\n"
+        )
+        others = submit(credential, n=2)
+        Worker().run_once()
+    no_sender = refreshed(no_sender)
+    assert no_sender.status == MessageStatus.FAILED
+    assert no_sender.last_error == (
+        "The stored message cannot be sent through SendGrid: it has no From address."
+    )
+    assert no_sender.attempts.get().outcome == "permanent"
+    # A charset Python does not know is sent as it stands, not refused.
+    assert refreshed(unknown_charset).status == MessageStatus.SENT
+    assert all(refreshed(m).status == MessageStatus.SENT for m in others)
+    assert len(stand_in.requests) == 3
+    assert len(stand_in.connections) == 1
+
+
 def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):
     [message] = submit(credential_for(sink.port))
     assert outbox.cancel(message)

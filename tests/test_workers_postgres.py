@@ -229,9 +229,10 @@ def test_a_stopping_worker_that_cannot_write_gives_up_after_a_while_and_names_th
 
 
 @pytest.mark.faults
-def test_database_connections_dropped_twice_send_nothing_twice():
+def test_database_connections_dropped_twice_send_nothing_twice(settings):
     """Issue 10's scenario: 2,000 messages, two workers, their connections terminated twice."""
     n = 2000
+    settings.STAGEMAIL_API_RATE_LIMIT = n
     with smtp_server() as sink:
         sent_ids = accept_through_the_api(sink.port, n)
         workers = [start_worker(until_done=False, BATCH="100") for _ in range(2)]
