@@ -240,13 +240,11 @@ class Worker:
             return Done(claimed, broken[message.version_id], started_at)
         try:
             stored = wire(message)
-        except Exception as exc:  # this message's own data: it alone fails, for good
-            error = (
-                exc
-                if isinstance(exc, MessageError)
-                else MessageError(f"The stored message cannot be read ({type(exc).__name__}).")
-            )
-            return Done(claimed, DeliveryResult.failed(error, 0), started_at)
+        except Exception as exc:  # this message's own data: it alone fails, and for good
+            if not isinstance(exc, MessageError):
+                log.exception("message %s cannot be read", message.pk)
+                exc = MessageError(f"The stored message cannot be read ({type(exc).__name__}).")
+            return Done(claimed, DeliveryResult.failed(exc, 0), started_at)
         settings_ = DeliverySettings.from_version(message.version)
         result = self._engine(message.version_id, settings_).send(stored)
         if result.connection_failed:

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from threading import Event
 
 import psycopg
 import pytest
@@ -44,20 +45,17 @@ def database_url() -> str:
 
 def terminate_backends(*pids: int) -> int:
     """pg_terminate_backend from a connection of its own, as an admin or a failover would;
-    without pids, every other connection to the test database. Returns how many."""
-    with psycopg.connect(database_url(), autocommit=True) as admin:
-        if pids:
-            query, args = (
-                "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid",
-                [list(pids)],
-            )
-        else:
-            query = (
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+    without pids, every connection to the test database but this thread's. Returns how many."""
+    if not pids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-            args = []
-        return sum(1 for (done,) in admin.execute(query, args) if done)
+            pids = tuple(pid for (pid,) in cursor.fetchall())
+    with psycopg.connect(database_url(), autocommit=True) as admin:
+        query = "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid"
+        return sum(1 for (done,) in admin.execute(query, [list(pids)]) if done)
 
 
 def start_worker(*, until_done: bool = True, **env: str) -> subprocess.Popen[bytes]:
@@ -198,6 +196,17 @@ def test_a_connection_dropped_while_sending_is_opened_again_and_the_results_writ
     assert DeliveryAttempt.objects.count() == 5
 
 
+def test_a_connection_dropped_between_batches_is_opened_again_for_the_next_claim(monkeypatch):
+    monkeypatch.setattr("emailconfig.worker.RECONNECT_SECONDS", 0.1)
+    with smtp_server() as sink:
+        sent_ids = accept_through_the_api(sink.port, 3)
+        assert terminate_backends(this_threads_backend()) == 1
+        Worker().run(Event(), poll_seconds=0.1, until_done=True)  # its first claim fails
+        received = received_ids(sink)
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 3
+    assert Counter(sent_ids) == received
+
+
 def test_a_stopping_worker_that_cannot_write_gives_up_after_a_while_and_names_the_messages(
     monkeypatch, caplog
 ):
@@ -236,19 +245,22 @@ def test_database_connections_dropped_twice_send_nothing_twice(settings):
     with smtp_server() as sink:
         sent_ids = accept_through_the_api(sink.port, n)
         workers = [start_worker(until_done=False, BATCH="100") for _ in range(2)]
-        deadline = time.monotonic() + 600
-        for at in (n // 4, n // 2):
-            while Message.objects.filter(status=MessageStatus.SENT).count() < at:
-                assert time.monotonic() < deadline, "the workers made no progress"
-                time.sleep(0.01)
-            terminated = terminate_backends()
-            print(f"\nterminated {terminated} worker connections at {at} sent")
-        while Message.objects.filter(status=MessageStatus.SENT).count() < n:
-            assert time.monotonic() < deadline, "not every message was sent"
-            time.sleep(0.1)
-        took = time.monotonic() - (deadline - 600)
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
+        try:
+            started = time.monotonic()
+            deadline = started + 600
+            for at in (n // 4, n // 2):
+                while Message.objects.filter(status=MessageStatus.SENT).count() < at:
+                    assert time.monotonic() < deadline, "the workers made no progress"
+                    time.sleep(0.01)
+                terminated = terminate_backends()
+                print(f"\nterminated {terminated} worker connections at {at} sent")
+            while Message.objects.filter(status=MessageStatus.SENT).count() < n:
+                assert time.monotonic() < deadline, "not every message was sent"
+                time.sleep(0.1)
+            took = time.monotonic() - started
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
         wait(workers)
         received = received_ids(sink)
     duplicates = sum(count - 1 for count in received.values())
