@@ -18,6 +18,7 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.errors import HeaderParseError
 from email.header import Header, decode_header, make_header
 from email.utils import format_datetime, formataddr, getaddresses
 from typing import TYPE_CHECKING, cast
@@ -198,7 +199,19 @@ _FOLD = re.compile(r"\r?\n(?=[ \t])")
 
 
 def _decoded(value: str) -> str:
-    return str(make_header(decode_header(value)))
+    """The header's text; encoded words in a charset Python does not know stay as stored."""
+    try:
+        return str(make_header(decode_header(value)))
+    except (LookupError, UnicodeError, HeaderParseError):
+        return value
+
+
+def _text(content: bytes, charset: str | None) -> str:
+    """A part's text; in a charset Python does not know, read as UTF-8 as far as it goes."""
+    try:
+        return content.decode(charset or "utf-8", "replace")
+    except LookupError:
+        return content.decode("utf-8", "replace")
 
 
 def read(raw: bytes) -> ReadMessage:
@@ -221,7 +234,7 @@ def read(raw: bytes) -> ReadMessage:
         if part.get_content_disposition() == "attachment":
             attachments.append(AttachmentData(part.get_filename() or "", kind, content))
         elif kind in ("text/plain", "text/html"):
-            decoded = content.decode(part.get_content_charset() or "utf-8", "replace")
+            decoded = _text(content, part.get_content_charset())
             if kind == "text/plain" and not text:
                 text = decoded
             elif kind == "text/html" and not html:

@@ -22,15 +22,22 @@ from threading import Event
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, connection, transaction
+from django.db import (
+    DatabaseError,
+    Error,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
 from emailconfig import rollup
 from emailconfig.composer import WireMessage
 from emailconfig.delivery import DeliverySettings
-from emailconfig.engines import DeliveryResult, Engine, engine_for
-from emailconfig.models import DeliveryAttempt, Message, MessageStatus, Outcome
+from emailconfig.engines import DeliveryResult, Engine, MessageError, engine_for
+from emailconfig.models import PENDING_STATUSES, DeliveryAttempt, Message, MessageStatus, Outcome
 from emailconfig.services import retention
 
 log = logging.getLogger("stagemail.worker")
@@ -40,6 +47,8 @@ FLUSH_SECONDS = 1.0  # ... and at least this often (seconds)
 ENGINE_IDLE_SECONDS = 30.0
 PURGE_EVERY_SECONDS = 3600.0  # how often expired messages are looked for (retention)
 RECONNECT_SECONDS = 5.0
+WRITE_RETRY_MAX_SECONDS = 5.0  # longest pause between tries to write results
+STOP_WRITE_SECONDS = 30.0  # once stopping, how long results are still tried (see run())
 
 
 def retry_delay(attempt: int, retry_after: float | None = None) -> float:
@@ -97,8 +106,18 @@ def claim(batch_size: int) -> list[Claimed]:
 
 def wire(message: Message) -> WireMessage:
     """The message's stored bytes and envelope; after a partial delivery, the envelope
-    names only the recipients still to be tried (the bytes stay the same)."""
-    stored = WireMessage(bytes(message.raw), message.envelope_from, tuple(message.final_recipients))
+    names only the recipients still to be tried (the bytes stay the same).
+
+    Raises MessageError when what is stored cannot be sent at all.
+    """
+    raw, recipients = bytes(message.raw), message.final_recipients
+    if not raw:
+        raise MessageError("Nothing to send: the message has no stored bytes.")
+    if not recipients:
+        raise MessageError("Nothing to send: the message has no recipient.")
+    if not isinstance(recipients, list) or not all(isinstance(r, str) for r in recipients):
+        raise MessageError(f"The stored recipients are not a list of addresses: {recipients!r}")
+    stored = WireMessage(raw, message.envelope_from, tuple(recipients))
     return stored.to_only(message.remaining_recipients) if message.remaining_recipients else stored
 
 
@@ -119,25 +138,49 @@ def _still_held(claimed: list[Claimed]) -> set[object]:
     return {pk for pk, token in rows if tokens[pk] == token}
 
 
+def _pending() -> bool:
+    return Message.objects.filter(status__in=PENDING_STATUSES).exists()
+
+
+def _report_unwritten(done: list[Done], error: Exception) -> None:
+    """Loudly: these messages were tried (most of them delivered) and will be again."""
+    log.error(
+        "results of %d messages could not be written (%s); they will be sent again when "
+        "their lease ends:\n%s",
+        len(done),
+        " ".join(str(error).split()),
+        "\n".join(
+            f"  {item.claimed.message.pk} {item.claimed.message.message_id}: "
+            f"{item.result.outcome} {item.result.answer}"
+            for item in done
+        ),
+    )
+
+
 class Worker:
     def __init__(self, *, batch_size: int = 100, name: str | None = None) -> None:
         self.batch_size = batch_size
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._engines: dict[int, tuple[Engine, float]] = {}
         self._next_purge = 0.0  # time.monotonic() of the next look for expired messages
+        self.stop = Event()  # run()'s; once set, unwritten results are tried for a while only
 
     # The loop -----------------------------------------------------------------
 
-    def run(self, stop: Event, *, poll_seconds: float = 0.5) -> None:
+    def run(self, stop: Event, *, poll_seconds: float = 0.5, until_done: bool = False) -> None:
+        """Deliver until `stop` is set (or, with `until_done`, until nothing is pending)."""
+        self.stop = stop
         log.info("worker %s started", self.name)
         try:
             while not stop.is_set():
                 try:
                     claimed = self.run_once()
                     self._purge_when_due()
-                except DatabaseError:
-                    # The database went away (restart, failover): claimed messages come
-                    # back when their lease ends; wait, reconnect and carry on.
+                    if until_done and not claimed and not _pending():
+                        break
+                except Error:
+                    # The database went away (restart, failover) while claiming: what this
+                    # worker delivered is written already (see _record); wait, reconnect.
                     log.exception("worker %s lost the database; retrying", self.name)
                     connection.close()
                     stop.wait(RECONNECT_SECONDS)
@@ -153,7 +196,11 @@ class Worker:
             log.info("worker %s stopped", self.name)
 
     def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many messages were claimed."""
+        """Claim one batch and deliver it; returns how many messages were claimed.
+
+        Returns only once every result is written (or, when stopping, given up on), so
+        the next claim never comes before them.
+        """
         batch = claim(self.batch_size)
         pending: list[Done] = []
         last_flush = time.monotonic()
@@ -164,10 +211,10 @@ class Worker:
                 continue
             pending.append(self._deliver(claimed, broken_versions))
             if len(pending) >= FLUSH_EVERY or time.monotonic() - last_flush > FLUSH_SECONDS:
-                lost |= self._flush(pending, batch[index + 1 :])
+                lost |= self._record(pending, batch[index + 1 :])
                 pending, last_flush = [], time.monotonic()
         if pending:
-            self._flush(pending, [])
+            self._record(pending, [])
         return len(batch)
 
     def _purge_when_due(self) -> None:
@@ -191,8 +238,15 @@ class Worker:
         started_at = timezone.now()
         if message.version_id in broken:  # its server just failed to connect; don't wait again
             return Done(claimed, broken[message.version_id], started_at)
+        try:
+            stored = wire(message)
+        except Exception as exc:  # this message's own data: it alone fails, and for good
+            if not isinstance(exc, MessageError):
+                log.exception("message %s cannot be read", message.pk)
+                exc = MessageError(f"The stored message cannot be read ({type(exc).__name__}).")
+            return Done(claimed, DeliveryResult.failed(exc, 0), started_at)
         settings_ = DeliverySettings.from_version(message.version)
-        result = self._engine(message.version_id, settings_).send(wire(message))
+        result = self._engine(message.version_id, settings_).send(stored)
         if result.connection_failed:
             broken[message.version_id] = result
         return Done(claimed, result, started_at)
@@ -213,15 +267,52 @@ class Worker:
 
     # Recording ----------------------------------------------------------------
 
-    def _flush(self, done: list[Done], rest: list[Claimed]) -> set[object]:
+    def _record(self, done: list[Done], rest: list[Claimed]) -> set[object]:
+        """`_flush`, again and again while the database cannot be reached.
+
+        The results are in memory only: lost, their messages would be sent again when
+        their lease ends. So a dropped connection is closed and opened anew, with a
+        growing pause, until the write goes through; writing again is harmless (see
+        `_flush`). Once the worker is stopping, it tries for STOP_WRITE_SECONDS, then
+        names every message whose result it could not write and gives up the batch.
+        """
+        pause, give_up_at, again = 0.1, None, False
+        while True:
+            try:
+                return self._flush(done, rest, again=again)
+            except (OperationalError, InterfaceError) as exc:
+                connection.close()
+                if self.stop.is_set():
+                    give_up_at = give_up_at or time.monotonic() + STOP_WRITE_SECONDS
+                    if time.monotonic() >= give_up_at:
+                        _report_unwritten(done, exc)
+                        return {c.message.pk for c in rest}
+                log.warning(
+                    "worker %s could not write %d results (%s); trying again in %.1f s",
+                    self.name,
+                    len(done),
+                    " ".join(str(exc).split()),
+                    pause,
+                )
+                time.sleep(pause)  # not stop.wait(): a stop must not end the tries at once
+                pause, again = min(pause * 2, WRITE_RETRY_MAX_SECONDS), True
+            except DatabaseError as exc:  # not the connection: trying again cannot help
+                _report_unwritten(done, exc)
+                raise
+
+    def _flush(self, done: list[Done], rest: list[Claimed], *, again: bool = False) -> set[object]:
         """Write results and attempts, and renew the leases of the rest of the batch.
 
         Results are fenced by lease token; every attempt is recorded, since it happened
         either way. Returns the messages of `rest` whose lease was lost, not to be sent.
+        Writing the same results `again` (the first write's commit may have landed with
+        its answer lost) changes nothing: a message no longer `sending` under this
+        worker's token is not held, and the attempts already on record are left out.
         """
         now = timezone.now()
         with transaction.atomic():
             held = _still_held([item.claimed for item in done] + rest)
+            recorded = self._recorded(done) if again else set()
             # Most results in a batch are alike ("sent"), so one UPDATE covers each kind.
             alike: dict[str, tuple[dict[str, object], list[object]]] = {}
             finished: list[rollup.Finished] = []
@@ -236,7 +327,11 @@ class Worker:
                 alike.setdefault(key, (fields, []))[1].append(pk)
             for fields, pks in alike.values():
                 Message.objects.filter(pk__in=pks).update(**fields)
-            DeliveryAttempt.objects.bulk_create(self._attempt(item) for item in done)
+            DeliveryAttempt.objects.bulk_create(
+                self._attempt(item)
+                for item in done
+                if (item.claimed.message.pk, item.claimed.message.attempt_count) not in recorded
+            )
             renewed = [c.message.pk for c in rest if c.message.pk in held]
             if renewed:
                 Message.objects.filter(pk__in=renewed).update(
@@ -247,6 +342,14 @@ class Worker:
         if lost:
             log.warning("leases of %d messages were lost; another worker has them", len(lost))
         return lost
+
+    def _recorded(self, done: list[Done]) -> set[tuple[object, int]]:
+        """(message, attempt number) of this worker's attempts already on record."""
+        return set(
+            DeliveryAttempt.objects.filter(
+                message_id__in=[item.claimed.message.pk for item in done], worker=self.name
+            ).values_list("message_id", "number")
+        )
 
     def _result_fields(self, item: Done, now: datetime) -> dict[str, object]:
         """The message's state after an attempt; `_flush` writes it if the lease still holds."""

@@ -125,3 +125,12 @@ def test_read_gives_back_what_was_composed(sender, to, subject, text, html, file
     assert read.text == normalised(text or "t")
     assert read.html == (normalised(html) if html else "")
     assert read.attachments == (AttachmentData(filename.strip(), "application/pdf", content),)
+
+
+def test_reading_back_a_charset_python_does_not_know_keeps_the_text_as_it_stands():
+    shown = mime.read(
+        b"From: noreply@example.com\r\nSubject: =?x-unheard-of?q?Invoice?=\r\n"
+        b"Content-Type: text/plain; charset=x-unheard-of\r\n\r\nHello\r\n"
+    )
+    assert shown.header("Subject") == "=?x-unheard-of?q?Invoice?="
+    assert shown.text == "Hello\n"

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
-from emailconfig.models import DeliveryAttempt, Message, MessageStatus
+from emailconfig.models import DailyDeliveryCount, DeliveryAttempt, Message, MessageStatus
 from emailconfig.services import outbox
 from emailconfig.worker import Worker, claim, retry_delay
 from tests import factories
@@ -251,6 +251,107 @@ def test_a_lease_lost_mid_batch_leaves_that_message_to_its_new_holder(sink, monk
     assert refreshed(second).status == MessageStatus.SENT
     assert refreshed(third).status == MessageStatus.SENDING  # untouched: not sent, not renewed
     assert not third.attempts.exists()
+
+
+def test_writing_the_same_results_again_changes_nothing(sink):
+    """A write is made again when the connection dropped around its commit: the commit
+    may have landed. Attempts are not recorded twice, messages not counted twice."""
+    messages = submit(credential_for(sink.port), n=2)
+    worker = Worker()
+    done = [worker._deliver(claimed, {}) for claimed in claim(10)]
+    worker._flush(done, [])
+    worker._flush(done, [], again=True)
+    for message in messages:
+        assert refreshed(message).status == MessageStatus.SENT
+        assert message.attempts.count() == 1
+    assert DailyDeliveryCount.objects.get().sent == 2
+
+
+class PeerHandler(RecordingHandler):
+    """Records which client connections carried the messages."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.peers = set()
+
+    async def handle_DATA(self, server, session, envelope):
+        self.peers.add(session.peer)
+        return await super().handle_DATA(server, session, envelope)
+
+
+UNSENDABLE_ENVELOPES = {
+    "a recipient outside ASCII": (["j\u00fcrgen@example.com"], "j\u00fcrgen@example.com"),
+    "a recipient with a line break": (
+        ["ada@example.com>\r\nRCPT TO:<eve@example.com"],
+        "ada@example.com>\\r\\nRCPT TO:<eve@example.com",
+    ),
+    "no recipient": ([], "no recipient"),
+}
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+@pytest.mark.parametrize(
+    ("recipients", "named"), UNSENDABLE_ENVELOPES.values(), ids=UNSENDABLE_ENVELOPES.keys()
+)
+def test_a_message_smtp_cannot_carry_fails_at_once_and_alone(pipelining, recipients, named):
+    with smtp_server(PeerHandler(pipelining=pipelining)) as sink:
+        credential = credential_for(sink.port)
+        [bad] = submit(credential)
+        Message.objects.filter(pk=bad.pk).update(final_recipients=recipients)
+        others = submit(credential, n=2)
+        Worker().run_once()
+    bad = refreshed(bad)
+    assert bad.status == MessageStatus.FAILED
+    assert named in bad.last_error
+    assert bad.attempts.get().outcome == "permanent"
+    assert all(refreshed(m).status == MessageStatus.SENT for m in others)
+    assert [r.rcpt_tos for r in sink.handler.received] == [["ada@example.com"]] * 2
+    assert len(sink.handler.peers) == 1  # the bad one did not cost the others their connection
+
+
+def test_a_message_with_no_stored_bytes_fails_without_reaching_the_server(sink):
+    [message] = submit(credential_for(sink.port))
+    Message.objects.filter(pk=message.pk).update(raw=b"")
+    Worker().run_once()
+    message = refreshed(message)
+    assert message.status == MessageStatus.FAILED
+    assert message.last_error == "Nothing to send: the message has no stored bytes."
+    assert sink.handler.received == []
+
+
+def test_a_message_sendgrid_cannot_read_fails_at_once_and_alone():
+    with sendgrid_stand_in() as stand_in:
+        configuration = factories.configuration(
+            "qa",
+            name="SendGrid mail",
+            engine="sendgrid",
+            smtp_host="",
+            sendgrid_api_key="SG.key",
+            sendgrid_endpoint=stand_in.endpoint,
+        )
+        credential = factories.api_credential(configuration)
+        [no_sender, unknown_charset] = submit(credential, n=2)
+        Message.objects.filter(pk=no_sender.pk).update(
+            raw=b"To: ada@example.com\r\nSubject: Invoice\r\n\r\nHello\r\n"
+        )
+        Message.objects.filter(pk=unknown_charset.pk).update(
+            raw=b"From: noreply@example.com\r\nTo: ada@example.com\r\n"
+            b"Subject: =?x-unheard-of?q?Invoice?=\r\n"
+            b"Content-Type: text/plain; charset=x-unheard-of\r\n\r\nHello\r\n"
+        )
+        others = submit(credential, n=2)
+        Worker().run_once()
+    no_sender = refreshed(no_sender)
+    assert no_sender.status == MessageStatus.FAILED
+    assert no_sender.last_error == (
+        "The stored message cannot be sent through SendGrid: it has no From address."
+    )
+    assert no_sender.attempts.get().outcome == "permanent"
+    # A charset Python does not know is sent as it stands, not refused.
+    assert refreshed(unknown_charset).status == MessageStatus.SENT
+    assert all(refreshed(m).status == MessageStatus.SENT for m in others)
+    assert len(stand_in.requests) == 3
+    assert len(stand_in.connections) == 1
 
 
 def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):

@@ -7,7 +7,7 @@ choice in `emailconfig.models.Engine`, and a test file under tests/engines/.
 from __future__ import annotations
 
 from emailconfig.delivery import DeliverySettings
-from emailconfig.engines.base import DeliveryError, DeliveryResult, Engine, Step
+from emailconfig.engines.base import DeliveryError, DeliveryResult, Engine, MessageError, Step
 from emailconfig.engines.sendgrid import SendGridEngine
 from emailconfig.engines.smtp import SMTPEngine
 from emailconfig.models import Engine as EngineChoice
@@ -22,4 +22,4 @@ def engine_for(settings: DeliverySettings) -> Engine:
     return ENGINES[settings.engine](settings)
 
 
-__all__ = ["DeliveryError", "DeliveryResult", "Engine", "Step", "engine_for"]
+__all__ = ["DeliveryError", "DeliveryResult", "Engine", "MessageError", "Step", "engine_for"]

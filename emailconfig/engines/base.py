@@ -39,6 +39,15 @@ class DeliveryError(Exception):
         self.connection = connection  # the server could not be reached at all
 
 
+class MessageError(DeliveryError):
+    """This message cannot be sent as stored (its bytes or envelope are malformed), found
+    before anything went to the server: it fails for good, alone, and the connection
+    stays open for the next message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
 @dataclass(frozen=True)
 class DeliveryResult:
     """What happened to one message. `answer` is the server's own words, never a secret."""
@@ -105,6 +114,8 @@ class Engine:
         started = time.monotonic()
         try:
             result = self.deliver(message)
+        except MessageError as error:
+            return self._redacted(DeliveryResult.failed(error, ms_since(started)))
         except DeliveryError as error:
             self.close()  # a failed exchange leaves the connection in an unknown state
             return self._redacted(DeliveryResult.failed(error, ms_since(started)))

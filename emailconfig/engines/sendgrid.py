@@ -38,6 +38,7 @@ from emailconfig.engines.base import (
     DeliveryError,
     DeliveryResult,
     Engine,
+    MessageError,
     Step,
     ms_since,
     tls_context,
@@ -55,6 +56,7 @@ MAX_BODY = 64 * 1024  # an answer is an error message at most; more is not kept
 PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}  # 408 and 429 are worth another try
 MAX_ANSWER = 2000
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces
+UNREADABLE = "The stored message cannot be sent through SendGrid"
 
 
 # Headers the v3 JSON carries in fields of its own, or that SendGrid writes itself.
@@ -80,7 +82,12 @@ def payload(message: WireMessage) -> dict:
     (Message-ID included); recipients in the envelope but in no header are the Bcc.
     """
     read = mime.read(message.raw)
-    [sender] = read.addresses("From")
+    senders = read.addresses("From")
+    if len(senders) != 1:
+        raise MessageError(
+            f"{UNREADABLE}: it has {'no' if not senders else 'more than one'} From address."
+        )
+    [sender] = senders
     mail = Mail(
         from_email=From(sender.email, sender.name or None),
         subject=read.header("Subject"),
@@ -108,6 +115,16 @@ def payload(message: WireMessage) -> dict:
         if name.lower() not in _OWN_HEADERS:
             mail.header = Header(name, value)
     return mail.get()
+
+
+def _body(message: WireMessage) -> bytes:
+    """The request's JSON; a message it cannot be built from fails alone, for good."""
+    try:
+        return json.dumps(payload(message)).encode()
+    except MessageError:
+        raise
+    except Exception as exc:
+        raise MessageError(f"{UNREADABLE} ({type(exc).__name__}: {exc}).") from None
 
 
 def _retry_after(response: Response) -> float | None:
@@ -210,7 +227,7 @@ class SendGridEngine(Engine):
 
     def deliver(self, message: WireMessage) -> DeliveryResult:
         _, _, _, path = self._url()
-        body = json.dumps(payload(message)).encode()
+        body = _body(message)
         status, text, response = self._request("POST", path, body)
         if 200 <= status < 300:
             sendgrid_id = response.getheader("X-Message-Id", "")

@@ -17,13 +17,14 @@ from emailconfig.engines.base import (
     DeliveryError,
     DeliveryResult,
     Engine,
+    MessageError,
     Step,
     ms_since,
     tls_context,
 )
 from emailconfig.engines.hints import hint_for
 from emailconfig.models import Outcome, Security
-from emailconfig.validators import is_loopback
+from emailconfig.validators import has_control_characters, is_loopback
 
 
 class _DeadlineReader:
@@ -185,6 +186,19 @@ def _abandon(smtp: smtplib.SMTP, data: Reply | None) -> None:
     smtp.rset()
 
 
+def _content(message: WireMessage) -> bytes:
+    """What follows DATA, once the envelope is known to be sendable: an address outside
+    ASCII (this engine does not speak SMTPUTF8) or with a control character (a line break
+    would smuggle in a command) is refused before anything reaches the server."""
+    for address in (message.envelope_from, *message.recipients):
+        if not address.isascii() or has_control_characters(address) or "<" in address:
+            raise MessageError(
+                f"The address {address!r} cannot go in an SMTP envelope "
+                "(plain ASCII without line breaks or angle brackets only)."
+            )
+    return _dot_stuffed(message.raw)
+
+
 def _dot_stuffed(raw: bytes) -> bytes:
     body = _LEADING_DOT.sub(b"..", raw)
     if not body.endswith(b"\r\n"):
@@ -311,6 +325,7 @@ class SMTPEngine(Engine):
     # Delivery ---------------------------------------------------------------
 
     def deliver(self, message: WireMessage) -> DeliveryResult:
+        content = _content(message)
         try:
             smtp = self._open()
         except Exception as exc:
@@ -319,13 +334,15 @@ class SMTPEngine(Engine):
             raise error from None
         try:
             smtp.deadline = time.monotonic() + self.settings.send_timeout
-            result = self._transaction(smtp, message)
+            result = self._transaction(smtp, message, content)
         except Exception as exc:
             raise _error_for_exception(exc) from None
         self._last_used = time.monotonic()
         return result
 
-    def _transaction(self, smtp: _SMTP | _SMTP_SSL, message: WireMessage) -> DeliveryResult:
+    def _transaction(
+        self, smtp: _SMTP | _SMTP_SSL, message: WireMessage, content: bytes
+    ) -> DeliveryResult:
         recipients = list(message.recipients)
         if smtp.has_extn("pipelining"):
             mail, rcpts, data = _envelope_pipelined(smtp, message.envelope_from, recipients)
@@ -349,7 +366,7 @@ class SMTPEngine(Engine):
         if data is None or data[0] != 354:
             _abandon(smtp, data)
             raise _error_for_reply("Message refused", *(data or (554, b"DATA not accepted")))
-        smtp.send(_dot_stuffed(message.raw))
+        smtp.send(content)
         code, reply = smtp.getreply()
         if code != 250:
             raise _error_for_reply("Message refused", code, reply)

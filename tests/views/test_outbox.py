@@ -259,3 +259,30 @@ def test_the_search_help_names_the_message_id_in_words_a_browser_shows(viewer_cl
     # Field help is rendered as HTML, so "<Message-ID>" would be read as an unknown tag.
     page = viewer_client.get(reverse("emailconfig:outbox")).content.decode()
     assert "whole address, or a Message-ID." in page
+
+
+MALFORMED = {
+    "an unknown charset in a header": b"From: noreply@example.com\r\nTo: ada@example.com\r\n"
+    b"Subject: =?x-unheard-of?q?Invoice?=\r\n\r\nHello\r\n",
+    "an unknown charset in a part": b"From: noreply@example.com\r\nTo: ada@example.com\r\n"
+    b"Subject: Invoice\r\nContent-Type: text/plain; charset=x-unheard-of\r\n\r\nHello\r\n",
+    "8-bit junk in headers and body": b"From: J\xfcrgen <noreply@example.com>\r\n"
+    b"Subject: Gr\xfc\xdfe \xff\xfe\r\n\r\nHello \xff\x00\r\n",
+    "no header at all": b"\xff\xfe\x00\x01 not a message",
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED.values(), ids=MALFORMED.keys())
+def test_the_message_page_shows_a_message_whose_stored_bytes_are_malformed(
+    viewer_client, credential, raw
+):
+    message = submit(credential)
+    Message.objects.filter(pk=message.pk).update(
+        raw=raw,
+        final_recipients=["j\u00fcrgen@example.com", "ada@example.com>\r\nRSET"],
+        status=MessageStatus.FAILED,
+        last_error="The address ...",
+    )
+    response = viewer_client.get(reverse("emailconfig:message_detail", args=[message.pk]))
+    assert response.status_code == 200
+    assert "j\u00fcrgen@example.com" in response.content.decode()

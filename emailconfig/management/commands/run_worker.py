@@ -4,7 +4,6 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from emailconfig.models import PENDING_STATUSES, Message
 from emailconfig.worker import Worker
 
 
@@ -32,16 +31,6 @@ class Command(BaseCommand):
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        worker = Worker(batch_size=batch_size)
-        if not options["until_done"]:
-            worker.run(stop, poll_seconds=poll)
-            return
-        try:
-            while not stop.is_set():
-                if worker.run_once():
-                    continue
-                if not Message.objects.filter(status__in=PENDING_STATUSES).exists():
-                    break
-                stop.wait(poll)
-        finally:
-            worker.close()
+        Worker(batch_size=batch_size).run(
+            stop, poll_seconds=poll, until_done=bool(options["until_done"])
+        )
