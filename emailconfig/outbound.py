@@ -14,6 +14,7 @@ Decisions are taken on resolved addresses only: "2852039166", "0xA9FEA9FE" and
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -152,6 +153,16 @@ def checked_addresses(host: str, port: int) -> list[AddressInfo]:
     for *_, sockaddr in found:
         check_address(host, ipaddress.ip_address(sockaddr[0]))
     return found
+
+
+def check_host(host: str) -> None:
+    """Refuse a host being configured if the addresses it resolves to now are forbidden.
+
+    A name that does not resolve from here is not an error yet: it is checked again,
+    like every host, when a connection is opened.
+    """
+    with contextlib.suppress(OSError):
+        checked_addresses(host, 0)
 
 
 def connect(host: str, port: int, timeout: float | None, service: Service) -> socket.socket:
