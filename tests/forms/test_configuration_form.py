@@ -423,6 +423,7 @@ def test_a_sendgrid_endpoint_must_be_an_allowed_host_and_port(settings):
     cases = {
         "https://evil.example.net/v3/mail/send": "not a SendGrid API host",
         "https://api.sendgrid.com:8443/v3/mail/send": "STAGEMAIL_ALLOWED_HTTPS_PORTS",
+        "https://api.sendgrid.com:99999/v3/mail/send": "not one from 1 to 65535",
     }
     for endpoint, message in cases.items():
         data = _data(engine="sendgrid", sendgrid_api_key_0="k", sendgrid_endpoint=endpoint)
