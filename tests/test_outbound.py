@@ -10,6 +10,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from emailconfig import outbound
+from emailconfig.composer import compose
 from emailconfig.engines import engine_for
 from emailconfig.models import Outcome
 from portal.settings import env_ports
@@ -35,8 +36,6 @@ def connection_test(**overrides):
 
 
 def send(settings):
-    from emailconfig.composer import compose
-
     with engine_for(settings) as engine:
         return engine.send(compose(request(), settings).wire)
 
