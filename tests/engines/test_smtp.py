@@ -419,3 +419,14 @@ def test_a_non_smtp_server_is_named_as_such():
         [step] = engine_for(delivery_settings(smtp_port=port)).check_connection()
     assert (step.name, step.ok) == ("Connect", False)
     assert step.answer == "Not an SMTP server: its answer is not an SMTP reply"
+    assert step.hint == (
+        f"Something answers on 127.0.0.1:{port}, but not an SMTP server; what it said is not "
+        "shown. Check the host and port."
+    )
+
+
+def test_a_server_turning_the_connection_away_is_reported_by_its_code():
+    with scripted_server([b"554 5.7.1 no mail from 203.0.113.9 here\r\n"]) as port:
+        [step] = engine_for(delivery_settings(smtp_port=port)).check_connection()
+    assert step.answer == "The server turned the connection away (SMTP code 554)"
+    assert "may not accept mail from this machine" in step.hint
