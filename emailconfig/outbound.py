@@ -128,10 +128,11 @@ def check_address(host: str, address: IPAddress) -> None:
 
 def check_port(port: int, service: Service) -> None:
     if not service.allows(port):
-        always = ", ".join(str(p) for p in service.ports)
+        *others, last = map(str, service.ports)
+        always = f"ports {', '.join(others)} and {last}" if others else f"port {last}"
         raise OutboundRefused(
-            f"Port {port} is not allowed for {service.name}: Stagemail connects to port "
-            f"{always} and to the ports listed in {service.setting}."
+            f"Port {port} is not allowed for {service.name}: Stagemail connects to {always}, "
+            f"and to those listed in {service.setting}."
         )
 
 

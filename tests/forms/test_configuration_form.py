@@ -392,8 +392,8 @@ def test_an_smtp_port_outside_the_allowed_ones_is_refused_on_its_field(settings,
     settings.STAGEMAIL_ALLOWED_SMTP_PORTS = ((1025, 1025),)
     form = ConfigurationForm(data=_data(smtp_port=port))
     assert form.errors["smtp_port"] == [
-        f"Port {port} is not allowed for SMTP: Stagemail connects to port 25, 465, 587, 2525 "
-        "and to the ports listed in STAGEMAIL_ALLOWED_SMTP_PORTS."
+        f"Port {port} is not allowed for SMTP: Stagemail connects to ports 25, 465, 587 and "
+        "2525, and to those listed in STAGEMAIL_ALLOWED_SMTP_PORTS."
     ]
     assert ConfigurationForm(data=_data(smtp_port="1025")).is_valid()
 
