@@ -19,6 +19,9 @@ DEBUG=1
 SECRET_KEY={secret_key}
 STAGEMAIL_ENCRYPTION_KEYS={encryption_key}
 ALLOWED_HOSTS=127.0.0.1,localhost
+# The local SMTP sink listens on 127.0.0.1:1025 (README, "Outbound connections").
+STAGEMAIL_ALLOW_PRIVATE_HOSTS=1
+STAGEMAIL_ALLOWED_SMTP_PORTS=1025
 """
 
 

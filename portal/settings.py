@@ -38,6 +38,24 @@ def env_bool(name: str, default: bool) -> bool:
     )
 
 
+def env_ports(name: str) -> tuple[tuple[int, int], ...]:
+    """Ports and ranges, comma-separated ("1025, 8025-8099"); a bad item is an error."""
+    ranges = []
+    for item in env.list(name, default=[]):
+        first, dash, last = item.strip().partition("-")
+        try:
+            low = int(first)
+            high = int(last) if dash else low
+        except ValueError:
+            low = high = 0
+        if not 1 <= low <= high <= 65535:
+            raise ImproperlyConfigured(
+                f"{name}: “{item}” is not a port (1 to 65535) or a range such as 8025-8099."
+            )
+        ranges.append((low, high))
+    return tuple(ranges)
+
+
 DEBUG = env_bool("DEBUG", default=False)
 
 # Required, but checked by `emailconfig.E005` rather than here, so commands that need no
@@ -64,6 +82,14 @@ STAGEMAIL_MAX_MESSAGE_BYTES = env.int("STAGEMAIL_MAX_MESSAGE_BYTES", default=10 
 STAGEMAIL_RETENTION_DAYS = env.int("STAGEMAIL_RETENTION_DAYS", default=0)
 # The local development sink's pages (what `make run`'s SMTP sink received); on with DEBUG.
 STAGEMAIL_LOCAL_SINK = env_bool("STAGEMAIL_LOCAL_SINK", default=DEBUG)
+# Where delivery may connect (emailconfig/outbound.py). See README, "Outbound connections".
+STAGEMAIL_ALLOW_PRIVATE_HOSTS = env_bool("STAGEMAIL_ALLOW_PRIVATE_HOSTS", default=False)
+STAGEMAIL_ALLOWED_SMTP_PORTS = env_ports("STAGEMAIL_ALLOWED_SMTP_PORTS")  # besides 25, 465, …
+STAGEMAIL_ALLOWED_HTTPS_PORTS = env_ports("STAGEMAIL_ALLOWED_HTTPS_PORTS")  # besides 443
+STAGEMAIL_SENDGRID_HOSTS = [
+    host.strip().lower().rstrip(".") for host in env.list("STAGEMAIL_SENDGRID_HOSTS", default=[])
+]
+STAGEMAIL_CONNECTION_TESTS_PER_MINUTE = env.int("STAGEMAIL_CONNECTION_TESTS_PER_MINUTE", default=10)
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 

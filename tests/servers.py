@@ -312,6 +312,25 @@ def trickling_server(
         yield port
 
 
+@contextmanager
+def scripted_server(answers: list[bytes]) -> Iterator[int]:
+    """Sends the first answer on connecting, and each next one after a line from the client."""
+
+    def serve(conn: socket.socket, stop: threading.Event) -> None:
+        conn.settimeout(2)
+        try:
+            for number, answer in enumerate(answers):
+                if number:
+                    conn.recv(4096)
+                conn.sendall(answer)
+            conn.recv(4096)
+        except OSError:
+            pass
+
+    with _raw_server(serve) as port:
+        yield port
+
+
 # SendGrid stand-in ------------------------------------------------------------
 
 # How the stand-in treats its connections, as servers and proxies in front of SendGrid do.

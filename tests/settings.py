@@ -9,6 +9,11 @@ os.environ.setdefault("STAGEMAIL_ENCRYPTION_KEYS", Fernet.generate_key().decode(
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("STAGEMAIL_LOCAL_SINK", "1")  # its pages are tested with DEBUG off
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Real servers stand in on loopback, on ports the system chooses; a SendGrid stand-in too.
+os.environ.setdefault("STAGEMAIL_ALLOW_PRIVATE_HOSTS", "1")
+os.environ.setdefault("STAGEMAIL_ALLOWED_SMTP_PORTS", "1024-65535")
+os.environ.setdefault("STAGEMAIL_ALLOWED_HTTPS_PORTS", "1024-65535")
+os.environ.setdefault("STAGEMAIL_SENDGRID_HOSTS", "127.0.0.1,localhost")
 # The live server of the browser tests speaks plain HTTP.
 for name in ("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"):
     os.environ.setdefault(name, "0")

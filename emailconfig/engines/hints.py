@@ -44,6 +44,16 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
             "the traffic, or the host or port is wrong."
             + (f" Port {port} expects implicit TLS; choose Implicit TLS." if waits_for_tls else "")
         )
+    if text.startswith("not an smtp server"):
+        return (
+            f"Something answers on {settings.smtp_host}:{port}, but not an SMTP server; what "
+            "it said is not shown. Check the host and port."
+        )
+    if text.startswith("the server turned the connection away"):
+        return (
+            "The server refused this connection before any exchange: it may be busy, or may "
+            "not accept mail from this machine's address."
+        )
     if "connection refused" in text:
         return f"Nothing accepts connections on {settings.smtp_host}:{port}. Check host and port."
     if "hostname mismatch" in text or "doesn't match" in text or "not valid for" in text:

@@ -7,6 +7,7 @@ has closed is noticed before a request is written, and a failed write is told ap
 a missing answer. http.client's timeout applies to each read, so a server trickling its
 status line could hold a worker forever; here every send and receive gets the time left
 of one deadline. A body is kept up to a limit; a longer one is dropped with its connection.
+Connections open through the outbound policy (`emailconfig.outbound`), as HTTPS.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
+
+from emailconfig import outbound
 
 
 class BadResponse(Exception):
@@ -106,6 +109,11 @@ class _Response(http.client.HTTPResponse):
 class _DeadlineConnection:
     sock: Any
     response_class = _Response
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # http.client connects with this, then wraps TLS for the host name it was given.
+        self._create_connection = _checked_connection
 
     def connect(self) -> None:
         super().connect()  # type: ignore[misc]
@@ -214,6 +222,12 @@ class HTTPConnection:
             response.close()
             connection.close()
         return Response(response.status, response.reason, response.msg, kept)
+
+
+def _checked_connection(
+    address: tuple[str, int], timeout: float, source_address: Any = None
+) -> socket.socket:
+    return outbound.connect(*address, timeout, outbound.HTTPS)
 
 
 def _still_open(sock: socket.socket) -> bool:

@@ -32,7 +32,7 @@ from sendgrid.helpers.mail import (
     To,
 )
 
-from emailconfig import mime
+from emailconfig import mime, outbound
 from emailconfig.composer import WireMessage
 from emailconfig.engines.base import (
     DeliveryError,
@@ -150,6 +150,7 @@ class SendGridEngine(Engine):
     def _open(self) -> HTTPConnection:
         if self._connection is None:
             scheme, port, host, _ = self._url()
+            outbound.check_sendgrid_host(host)
             context = tls_context(self.settings.trusted_ca) if scheme == "https" else None
             self._connection = HTTPConnection(
                 scheme, host, port, connect_timeout=self.settings.connect_timeout, context=context
@@ -191,6 +192,9 @@ class SendGridEngine(Engine):
                 response = self._open().request(
                     method, path, headers, body, timeout=self.settings.send_timeout, keep=MAX_BODY
                 )
+            except outbound.OutboundRefused as exc:
+                self.close()
+                raise DeliveryError(exc.message, permanent=True, connection=True) from None
             except NotSent as exc:
                 self.close()
                 if exc.reused and attempt == 1:

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
 
+from emailconfig import outbound
 from emailconfig.composer import WireMessage
 from emailconfig.engines.base import (
     DeliveryError,
@@ -66,6 +67,7 @@ class _DeadlineMixin:
     # Tell "could not connect" from "connected, but no greeting" (an implicit-TLS port).
     transport_open = False  # TCP connected (with implicit TLS: the handshake done too)
     heard = False  # the server has sent at least one byte
+    greeting = ""  # the 220 line, shown once the server has answered EHLO or HELO
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
@@ -90,11 +92,18 @@ class _DeadlineMixin:
         return super().getreply()  # type: ignore[misc]
 
 
-class _SMTP(_DeadlineMixin, smtplib.SMTP):
+class _CheckedSocket(smtplib.SMTP):
+    """TCP through the outbound policy; SMTP_SSL wraps it in TLS for the configured name."""
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        return outbound.connect(host, port, timeout, outbound.SMTP)
+
+
+class _SMTP(_DeadlineMixin, _CheckedSocket):
     pass
 
 
-class _SMTP_SSL(_DeadlineMixin, smtplib.SMTP_SSL):
+class _SMTP_SSL(_DeadlineMixin, smtplib.SMTP_SSL, _CheckedSocket):
     pass
 
 
@@ -112,6 +121,17 @@ def _error_for_reply(what: str, code: int, reply: bytes | str) -> DeliveryError:
     return DeliveryError(f"{what}: {_answer(code, reply)}", permanent=500 <= code < 600)
 
 
+def _error_before_smtp(what: str, code: int) -> DeliveryError:
+    """A refusal before the server answered a greeting, in our words and its code only.
+
+    Until then it may be any service (SSH, a database, an internal web server), and its
+    words would let whoever edits a configuration read that service's banner.
+    """
+    if not 200 <= code < 600:  # smtplib's -1: the line does not start with a reply code
+        return DeliveryError("Not an SMTP server: its answer is not an SMTP reply")
+    return DeliveryError(f"{what} (SMTP code {code})", permanent=500 <= code < 600)
+
+
 def _timed_out(exc: BaseException) -> bool:
     # smtplib turns a read timeout into SMTPServerDisconnected, raised while handling it.
     return isinstance(exc, TimeoutError) or (
@@ -123,6 +143,8 @@ def _timed_out(exc: BaseException) -> bool:
 def _error_for_exception(exc: BaseException) -> DeliveryError:
     if isinstance(exc, DeliveryError):
         return exc
+    if isinstance(exc, outbound.OutboundRefused):
+        return DeliveryError(exc.message, permanent=True)
     if isinstance(exc, smtplib.SMTPAuthenticationError):
         return _error_for_reply("Authentication rejected", exc.smtp_code, exc.smtp_error)
     if isinstance(exc, smtplib.SMTPNotSupportedError):
@@ -225,8 +247,8 @@ class SMTPEngine(Engine):
 
     # Connection -------------------------------------------------------------
 
-    def _connect(self) -> tuple[_SMTP | _SMTP_SSL, str]:
-        """Open the connection and read the banner; returns the client and the banner."""
+    def _connect(self) -> _SMTP | _SMTP_SSL:
+        """Open the connection and read the server's greeting."""
         self._refuse_clear_text_credentials()
         s = self.settings
         if s.smtp_security == Security.TLS:
@@ -250,16 +272,19 @@ class SMTPEngine(Engine):
             raise
         if code != 220:
             smtp.close()
-            raise _error_for_reply("Connection refused by the server", code, banner)
+            raise _error_before_smtp("The server turned the connection away", code)
+        smtp.greeting = _answer(code, banner)
         smtp.deadline = time.monotonic() + s.send_timeout
-        return smtp, _answer(code, banner)
+        return smtp
 
-    def _hello(self, smtp: _SMTP | _SMTP_SSL) -> None:
+    def _hello(self, smtp: _SMTP | _SMTP_SSL) -> str:
+        """EHLO, or HELO for an old server; returns the accepted answer."""
         code, reply = smtp.ehlo()
         if code != 250:
             code, reply = smtp.helo()
             if code != 250:
-                raise _error_for_reply("Greeting refused", code, reply)
+                raise _error_before_smtp("The server refused EHLO and HELO", code)
+        return _answer(code, reply)
 
     def _secure(self, smtp: _SMTP | _SMTP_SSL) -> str:
         if self.settings.smtp_security != Security.STARTTLS:
@@ -301,7 +326,7 @@ class SMTPEngine(Engine):
         if self._connection is not None and time.monotonic() - self._last_used > STALE_AFTER:
             self._drop_if_dead()
         if self._connection is None:
-            smtp, _banner = self._connect()
+            smtp = self._connect()
             try:
                 self._hello(smtp)
                 self._secure(smtp)
@@ -384,14 +409,12 @@ class SMTPEngine(Engine):
     def probe(self) -> list[Step]:
         """Connect, greet, encrypt, authenticate and try the sender, then stop without sending."""
         steps: list[Step] = []
-        connected = self._step(steps, "Connect", self._connect)
-        if connected is None:
+        if not self._step(steps, "Connect", self._check_connect):
             return steps
-        smtp, _banner = connected
-        self._connection = smtp  # so close() says QUIT however far the steps get
+        smtp = self._connection
         try:
             for name, action in self._check_steps():
-                if self._step(steps, name, lambda action=action: action(smtp)) is None:
+                if not self._step(steps, name, lambda action=action: action(smtp)):
                     break
         finally:
             self.close()
@@ -407,23 +430,26 @@ class SMTPEngine(Engine):
         steps.append(("Sender accepted (MAIL FROM, then reset)", self._check_sender))
         return steps
 
-    def _step(self, steps: list[Step], name: str, action: Callable[[], Any]) -> Any:
-        """Run one step and record it; returns its value, or None when it failed."""
+    def _step(self, steps: list[Step], name: str, action: Callable[[], str]) -> bool:
+        """Run one step and record it; returns whether it succeeded."""
         started = time.monotonic()
         try:
-            value = action()
+            answer = action()
         except Exception as exc:
             error = _error_for_exception(exc)
             hint = hint_for(name, error.message, self.settings)
             steps.append(Step(name, False, ms_since(started), error.message, hint))
-            return None
-        answer = value[1] if isinstance(value, tuple) else value
+            return False
         steps.append(Step(name, True, ms_since(started), answer or "OK"))
-        return value
+        return True
+
+    def _check_connect(self) -> str:
+        self._connection = self._connect()  # so close() says QUIT however far the steps get
+        return "Connected"
 
     def _check_hello(self, smtp: _SMTP | _SMTP_SSL) -> str:
-        self._hello(smtp)
-        return _words(smtp.ehlo_resp or b"")
+        # The greeting is shown only now: the server has answered like an SMTP server.
+        return f"{smtp.greeting} · {self._hello(smtp)}"
 
     def _check_tls(self, smtp: _SMTP | _SMTP_SSL) -> str:
         answer = self._secure(smtp) or "Encrypted from the first byte"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 
+from emailconfig import outbound
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
@@ -215,6 +217,8 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                 self.add_error("sendgrid_api_key", "Enter the SendGrid API key.")
             if not data.get("sendgrid_endpoint") and "sendgrid_endpoint" not in self.errors:
                 self.add_error("sendgrid_endpoint", "Enter the SendGrid endpoint URL.")
+            elif "sendgrid_endpoint" not in self.errors:
+                self._check_endpoint_destination(data["sendgrid_endpoint"])
         self._require_secret_again_for_a_new_destination(data)
         return data
 
@@ -256,9 +260,40 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
                     "entered for.",
                 )
 
+    def _allowed(self, field: str, check: Callable[..., None], *args: Any) -> bool:
+        """Whether the outbound policy allows a destination; its refusal goes on `field`."""
+        try:
+            check(*args)
+        except outbound.OutboundRefused as refused:
+            self.add_error(field, ValidationError(refused.message, code="not_allowed"))
+            return False
+        return True
+
+    def _check_endpoint_destination(self, url: str) -> None:
+        parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            self.add_error("sendgrid_endpoint", "The port in this URL is not one from 1 to 65535.")
+            return
+        host = parts.hostname or ""
+        checks = [
+            (outbound.check_sendgrid_host, host),
+            (outbound.check_port, port, outbound.HTTPS),
+            (outbound.check_host, host),
+        ]
+        for check, *args in checks:
+            if not self._allowed("sendgrid_endpoint", check, *args):
+                return  # one reason at a time
+
     def _clean_smtp(self, data: dict[str, Any]) -> None:
         if not data.get("smtp_host") and "smtp_host" not in self.errors:
             self.add_error("smtp_host", "Enter the SMTP server's host name or IP address.")
+        port = data.get("smtp_port")
+        if port and port <= 65535:  # beyond, the model's own range message says it all
+            self._allowed("smtp_port", outbound.check_port, port, outbound.SMTP)
+        if data.get("smtp_host") and "smtp_host" not in self.errors:
+            self._allowed("smtp_host", outbound.check_host, data["smtp_host"])
         if data.get("smtp_requires_auth"):
             if not data.get("smtp_username") and "smtp_username" not in self.errors:
                 self.add_error("smtp_username", "Enter the username the server expects.")

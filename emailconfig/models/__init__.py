@@ -1,6 +1,6 @@
 """All models of the app, one module per concern."""
 
-from emailconfig.models.activity import DailyDeliveryCount
+from emailconfig.models.activity import ConnectionTestWindow, DailyDeliveryCount
 from emailconfig.models.configurations import (
     App,
     AppliedConfiguration,
@@ -37,6 +37,7 @@ __all__ = [
     "AppliedConfiguration",
     "AppliedQuerySet",
     "ConfigurationVersion",
+    "ConnectionTestWindow",
     "DailyDeliveryCount",
     "DeliveryAttempt",
     "DeliverySettings",

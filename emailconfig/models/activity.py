@@ -1,7 +1,11 @@
-"""Deliveries counted per stage and day, so the dashboard never counts messages."""
+"""Counters: deliveries per stage and day (the dashboard never counts messages), and
+connection tests per user and minute (their rate limit)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.db import models
 
 from emailconfig.models.configurations import Stage
@@ -26,3 +30,26 @@ class DailyDeliveryCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} {self.day}: {self.sent} sent, {self.failed} failed"
+
+
+class ConnectionTestWindow(models.Model):
+    """Connection tests a user ran in one minute, for STAGEMAIL_CONNECTION_TESTS_PER_MINUTE."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "window_start"], name="connection_test_window_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.window_start:%H:%M}: {self.count}"
+
+    @staticmethod
+    def start_of(moment: datetime) -> datetime:
+        """The window a moment falls in: its minute."""
+        return moment.replace(second=0, microsecond=0)

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.db import transaction
 from django.urls import reverse
 
+from emailconfig import outbound
 from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
 from emailconfig.seeds import EXAMPLE_TEMPLATE, seed_example_template
 from emailconfig.services.configurations import save_configuration
@@ -50,3 +51,17 @@ def first_email_path() -> str | None:
         return None
     query = urlencode({"configuration": configuration.pk, "template": template.pk})
     return f"{reverse('emailconfig:preview')}?{query}"
+
+
+def sink_refused() -> str:
+    """Why the outbound policy would refuse the local sink (an `.env` written before the
+    policy lacks its two lines); empty when delivery may reach it."""
+    try:
+        outbound.check_port(SINK_PORT, outbound.SMTP)
+        outbound.checked_addresses(SINK_HOST, SINK_PORT)
+    except outbound.OutboundRefused as refused:
+        return (
+            f"{refused.message} The local sink needs STAGEMAIL_ALLOW_PRIVATE_HOSTS=1 and "
+            f"STAGEMAIL_ALLOWED_SMTP_PORTS={SINK_PORT} in .env."
+        )
+    return ""

@@ -14,13 +14,12 @@ from django.views.decorators.http import require_POST
 
 from emailconfig import queries, versions
 from emailconfig.delivery import Address
-from emailconfig.engines import engine_for
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.lists import ListSearch
 from emailconfig.models import EmailConfiguration
 from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
-from emailconfig.services import previews
+from emailconfig.services import connection_tests, previews
 
 SECTION = "configurations"
 
@@ -116,7 +115,11 @@ def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     configuration, form, valid = _trial_form(request, pk)
     if not valid:
         return _form_page(request, form, configuration)
-    steps = engine_for(form.unsaved_settings()).check_connection()
+    try:
+        steps = connection_tests.test_connection(form.unsaved_settings(), user=request.user)
+    except ValidationError as exc:  # the per-minute limit
+        messages.error(request, exc.messages[0])
+        return _form_page(request, form, configuration)
     return _form_page(request, form, configuration, steps=steps, ok=all(step.ok for step in steps))
 
 

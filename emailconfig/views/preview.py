@@ -13,12 +13,11 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from emailconfig.delivery import DeliverySettings
-from emailconfig.engines import engine_for
 from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.templates import PreviewForm
 from emailconfig.models import EmailConfiguration, EmailTemplate, TestSend
 from emailconfig.pagination import paginate
-from emailconfig.services import previews
+from emailconfig.services import connection_tests, previews
 from emailconfig.views.framed import html_part
 
 SECTION = "preview"
@@ -144,8 +143,14 @@ def _send(request: HttpRequest, form: PreviewForm, built: previews.Preview) -> T
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     configuration = get_object_or_404(EmailConfiguration, pk=pk)
     version = configuration.latest_version()
-    settings = DeliverySettings.from_version(version) if version else None
-    steps = engine_for(settings).check_connection() if settings else []
+    steps = []
+    if version is not None:
+        try:
+            steps = connection_tests.test_connection(
+                DeliverySettings.from_version(version), user=request.user
+            )
+        except ValidationError as exc:  # the per-minute limit
+            messages.error(request, exc.messages[0])
     return render(
         request,
         "emailconfig/configurations/connection_test.html",

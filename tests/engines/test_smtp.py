@@ -14,6 +14,7 @@ from tests.servers import (
     PASSWORD,
     USERNAME,
     RecordingHandler,
+    scripted_server,
     silent_server,
     smtp_server,
     trickling_server,
@@ -253,7 +254,9 @@ def test_the_connection_test_walks_every_step_and_sends_nothing(certificates):
         ("Authenticate", True),
         ("Sender accepted (MAIL FROM, then reset)", True),
     ]
-    assert steps[0].answer.startswith("220 ")
+    assert steps[0].answer == "Connected"
+    assert steps[1].answer.startswith("220 ")  # the greeting, once EHLO was answered
+    assert " · 250 " in steps[1].answer
     assert "TLSv1.3" in steps[2].answer
     assert steps[3].answer.startswith("235")
     assert server.handler.received == []
@@ -384,3 +387,46 @@ def test_a_server_that_cannot_be_reached_is_marked_so_the_worker_skips_it():
         port = server.port
     [result] = send(delivery_settings(smtp_port=port), request())
     assert result.connection_failed
+
+
+# What a server that is not an SMTP server says is never shown ---------------------
+
+SSH_BANNER = b"SSH-2.0-OpenSSH_9.6p1 internal-bastion-7\r\n"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [SSH_BANNER],  # not an SMTP reply at all
+        [b"554 internal-db-3 service not for you\r\n"],  # a refusal in SMTP's shape
+        # Greets like SMTP, then answers EHLO and HELO like something else.
+        [b"220 ftp.internal ProFTPD ready\r\n", b"500 unknown ehlo ProFTPD\r\n", b"502 x\r\n"],
+    ],
+)
+def test_a_non_smtp_servers_words_are_never_shown(answers):
+    with scripted_server(answers) as port:
+        settings = delivery_settings(smtp_port=port, connect_timeout=2.0)
+        steps = engine_for(settings).check_connection()
+        [result] = send(settings, request())
+    shown = " ".join(f"{s.answer} {s.hint}" for s in steps) + result.answer
+    for secret in ("OpenSSH", "bastion", "internal", "ProFTPD", "not for you"):
+        assert secret not in shown
+    assert not steps[-1].ok
+
+
+def test_a_non_smtp_server_is_named_as_such():
+    with scripted_server([SSH_BANNER]) as port:
+        [step] = engine_for(delivery_settings(smtp_port=port)).check_connection()
+    assert (step.name, step.ok) == ("Connect", False)
+    assert step.answer == "Not an SMTP server: its answer is not an SMTP reply"
+    assert step.hint == (
+        f"Something answers on 127.0.0.1:{port}, but not an SMTP server; what it said is not "
+        "shown. Check the host and port."
+    )
+
+
+def test_a_server_turning_the_connection_away_is_reported_by_its_code():
+    with scripted_server([b"554 5.7.1 no mail from 203.0.113.9 here\r\n"]) as port:
+        [step] = engine_for(delivery_settings(smtp_port=port)).check_connection()
+    assert step.answer == "The server turned the connection away (SMTP code 554)"
+    assert "may not accept mail from this machine" in step.hint

@@ -382,3 +382,56 @@ def test_a_non_ascii_smtp_password_is_refused_on_the_form():
     assert not form.is_valid()
     assert "ASCII" in form.errors["smtp_password"][0]
     assert "pässwörd" not in form.errors["smtp_password"][0]
+
+
+# Where the configuration may connect (emailconfig/outbound.py) ------------------
+
+
+@pytest.mark.parametrize("port", ["22", "80", "6379"])
+def test_an_smtp_port_outside_the_allowed_ones_is_refused_on_its_field(settings, port):
+    settings.STAGEMAIL_ALLOWED_SMTP_PORTS = ((1025, 1025),)
+    form = ConfigurationForm(data=_data(smtp_port=port))
+    assert form.errors["smtp_port"] == [
+        f"Port {port} is not allowed for SMTP: Stagemail connects to ports 25, 465, 587 and "
+        "2525, and to those listed in STAGEMAIL_ALLOWED_SMTP_PORTS."
+    ]
+    assert ConfigurationForm(data=_data(smtp_port="1025")).is_valid()
+
+
+@pytest.mark.parametrize(
+    "host", ["169.254.169.254", "2852039166", "0xA9FEA9FE", "::ffff:a9fe:a9fe"]
+)
+def test_a_metadata_address_is_refused_on_the_host_field(host):
+    form = ConfigurationForm(data=_data(smtp_host=host))
+    [error] = form.errors["smtp_host"]
+    assert "link-local address" in error and "never connects there" in error
+
+
+def test_a_private_host_is_refused_on_the_form_while_private_hosts_are_off(settings):
+    settings.STAGEMAIL_ALLOW_PRIVATE_HOSTS = False
+    form = ConfigurationForm(data=_data(smtp_host="localhost"))
+    [error] = form.errors["smtp_host"]
+    assert "“localhost” resolves to a private or loopback address" in error
+    assert "STAGEMAIL_ALLOW_PRIVATE_HOSTS" in error
+    # A name that does not resolve from here is left to the connection.
+    assert ConfigurationForm(data=_data(smtp_host="relay.invalid")).is_valid()
+
+
+def test_a_sendgrid_endpoint_must_be_an_allowed_host_and_port(settings):
+    settings.STAGEMAIL_SENDGRID_HOSTS = ["sendgrid-proxy.example.com"]
+    settings.STAGEMAIL_ALLOWED_HTTPS_PORTS = ()
+    cases = {
+        "https://evil.example.net/v3/mail/send": "not a SendGrid API host",
+        "https://api.sendgrid.com:8443/v3/mail/send": "STAGEMAIL_ALLOWED_HTTPS_PORTS",
+        "https://api.sendgrid.com:99999/v3/mail/send": "not one from 1 to 65535",
+    }
+    for endpoint, message in cases.items():
+        data = _data(engine="sendgrid", sendgrid_api_key_0="k", sendgrid_endpoint=endpoint)
+        [error] = ConfigurationForm(data=data).errors["sendgrid_endpoint"]
+        assert message in error
+    for endpoint in (
+        "https://api.eu.sendgrid.com/v3/mail/send",
+        "https://sendgrid-proxy.example.com/v3/mail/send",
+    ):
+        data = _data(engine="sendgrid", sendgrid_api_key_0="k", sendgrid_endpoint=endpoint)
+        assert ConfigurationForm(data=data).is_valid()

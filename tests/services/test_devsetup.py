@@ -56,3 +56,20 @@ def test_preview_and_test_send_on_the_sink_configuration_has_the_example_chosen(
     assert form["template"].value() == template.pk
     EmailTemplate.objects.create(key="mine", name="Mine", subject="Hi", text_body="x")
     assert editor_client.get(link).context["form"]["template"].value() is None  # a choice now
+
+
+def test_the_sink_is_reachable_with_make_runs_env_and_named_otherwise(settings, tmp_path):
+    from portal.bootstrap_env import write_env
+
+    write_env(tmp_path / ".env")
+    written = (tmp_path / ".env").read_text()
+    assert "STAGEMAIL_ALLOW_PRIVATE_HOSTS=1\n" in written
+    assert "STAGEMAIL_ALLOWED_SMTP_PORTS=1025\n" in written
+    settings.STAGEMAIL_ALLOW_PRIVATE_HOSTS = True
+    settings.STAGEMAIL_ALLOWED_SMTP_PORTS = ((1025, 1025),)
+    assert devsetup.sink_refused() == ""
+    settings.STAGEMAIL_ALLOWED_SMTP_PORTS = ()
+    assert "STAGEMAIL_ALLOWED_SMTP_PORTS=1025 in .env" in devsetup.sink_refused()
+    settings.STAGEMAIL_ALLOWED_SMTP_PORTS = ((1025, 1025),)
+    settings.STAGEMAIL_ALLOW_PRIVATE_HOSTS = False
+    assert devsetup.sink_refused().startswith("“127.0.0.1” is a private or loopback address")

@@ -11,6 +11,7 @@ from emailconfig.services.devsetup import (
     ensure_development_configuration,
     ensure_example_template,
     first_email_path,
+    sink_refused,
 )
 
 
@@ -35,6 +36,8 @@ class Command(BaseCommand):
                 f"First test email: open http://{address}{path} and press Send test; "
                 "it arrives under Local sink."
             )
+        if refused := sink_refused():
+            self.stderr.write(f"NOTE: {refused}")
         manage = [sys.executable, "manage.py"]
         children = [
             subprocess.Popen([*manage, "run_dev_sink"]),
