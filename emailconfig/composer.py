@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.headers import fits, is_structured
 from emailconfig.mime import AttachmentData, serialize
-from emailconfig.validators import has_control_characters, wire_address
+from emailconfig.validators import address_error, has_control_characters, wire_address
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
 # Extra headers an app may set: its own X-… headers (not ours) and a few list and
@@ -151,8 +151,7 @@ def _checked_address(field_name: str, address: Address) -> Address:
     try:
         email = wire_address(address.email)
     except ValidationError as error:
-        reason = " is not a valid address." if error.code == "invalid" else f": {error.message}"
-        raise ComposeError(field_name, f"“{address.email}”{reason}") from None
+        raise ComposeError(field_name, address_error(address.email, error)) from None
     return Address(email, address.name)
 
 

@@ -96,6 +96,13 @@ def wire_address(value: str) -> str:
     return address
 
 
+def address_error(address: str, error: ValidationError) -> str:
+    """A wire_address error as a sentence that names the address, for a list of them."""
+    if error.code == "invalid":
+        return f"“{address}” is not a valid address."
+    return f"“{address}”: {error.message}"
+
+
 def validate_address(value: str) -> None:
     """wire_address as a field validator."""
     if value:
