@@ -21,6 +21,8 @@ CRLF = "\r\n"
 MAX_LINE = 78  # RFC 5322 2.1.1: SHOULD
 MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1: MUST
 MAX_ENCODED_WORD = 75  # RFC 2047 2
+# A display name's words, encoded or not, fit after "Reply-To: " on a 78-character line.
+_PHRASE_WORD = 68
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # atext, RFC 5322 3.2.3
 # Characters that make an ASCII display name a quoted-string, as email.utils.formataddr has
 # them; two spaces in a row would otherwise be read back as one.
@@ -29,11 +31,11 @@ _NEEDS_QUOTES = re.compile(r'[][\\()<>@,:;".]|  ')
 
 def header(name: str, words: Sequence[str]) -> str:
     """`name: words…` joined by single spaces, folded before a word where a line would pass
-    78 characters (right after the colon too, as the standard library does). A word is never
-    split, and an empty one (two spaces) is never a fold point, so no line is only
-    whitespace."""
-    lines, line = [], f"{name}:"
-    for word in words:
+    78 characters. Never right after the colon: parsers read that fold as a leading space
+    of an unstructured value. A word is never split, and an empty one (two spaces) is
+    never a fold point, so no line is only whitespace."""
+    lines, line = [], f"{name}: {words[0]}"
+    for word in words[1:]:
         if word and len(line) + 1 + len(word) > MAX_LINE:
             lines.append(line)
             line = f" {word}"
@@ -43,16 +45,17 @@ def header(name: str, words: Sequence[str]) -> str:
     return CRLF.join(lines)
 
 
-def fits(name: str, words: Sequence[str]) -> bool:
-    """Whether folding between `words` keeps every line of the header within 998 octets."""
-    return all(len(name) + 2 + len(word) <= MAX_LINE_OCTETS for word in words)
+def fits(name: str, words: Sequence[str], width: int = MAX_LINE_OCTETS) -> bool:
+    """Whether `header` keeps every line within `width`: the first word follows the name."""
+    first, *rest = words
+    return len(name) + 2 + len(first) <= width and all(1 + len(word) <= width for word in rest)
 
 
-def text(name: str, value: str, *, foldable_to: int = MAX_LINE_OCTETS) -> str:
-    """An unstructured header (Subject, X-…): literal when it is ASCII without "=?" and each
-    word fits on a line of `foldable_to`, else encoded as a whole."""
+def text(name: str, value: str, *, width: int = MAX_LINE_OCTETS) -> str:
+    """An unstructured header (Subject, X-…): literal when it is ASCII without "=?" and
+    folds within `width`, else encoded as a whole."""
     words = value.split(" ")
-    if value.isascii() and "=?" not in value and all(1 + len(w) <= foldable_to for w in words):
+    if value.isascii() and "=?" not in value and fits(name, words, width):
         return header(name, words)
     return header(name, _encoded_words(value, header_name=name))
 
@@ -86,34 +89,37 @@ def _phrase(name: str) -> list[str]:
     (gh-128110) and other parsers put a space between adjacent encoded-words of a name.
     """
     words = name.split(" ")
-    if name.isascii() and "=?" not in name and all(len(w) < MAX_ENCODED_WORD for w in words):
+    if name.isascii() and "=?" not in name and all(len(w) <= _PHRASE_WORD for w in words):
         if _NEEDS_QUOTES.search(name):
             return ('"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"').split(" ")
         return words
     if "  " in name:
-        return _encoded_words(name)
+        return _encoded_words(name, max_word=_PHRASE_WORD)
     phrase: list[str] = []
     run: list[str] = []
     for word in [*words, ""]:  # the empty word ends the last run
-        if word and (not _ATOM.fullmatch(word) or "=?" in word or len(word) >= MAX_ENCODED_WORD):
+        if word and (not _ATOM.fullmatch(word) or "=?" in word or len(word) > _PHRASE_WORD):
             run.append(word)
             continue
         if run:
-            phrase += _encoded_words(" ".join(run))
+            phrase += _encoded_words(" ".join(run), max_word=_PHRASE_WORD)
             run = []
         if word:
             phrase.append(word)
     return phrase
 
 
-def _encoded_words(value: str, *, header_name: str = "") -> list[str]:
-    """RFC 2047 encoded-words for the whole value, none longer than 75 characters.
+def _encoded_words(
+    value: str, *, header_name: str = "", max_word: int = MAX_ENCODED_WORD
+) -> list[str]:
+    """RFC 2047 encoded-words for the whole value, none longer than `max_word` (at most 75).
 
     Decoders drop the whitespace between adjacent encoded-words, so they may be folded
-    anywhere. In a display name their Q encoding keeps to the characters a phrase allows
-    (RFC 2047 5(3)), as the standard library's does.
+    anywhere; the standard library sizes the first one to follow `header_name`. In a
+    display name their Q encoding keeps to the characters a phrase allows (RFC 2047 5(3)),
+    as the standard library's does.
     """
     encoded = Header(value, "utf-8", header_name=header_name or None).encode(
-        linesep=CRLF, maxlinelen=MAX_ENCODED_WORD
+        linesep=CRLF, maxlinelen=max_word
     )
     return encoded.split()

@@ -130,7 +130,7 @@ def serialize(message: ComposedMessage) -> bytes:
         lines.append(headers.addresses("Cc", message.cc))
     if message.reply_to:
         lines.append(headers.addresses("Reply-To", [message.reply_to]))
-    lines.append(headers.text("Subject", message.subject, foldable_to=headers.MAX_LINE))
+    lines.append(headers.text("Subject", message.subject, width=headers.MAX_LINE))
     lines.append(f"Date: {format_datetime(message.date)}")
     lines.append(f"Message-ID: {message.message_id}")
     for name, value in message.extra_headers().items():

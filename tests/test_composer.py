@@ -309,7 +309,8 @@ def _longest_request(name: str) -> object:
     from emailconfig.composer import MAX_HEADERS, MAX_RECIPIENTS, AttachmentData
 
     recipients = tuple(Address(_longest_address(n), name) for n in range(MAX_RECIPIENTS))
-    headers = {f"X-{'h' * 57}{n:03d}": ("v" * 998 if n % 2 else "語" * 998) for n in range(19)}
+    values = ["語" * 998, "v" * 998, "v" * 990]  # 990 fits alone, not after the name
+    headers = {f"X-{'h' * 57}{n:03d}": values[n % 3] for n in range(19)}
     assert len(headers) < MAX_HEADERS
     headers["List-Unsubscribe"] = (
         f"<https://example.com/{'u' * 476}>, <mailto:{'m' * 477}@example.com>"
