@@ -373,9 +373,15 @@ def test_display_names_and_subjects_fold_to_78_characters():
     assert [line for line in head.split(b"\r\n") if len(line) > 78] == []
 
 
-def test_a_structured_header_that_cannot_be_folded_is_refused():
-    value = "<https://example.com/" + "u" * 968 + ">"  # 990: fits alone, not after the name
-    with pytest.raises(ComposeError, match="List-Unsubscribe") as caught:
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("<https://example.com/" + "u" * 968 + ">", "too long"),  # 990: fits alone, not after
+        ("<https://bücher.example/unsubscribe>", "ASCII only"),  # RFC 2047 cannot encode a URL
+    ],
+)
+def test_a_structured_header_that_cannot_go_as_it_is_is_refused(value, words):
+    with pytest.raises(ComposeError, match=f"List-Unsubscribe.*{words}") as caught:
         compose(request(headers={"List-Unsubscribe": value}), delivery_settings())
     assert caught.value.field == "headers"
 
