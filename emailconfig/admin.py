@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.fields import AddressField
 from emailconfig.forms.templates import EmailTemplateForm
 from emailconfig.models import (
     App,
@@ -62,8 +63,16 @@ class AdminTestRecipientFormSet(forms.BaseInlineFormSet):
         ]
 
 
+class AdminTestRecipientForm(forms.ModelForm):
+    class Meta:
+        model = TestRecipient
+        fields = ["email", "name"]
+        field_classes = {"email": AddressField}
+
+
 class TestRecipientInline(admin.TabularInline):
     model = TestRecipient
+    form = AdminTestRecipientForm
     formset = AdminTestRecipientFormSet
     extra = 1
 

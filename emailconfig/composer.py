@@ -14,11 +14,11 @@ from email.utils import make_msgid
 from functools import cached_property
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.headers import fits, is_structured
 from emailconfig.mime import AttachmentData, serialize
-from emailconfig.validators import has_control_characters
+from emailconfig.validators import address_error, has_control_characters, wire_address
 
 ORIGINAL_RECIPIENTS_HEADER = "X-Stagemail-Original-Recipients"
 # Extra headers an app may set: its own X-… headers (not ours) and a few list and
@@ -37,6 +37,8 @@ ALLOWED_HEADERS = frozenset(
 # ASCII only: with IGNORECASE alone, KELVIN SIGN matches "k" and LONG S matches "s".
 _CUSTOM_HEADER = re.compile(r"x-(?!stagemail-)[a-z0-9-]{1,60}", re.IGNORECASE | re.ASCII)
 MAX_HEADERS = 20
+MAX_HEADER_VALUE = 998
+MAX_CONTENT_TYPE = 127
 MAX_RECIPIENTS = 100
 
 
@@ -147,19 +149,10 @@ def _checked_address(field_name: str, address: Address) -> Address:
         address = Address(address.email, address.name.strip())
     single_line(field_name, address.email)
     try:
-        validate_email(address.email)
-    except ValidationError:
-        raise ComposeError(field_name, f"“{address.email}” is not a valid address.") from None
-    local, _, domain = address.email.rpartition("@")
-    if not local.isascii():
-        raise ComposeError(field_name, f"“{address.email}”: non-ASCII mailbox names are refused.")
-    if not domain.isascii():  # internationalised domain: its ASCII (IDNA) form goes on the wire
-        try:
-            ascii_domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ComposeError(field_name, f"“{address.email}” has an invalid domain.") from None
-        return Address(f"{local}@{ascii_domain}", address.name)
-    return address
+        email = wire_address(address.email)
+    except ValidationError as error:
+        raise ComposeError(field_name, address_error(address.email, error)) from None
+    return Address(email, address.name)
 
 
 def _checked_addresses(field_name: str, addresses: tuple[Address, ...]) -> tuple[Address, ...]:
@@ -179,9 +172,29 @@ def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
                 "In-Reply-To, References.",
             )
         single_line("headers", value)
-        if len(value) > 998:
-            raise ComposeError("headers", f"the value of {name} is longer than 998 characters.")
+        if len(value) > MAX_HEADER_VALUE:
+            raise ComposeError(
+                "headers", f"the value of {name} is longer than {MAX_HEADER_VALUE} characters."
+            )
+        if is_structured(name):
+            _check_structured(name, value)
     return dict(headers)
+
+
+def _check_structured(name: str, value: str) -> None:
+    """List-…, References and the like carry URLs, message IDs and keywords, which RFC 2047
+    cannot encode: they go as they are, so they must be ASCII and fold at their spaces."""
+    if not value.isascii():
+        raise ComposeError(
+            "headers",
+            f"{name} takes ASCII only: percent-encode a URL, write a domain in its xn-- form.",
+        )
+    if not fits(name, value.split(" ")):
+        raise ComposeError(
+            "headers",
+            f"a part of {name} without spaces is too long for one header line (998 "
+            "characters with the header's name); separate its items with spaces.",
+        )
 
 
 def _describe(label: str, addresses: tuple[Address, ...]) -> str:
@@ -234,6 +247,10 @@ def compose(
         attachments.append(attachment)
         if not attachment.filename:
             raise ComposeError("attachments", "every attachment needs a file name.")
+        if len(attachment.content_type) > MAX_CONTENT_TYPE:
+            raise ComposeError(
+                "attachments", f"a content type has at most {MAX_CONTENT_TYPE} characters."
+            )
         if not _CONTENT_TYPE.fullmatch(attachment.content_type):
             raise ComposeError(
                 "attachments", f"“{attachment.content_type[:60]}” is not a valid content type."

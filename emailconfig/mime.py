@@ -2,9 +2,9 @@
 
 The standard library's `EmailMessage` takes about a millisecond per message,
 more than the SMTP exchange itself; the delivery worker serialises thousands a
-second. This writes the same structure directly: encoded-word headers (RFC 2047)
-where text is not ASCII, folded lines, quoted-printable bodies (7bit when they
-are plain ASCII with short lines), base64 attachments, CRLF line endings.
+second. This writes the same structure directly: header lines folded and encoded
+by emailconfig/headers.py, quoted-printable bodies (7bit when they are plain ASCII
+with short lines), base64 attachments, CRLF line endings.
 tests/test_mime.py checks, property-based, that the standard parser reads back
 exactly what was composed.
 """
@@ -19,18 +19,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.errors import HeaderParseError
-from email.header import Header, decode_header, make_header
-from email.utils import format_datetime, formataddr, getaddresses
+from email.header import decode_header, make_header
+from email.utils import format_datetime, getaddresses
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
+from emailconfig import headers
 from emailconfig.delivery import Address
 
 if TYPE_CHECKING:
     from emailconfig.composer import ComposedMessage
 
-CRLF = "\r\n"
-MAX_LINE = 78
+CRLF = headers.CRLF
 
 
 @dataclass(frozen=True)
@@ -42,48 +42,6 @@ class AttachmentData:
     @property
     def size(self) -> int:
         return len(self.content)
-
-
-def _encoded_text(name: str, value: str) -> str:
-    """An unstructured header value (Subject, custom headers), RFC 2047-encoded if needed."""
-    if value.isascii() and len(name) + len(value) + 2 <= 998:
-        return _fold_words(name, value)
-    return Header(value, "utf-8", header_name=name).encode(linesep=CRLF, maxlinelen=MAX_LINE)
-
-
-def _fold_words(name: str, value: str) -> str:
-    """Fold an ASCII value at spaces so lines stay near 78 characters."""
-    if len(name) + len(value) + 2 <= MAX_LINE or " " not in value:
-        return value
-    lines, line = [], ""
-    width = MAX_LINE - len(name) - 2
-    for word in value.split(" "):
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line, width = word, MAX_LINE - 1
-        else:
-            line = f"{line} {word}" if line else word
-    lines.append(line)
-    return (CRLF + " ").join(lines)
-
-
-def _address(address: Address) -> str:
-    return formataddr((address.name, address.email), charset="utf-8")
-
-
-def _address_list(name: str, addresses: Iterable[Address]) -> str:
-    """Comma-separated addresses, folded between addresses."""
-    lines, line = [], ""
-    width = MAX_LINE - len(name) - 2
-    for item in (_address(a) for a in addresses):
-        candidate = f"{line}, {item}" if line else item
-        if line and len(candidate) > width:
-            lines.append(line + ",")
-            line, width = item, MAX_LINE - 1
-        else:
-            line = candidate
-    lines.append(line)
-    return (CRLF + " ").join(lines)
 
 
 def _text_part(content: str, subtype: str) -> str:
@@ -102,17 +60,39 @@ def _text_part(content: str, subtype: str) -> str:
 
 
 def _attachment_part(attachment: AttachmentData) -> str:
-    filename = attachment.filename
-    if filename.isascii() and '"' not in filename and "\\" not in filename:
-        disposition = f'attachment; filename="{filename}"'
-    else:  # RFC 2231: charset'language'percent-encoded
-        disposition = f"attachment; filename*=utf-8''{quote(filename, safe='')}"
     body = base64.encodebytes(attachment.content).decode("ascii")
     return (
         f"Content-Type: {attachment.content_type}{CRLF}"
         f"Content-Transfer-Encoding: base64{CRLF}"
-        f"Content-Disposition: {disposition}{CRLF}{CRLF}" + body.replace("\n", CRLF)
+        f"{_disposition(attachment.filename)}{CRLF}{CRLF}" + body.replace("\n", CRLF)
     )
+
+
+_PERCENT_ENCODED = re.compile(r"%[0-9A-F]{2}|.")
+_FILENAME_CHUNK = 55  # a continuation with its name and ";" fits on a 78-character line
+
+
+def _disposition(filename: str) -> str:
+    """Content-Disposition with the file name as is when it is short plain ASCII, else
+    RFC 2231-encoded (percent-encoded UTF-8), in numbered continuations when it is long."""
+    plain = f'Content-Disposition: attachment; filename="{filename}"'
+    quotable = filename.isascii() and '"' not in filename and "\\" not in filename
+    if quotable and len(plain) <= headers.MAX_LINE:
+        return plain
+    chunks, chunk = [], ""
+    for unit in _PERCENT_ENCODED.findall(quote(filename, safe="")):  # never splits a %XX
+        if len(chunk) + len(unit) > _FILENAME_CHUNK:
+            chunks.append(chunk)
+            chunk = ""
+        chunk += unit
+    chunks.append(chunk)
+    if len(chunks) == 1:
+        params = [f"filename*=utf-8''{chunk}"]
+    else:
+        params = [f"filename*{n}*={part}" for n, part in enumerate(chunks)]
+        params[0] = params[0].replace("=", "=utf-8''", 1)
+    words = ["attachment;", *(f"{param};" for param in params[:-1]), params[-1]]
+    return headers.header("Content-Disposition", words)
 
 
 def _multipart(subtype: str, parts: list[str]) -> str:
@@ -124,8 +104,8 @@ def _multipart(subtype: str, parts: list[str]) -> str:
     # which ends with its own line break, gets one more.
     body = "".join(f"--{boundary}{CRLF}{part}{CRLF}" for part in parts)
     return (
-        f'Content-Type: multipart/{subtype}; boundary="{boundary}"{CRLF}{CRLF}'
-        f"{body}--{boundary}--{CRLF}"
+        headers.header("Content-Type", [f"multipart/{subtype};", f'boundary="{boundary}"'])
+        + f"{CRLF}{CRLF}{body}--{boundary}--{CRLF}"
     )
 
 
@@ -144,20 +124,23 @@ def _body(message: ComposedMessage) -> str:
 
 
 def serialize(message: ComposedMessage) -> bytes:
-    headers = [f"From: {_address(message.sender)}"]
+    lines = [headers.addresses("From", [message.sender])]
     if message.to:
-        headers.append(f"To: {_address_list('To', message.to)}")
+        lines.append(headers.addresses("To", message.to))
     if message.cc:
-        headers.append(f"Cc: {_address_list('Cc', message.cc)}")
+        lines.append(headers.addresses("Cc", message.cc))
     if message.reply_to:
-        headers.append(f"Reply-To: {_address(message.reply_to)}")
-    headers.append(f"Subject: {_encoded_text('Subject', message.subject)}")
-    headers.append(f"Date: {format_datetime(message.date)}")
-    headers.append(f"Message-ID: {message.message_id}")
+        lines.append(headers.addresses("Reply-To", [message.reply_to]))
+    lines.append(headers.text("Subject", message.subject, width=headers.MAX_LINE))
+    lines.append(f"Date: {format_datetime(message.date)}")
+    lines.append(f"Message-ID: {message.message_id}")
     for name, value in message.extra_headers().items():
-        headers.append(f"{name}: {_encoded_text(name, value)}")
-    headers.append("MIME-Version: 1.0")
-    return (CRLF.join(headers) + CRLF + _body(message)).encode("ascii")
+        if headers.is_structured(name):
+            lines.append(headers.structured(name, value))
+        else:
+            lines.append(headers.text(name, value))
+    lines.append("MIME-Version: 1.0")
+    return (CRLF.join(lines) + CRLF + _body(message)).encode("ascii")
 
 
 @dataclass(frozen=True)

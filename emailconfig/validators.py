@@ -9,8 +9,10 @@ import ipaddress
 import re
 import ssl
 
+import idna
 from cryptography import x509
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line breaks
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -48,6 +50,80 @@ def validate_host(value: str) -> None:
         raise ValidationError(
             f"“{value}” is not a valid host name or IP address.{hint}", code="invalid_host"
         )
+
+
+# RFC 5321 4.5.3.1: a path is at most 256 octets with its angle brackets.
+MAX_LOCAL_PART, MAX_DOMAIN, MAX_ADDRESS = 64, 255, 254
+
+
+def wire_address(value: str) -> str:
+    """The address as SMTP commands and headers carry it, or a ValidationError naming the rule.
+
+    Stagemail does not use SMTPUTF8, so the mailbox name must be ASCII and an
+    internationalised domain goes in its ASCII form: IDNA 2008 after UTS 46 mapping
+    (non-transitional), as browsers do. Python's own "idna" codec is IDNA 2003, which
+    turns "faß.de" into "fass.de", another domain, and lets symbols such as ☃ through.
+    """
+    local, at, domain = value.rpartition("@")
+    if not at:
+        validate_email(value)  # says "Enter a valid email address."
+    if not local.isascii():
+        raise ValidationError(
+            "The part before the @ must be ASCII: Stagemail does not send to internationalised "
+            "mailbox names (SMTPUTF8).",
+            code="non_ascii_mailbox",
+        )
+    if len(local) > MAX_LOCAL_PART:
+        raise ValidationError(
+            f"The part before the @ is {len(local)} characters long; RFC 5321 allows at most "
+            f"{MAX_LOCAL_PART}.",
+            code="mailbox_too_long",
+        )
+    if len(domain) > MAX_DOMAIN:
+        raise ValidationError(
+            f"The domain is {len(domain)} characters long; RFC 5321 allows at most {MAX_DOMAIN}.",
+            code="domain_too_long",
+        )
+    address = f"{local}@{_ascii_domain(domain)}"
+    if len(address) > MAX_ADDRESS:
+        form = " in its ASCII (IDNA) form" if not domain.isascii() else ""
+        raise ValidationError(
+            f"The address is {len(address)} characters long{form}; RFC 5321 allows at most "
+            f"{MAX_ADDRESS}.",
+            code="address_too_long",
+        )
+    validate_email(address)
+    return address
+
+
+def address_error(address: str, error: ValidationError) -> str:
+    """A wire_address error as a sentence that names the address, for a list of them."""
+    if error.code == "invalid":
+        return f"“{address}” is not a valid address."
+    return f"“{address}”: {error.message}"
+
+
+def validate_address(value: str) -> None:
+    """wire_address as a field validator."""
+    if value:
+        wire_address(value)
+
+
+def _ascii_domain(domain: str) -> str:
+    if domain.startswith("["):  # an address literal, such as [192.0.2.1]
+        return domain
+    try:
+        if not domain.isascii():
+            return idna.encode(domain, uts46=True).decode("ascii")
+        if "xn--" in domain.lower():  # already ASCII, but its A-labels must decode
+            idna.decode(domain)
+    except idna.IDNAError:
+        raise ValidationError(
+            f"“{domain}” is not a valid internationalised domain name (IDNA 2008, which "
+            "allows letters and digits of any script but no symbols or emoji).",
+            code="invalid_idna",
+        ) from None
+    return domain
 
 
 def is_loopback(host: str) -> bool:

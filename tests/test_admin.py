@@ -149,3 +149,13 @@ def test_every_admin_list_page_opens(admin_client):
         "testsend",
     ):
         assert admin_client.get(reverse(f"admin:emailconfig_{model}_changelist")).status_code == 200
+
+
+def test_the_admin_refuses_a_test_recipient_delivery_would_refuse(admin_client):
+    response = admin_client.post(
+        reverse("admin:emailconfig_emailconfiguration_add"),
+        _post_data(smtp_password_0="x", **{"test_recipients-0-email": "qa@☃.example"}),
+    )
+    assert response.status_code == 200
+    assert "IDNA 2008" in response.content.decode()
+    assert not EmailConfiguration.objects.exists()

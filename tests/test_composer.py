@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from emailconfig import mime
 from emailconfig.composer import ComposeError, compose
 from emailconfig.delivery import Address
 from tests.factories import delivery_settings, request
@@ -248,3 +249,186 @@ def test_text_that_cannot_be_encoded_is_refused_not_crashed(overrides, field):
     with pytest.raises(ComposeError) as caught:
         compose(request(**overrides), delivery_settings())
     assert caught.value.field == field
+
+
+# Encoded-words (RFC 2047) are made by encoders only: text that merely looks like one
+# is the sender's literal text, and a reader must see exactly that, never its decoding.
+
+LOOKALIKES = [
+    "=?utf-8?q?Hi=0D=0ABcc:_v@example.com?=",
+    "=?utf-8?b?UGF5cGFsIFNlY3VyaXR5?=",
+    "Invoice =?ISO-8859-1?Q?caf=E9?= from =?utf-8?B?w6k=?=",
+    "Bank =?utf-8?q?=3Csupport@bank.example=3E?=",
+]
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_text_that_looks_like_an_encoded_word_reaches_the_reader_literally(text):
+    from tests.engines.test_smtp import send
+    from tests.servers import smtp_server
+
+    req = request(
+        subject=text,
+        to=(Address("ada@example.com", text),),
+        reply_to=Address("help@example.com", text),
+        headers={"X-Note": text},
+    )
+    with smtp_server() as server:
+        settings = delivery_settings(sender=Address("noreply@example.com", text))
+        send(replace(settings, smtp_port=server.port), req)
+    received = server.handler.received[0].message
+    assert received["Subject"] == text
+    assert received["X-Note"] == text
+    for name in ("From", "To", "Reply-To"):
+        [address] = received[name].addresses
+        assert address.display_name == text, name
+        assert address.addr_spec != "support@bank.example"
+
+
+# Header lines: at most 998 octets whatever the input (RFC 5322 2.1.1), 78 where they
+# can be folded. The longest inputs every path allows. A name longer than one encoded-word
+# is read back with the project's reader: Python 3.13.0's policy.default puts a space
+# between adjacent encoded-words of a display name (CPython gh-128110).
+
+LONGEST_NAMES = [
+    "n" * 200,  # one word: folds only once encoded
+    "語" * 200,
+    "😀" * 200,
+    '"\\' * 100,  # doubles when quoted
+    "=?utf-8?q?x?=" * 15,
+    "Ünïcödé " * 25,
+]
+
+
+def _longest_address(number: int) -> str:
+    domain = f"{'d' * 63}.{'e' * 63}.{'f' * 61}"  # 189 octets
+    return f"{number:03d}{'l' * 61}@{domain}"  # 64 + 1 + 189 = 254
+
+
+def _longest_request(name: str) -> object:
+    from emailconfig.composer import MAX_HEADERS, MAX_RECIPIENTS, AttachmentData
+
+    recipients = tuple(Address(_longest_address(n), name) for n in range(MAX_RECIPIENTS))
+    values = ["語" * 998, "v" * 998, "v" * 990]  # 990 fits alone, not after the name
+    headers = {f"X-{'h' * 57}{n:03d}": values[n % 3] for n in range(19)}
+    assert len(headers) < MAX_HEADERS
+    headers["List-Unsubscribe"] = (
+        f"<https://example.com/{'u' * 476}>, <mailto:{'m' * 477}@example.com>"
+    )
+    assert len(headers["List-Unsubscribe"]) == 998
+    attachment = AttachmentData("語" * 255, "application/" + "x" * 115, b"data")
+    return request(
+        subject="s" * 998 if name.isascii() else name * 5,
+        to=recipients[:40],
+        cc=recipients[40:80],
+        bcc=recipients[80:],
+        reply_to=Address(_longest_address(999), name),
+        headers=headers,
+        attachments=(attachment,),
+    )
+
+
+def _long_lines(raw: bytes) -> list[bytes]:
+    return [line[:60] + b"..." for line in raw.split(b"\r\n") if len(line) > 998]
+
+
+@pytest.mark.parametrize("name", LONGEST_NAMES)
+def test_no_header_line_is_longer_than_998_octets_even_for_the_longest_input(name):
+    settings = delivery_settings(
+        sender=Address(_longest_address(0), name), subject_prefix="[" + "p" * 38 + "]"
+    )
+    message = compose(_longest_request(name), settings)
+    assert _long_lines(message.raw) == []
+    read = mime.read(message.raw)
+    assert read.addresses("From")[0].name == name.strip()
+    assert [a.name for a in read.addresses("To")] == [name.strip()] * 40
+    assert read.attachments[0].filename == "語" * 255
+
+
+def test_the_longest_message_arrives_with_no_line_over_998_octets():
+    from tests.engines.test_smtp import send
+    from tests.servers import smtp_server
+
+    name = "語" * 200
+    with smtp_server() as server:
+        settings = delivery_settings(
+            smtp_port=server.port, sender=Address(_longest_address(0), name)
+        )
+        send(settings, _longest_request(name))
+    [received] = server.handler.received
+    assert _long_lines(received.content) == []
+    assert mime.read(received.content).addresses("From")[0].name == name
+    assert received.message["Subject"] == name * 5
+
+
+def test_display_names_and_subjects_fold_to_78_characters():
+    names = ["n" * 200, "語" * 200, "Ada " * 50, '"Quoted, Name" ' * 13]
+    settings = delivery_settings(sender=Address("noreply@example.com", names[0]))
+    req = request(
+        subject="word " * 200 + "x" * 150,
+        to=tuple(Address(f"user{i}@example.com", n) for i, n in enumerate(names)),
+        reply_to=Address("help@example.com", names[1]),
+    )
+    head = compose(req, settings).raw.split(b"\r\n\r\n")[0]
+    assert [line for line in head.split(b"\r\n") if len(line) > 78] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("<https://example.com/" + "u" * 968 + ">", "too long"),  # 990: fits alone, not after
+        ("<https://bücher.example/unsubscribe>", "ASCII only"),  # RFC 2047 cannot encode a URL
+    ],
+)
+def test_a_structured_header_that_cannot_go_as_it_is_is_refused(value, words):
+    with pytest.raises(ComposeError, match=f"List-Unsubscribe.*{words}") as caught:
+        compose(request(headers={"List-Unsubscribe": value}), delivery_settings())
+    assert caught.value.field == "headers"
+
+
+# Addresses: IDNA 2008 with UTS 46 mapping, as browsers do, and RFC 5321's lengths.
+
+
+@pytest.mark.parametrize(
+    ("address", "on_the_wire"),
+    [
+        ("kim@faß.de", "kim@xn--fa-hia.de"),  # IDNA 2003 made this fass.de, another domain
+        ("kim@Bücher.Example", "kim@xn--bcher-kva.example"),
+        ("kim@ＥＸＡＭＰＬＥ.ＣＯＭ", "kim@example.com"),  # full-width, mapped by UTS 46
+        ("kim@example.com", "kim@example.com"),
+    ],
+)
+def test_domains_go_on_the_wire_in_their_idna_2008_form(address, on_the_wire):
+    message = compose(request(to=(Address(address),)), delivery_settings())
+    assert message.envelope_recipients == [on_the_wire]
+    assert parsed(message)["To"].addresses[0].addr_spec == on_the_wire
+
+
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("kim@☃.net", "IDNA"),  # a symbol: allowed by IDNA 2003, not 2008
+        ("kim@i❤.ws", "IDNA"),
+        ("kim@xn--zz.example", "IDNA"),  # not valid punycode
+        ("l" * 65 + "@example.com", "64"),
+        (f"kim@{'d' * 63}.{'e' * 63}.{'f' * 63}.{'g' * 60}.com", "255"),
+        (f"{'l' * 64}@{'d' * 63}.{'e' * 63}.{'f' * 63}.example", "254"),
+        ("\u212aim@example.com", "ASCII"),  # KELVIN SIGN, which Django's validator lets by
+    ],
+)
+def test_addresses_beyond_idna_2008_or_rfc_5321_are_refused_saying_why(address, words):
+    for overrides in ({"to": (Address(address),)}, {"reply_to": Address(address)}):
+        with pytest.raises(ComposeError, match=words) as caught:
+            compose(request(**overrides), delivery_settings())
+        assert caught.value.field in ("to", "reply_to")
+    with pytest.raises(ComposeError, match=words) as caught:
+        compose(request(), delivery_settings(envelope_from=address))
+    assert caught.value.field == "envelope_from"
+
+
+def test_the_longest_address_rfc_5321_allows_is_accepted():
+    address = _longest_address(1)
+    assert len(address) == 254
+    assert compose(request(to=(Address(address),)), delivery_settings()).envelope_recipients == [
+        address
+    ]

@@ -29,9 +29,19 @@ def parse(raw: bytes):
     return message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
 
 
+def same_name(read: str, sent: str) -> bool:
+    """Python 3.13.0's policy.default reads an encoded display name with its spaces changed:
+    runs collapsed, and one added between adjacent encoded-words (CPython gh-128110), so
+    for those only the rest must match; test_read_gives_back_what_was_composed below reads
+    every name exactly with mime.read."""
+    if sent.isascii():
+        return read == sent.strip()
+    return "".join(read.split()) == "".join(sent.split())
+
+
 def same_address(header, expected: Address) -> bool:
     parsed: ParsedAddress = header.addresses[0] if hasattr(header, "addresses") else header
-    return parsed.addr_spec == expected.email and parsed.display_name == expected.name.strip()
+    return parsed.addr_spec == expected.email and same_name(parsed.display_name, expected.name)
 
 
 def normalised(text: str) -> str:
@@ -60,7 +70,10 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
     assert parsed["Subject"] == subject
     assert same_address(parsed["From"], settings_.sender)
     assert [a.addr_spec for a in parsed["To"].addresses] == [a.email for a in to]
-    assert [a.display_name for a in parsed["To"].addresses] == [a.name.strip() for a in to]
+    assert all(
+        same_name(read.display_name, sent.name)
+        for read, sent in zip(parsed["To"].addresses, to, strict=True)
+    )
     assert parsed["Message-ID"] == message.message_id
     parts = list(parsed.walk())[1:] if parsed.is_multipart() else [parsed]
     assert parts[0].get_content() == normalised(text or "t")

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 
 from emailconfig import outbound
 from emailconfig.delivery import DeliverySettings
+from emailconfig.forms.fields import AddressField
 from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
     ConfigurationVersion,
@@ -22,7 +23,7 @@ from emailconfig.models import (
     StageCoverage,
 )
 from emailconfig.services import configurations as services
-from emailconfig.validators import is_loopback, validate_header_safe
+from emailconfig.validators import is_loopback, validate_header_safe, wire_address
 
 CONFIGURATION_FIELDS = [
     "based_on",
@@ -66,7 +67,7 @@ class StageChoiceField(forms.ModelMultipleChoiceField):
 class TestRecipientForm(forms.Form):
     """One row of the test list; a row left without an address counts as removed."""
 
-    email = forms.EmailField(label="Address", required=False, max_length=254)
+    email = AddressField(label="Address", required=False, max_length=254)
     name = forms.CharField(
         label="Name", max_length=200, required=False, validators=[validate_header_safe]
     )
@@ -115,6 +116,7 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
     class Meta:
         model = EmailConfiguration
         fields = [name for name in CONFIGURATION_FIELDS if name not in ("stages", "based_on")]
+        field_classes = {name: AddressField for name in ("from_email", "reply_to", "envelope_from")}
         widgets = {
             "engine": forms.RadioSelect,
             "recipients_mode": forms.RadioSelect,
@@ -165,18 +167,9 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
         return stages
 
     def clean_envelope_from(self) -> str:
-        """MAIL FROM carries ASCII only: an internationalised domain goes in its IDNA form.
-
-        The mailbox name is ASCII already: the email validator accepts nothing else there.
-        """
+        """MAIL FROM carries ASCII only: an internationalised domain is kept in its IDNA form."""
         address = self.cleaned_data.get("envelope_from", "")
-        if not address:
-            return ""
-        local, _, domain = address.rpartition("@")
-        try:
-            return f"{local}@{domain.encode('idna').decode('ascii')}"
-        except UnicodeError:
-            raise ValidationError("This domain name is not valid.", code="invalid_domain") from None
+        return wire_address(address) if address else ""
 
     def clean_smtp_password(self) -> object:
         value = self.cleaned_data.get("smtp_password")

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from emailconfig.delivery import Address
 from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
 from emailconfig.rendering import RenderError, compile_part, render_part
+from emailconfig.validators import address_error, wire_address
 
 MAX_SAMPLE_DATA = 64_000
 MAX_TYPED_RECIPIENTS = 5
@@ -158,10 +159,9 @@ class PreviewForm(forms.Form):
             return (Address(self.user.email, self.user.get_full_name()),)
         if len(typed) > MAX_TYPED_RECIPIENTS:
             raise ValidationError(f"At most {MAX_TYPED_RECIPIENTS} addresses for a test.")
-        field = forms.EmailField()
         for address in typed:
             try:
-                field.clean(address)
-            except ValidationError:
-                raise ValidationError(f"“{address}” is not a valid address.") from None
+                wire_address(address)
+            except ValidationError as error:
+                raise ValidationError(address_error(address, error)) from None
         return tuple(Address(address) for address in typed)

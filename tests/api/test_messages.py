@@ -119,6 +119,9 @@ def test_a_template_is_rendered_with_the_context(api):
             "not a valid content type",
         ),
         ({"to": "ada@example.com"}, "to", "list"),
+        ({"to": ["l" * 65 + "@example.com"]}, "to", "RFC 5321 allows at most 64"),
+        ({"cc": ["kim@☃.net"]}, "cc", "IDNA 2008"),
+        ({"reply_to": {"email": "kim@i❤.ws", "name": "K"}}, "reply_to", "IDNA 2008"),
         (
             {"attachments": [{"filename": "a.txt", "content": "***"}]},
             "attachments.0.content",
@@ -303,3 +306,20 @@ def test_refused_requests_never_reach_the_wire(api, qa_world):
     assert [r.message["Subject"] for r in sink.handler.received] == ["Control"]
     assert b"victim" not in sink.handler.received[0].content
     assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["=?utf-8?q?Hi=0D=0ABcc:_v@example.com?=", "Bank =?utf-8?b?PHN1cHBvcnRAYmFuaz4=?="]
+)
+def test_an_encoded_word_lookalike_is_stored_as_the_literal_text(api, text):
+    EmailTemplate.objects.create(
+        key="lookalike", name="L", subject=text + " {{ n }}", text_body="x"
+    )
+    bodies = [
+        message_body(subject=text, to=[{"email": "a@example.com", "name": text}]),
+        message_body(template="lookalike", context={"n": 1}, subject=None, text=None, html=None),
+    ]
+    for body, subject in zip(bodies, [text, f"{text} 1"], strict=True):
+        message = Message.objects.get(pk=api.post(URL, body).json()["id"])
+        parsed = mime.message_from_bytes(bytes(message.raw), policy=mime.policy.default)
+        assert parsed["Subject"] == subject

@@ -336,3 +336,22 @@ def test_an_endpoint_that_does_not_speak_http_is_a_failure_not_a_crash():
     listener.close()
     assert result.outcome == Outcome.TEMPORARY
     assert "did not answer like an HTTP API" in result.answer
+
+
+def test_encoded_word_lookalikes_and_long_names_reach_sendgrid_as_the_literal_text(stand_in):
+    lookalike = "=?utf-8?q?Hi=0D=0ABcc:_v@example.com?="
+    long_name = "語" * 200  # many encoded-words on the wire, one name again for SendGrid
+    settings = settings_for(stand_in, sender=Address("noreply@example.com", long_name))
+    send(
+        settings,
+        request(
+            subject=lookalike,
+            to=(Address("ada@faß.de", lookalike),),
+            headers={"X-Note": lookalike},
+        ),
+    )
+    sent = stand_in.requests[0]["json"]
+    assert sent["from"] == {"email": "noreply@example.com", "name": long_name}
+    assert sent["subject"] == lookalike
+    assert sent["personalizations"][0]["to"] == [{"email": "ada@xn--fa-hia.de", "name": lookalike}]
+    assert sent["headers"]["X-Note"] == lookalike

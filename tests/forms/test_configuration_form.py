@@ -66,7 +66,7 @@ def test_editing_keeps_the_stages_the_configuration_already_has():
         ("reply_to", "a@b@c", "Enter a valid email address."),
         ("envelope_from", "bounces", "Enter a valid email address."),
         ("envelope_from", "bounces@example.com\nBcc: x@example.com", "Enter a valid email"),
-        ("envelope_from", "bóunces@example.com", "Enter a valid email address."),
+        ("envelope_from", "bóunces@example.com", "The part before the @ must be ASCII"),
         ("connect_timeout", "0", "greater than or equal to 1"),
         ("sendgrid_endpoint", "ftp://x.example.com", "Enter a valid URL."),
     ],
@@ -435,3 +435,50 @@ def test_a_sendgrid_endpoint_must_be_an_allowed_host_and_port(settings):
     ):
         data = _data(engine="sendgrid", sendgrid_api_key_0="k", sendgrid_endpoint=endpoint)
         assert ConfigurationForm(data=data).is_valid()
+
+
+# Addresses: one validator (emailconfig.validators.wire_address) for every address field,
+# the same the composer applies: IDNA 2008 domains and RFC 5321's lengths, named in the error.
+
+TOO_LONG_MAILBOX = "l" * 65 + "@example.com"
+
+
+@pytest.mark.parametrize("field", ["from_email", "reply_to", "envelope_from"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (TOO_LONG_MAILBOX, "RFC 5321 allows at most 64"),
+        ("kim@☃.net", "IDNA 2008"),
+        (f"{'l' * 64}@{'d' * 63}.{'e' * 63}.{'f' * 63}.example", "RFC 5321 allows at most 254"),
+    ],
+)
+def test_an_address_beyond_idna_2008_or_rfc_5321_is_refused_on_its_field(field, value, message):
+    form = ConfigurationForm(data=_data(**{field: value}))
+    assert not form.is_valid()
+    assert message in " ".join(form.errors[field]), form.errors[field]
+
+
+def test_an_envelope_sender_is_kept_in_its_idna_2008_form():
+    form = ConfigurationForm(data=_data(envelope_from="bounces@faß.de"))
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["envelope_from"] == "bounces@xn--fa-hia.de"  # not fass.de
+
+
+def test_a_test_recipient_beyond_rfc_5321_is_refused_on_its_row():
+    form = ConfigurationForm(
+        data=_data(recipients_mode="test_list", **_recipients((TOO_LONG_MAILBOX, "")))
+    )
+    assert not form.is_valid()
+    assert "at most 64" in form.test_list.errors[0]["email"][0]
+
+
+def test_the_longest_display_name_the_form_accepts_folds_on_the_wire():
+    from emailconfig.composer import compose
+    from tests.factories import request
+
+    for name in ["語" * 200, "n" * 200, "=?utf-8?q?x?=" * 15]:
+        form = ConfigurationForm(data=_data(from_name=name))
+        assert form.is_valid(), form.errors
+        raw = compose(request(), form.unsaved_settings()).raw
+        head = raw.split(b"\r\n\r\n")[0]
+        assert max(len(line) for line in head.split(b"\r\n")) <= 78

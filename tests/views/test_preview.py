@@ -224,3 +224,14 @@ def test_a_stage_without_a_configuration_says_so(editor_client, template):
         {"stage": factories.stage("production").pk, "template": template.pk, "preview": "1"},
     )
     assert response.context["form"].errors["stage"] == ["No configuration covers Production yet."]
+
+
+def test_a_typed_address_beyond_rfc_5321_is_refused_saying_which_limit(
+    editor_client, template, sink
+):
+    config = factories.configuration("qa", name="App mail", smtp_port=sink.port)
+    too_long = "l" * 65 + "@example.com"
+    response = _post(editor_client, config, template, send_to=too_long, send="1")
+    [error] = response.context["form"].errors["send_to"]
+    assert too_long in error and "at most 64" in error
+    assert sink.handler.received == []
