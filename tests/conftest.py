@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
 from emailconfig.roles import EDITORS, VIEWERS
+
+# The suite runs beside other work on two cores: a slow example is not a failure.
+hypothesis.settings.register_profile("stagemail", deadline=None)
+hypothesis.settings.load_profile("stagemail")
 
 
 def _user(django_user_model, username: str, group: str | None = None, **extra):

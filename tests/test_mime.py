@@ -49,7 +49,7 @@ def normalised(text: str) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     sender=names,
     to=st.lists(addresses, min_size=1, max_size=5),
@@ -82,7 +82,7 @@ def test_the_parser_reads_back_every_header_and_part(sender, to, subject, text, 
         assert parts[1].get_content() == normalised(html)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(
     filename=st.text(printable, min_size=1, max_size=40).filter(str.strip),
     content=st.binary(max_size=5000),
@@ -109,7 +109,7 @@ def test_a_long_recipient_list_and_header_are_folded():
     assert parsed["X-Stagemail-Original-Recipients"].count("@example.com") == 30
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(
     sender=names,
     to=st.lists(addresses, min_size=1, max_size=5),

@@ -72,13 +72,13 @@ def test_malformed_mail_still_reads_as_far_as_it_goes():
     assert read(MALFORMED["unclosed last part"]).attachments[0].filename == "a.bin"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.binary(max_size=2000))
 def test_any_bytes_read_without_an_exception(raw):
     read(raw)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(st.data())
 def test_damaged_good_mail_reads_without_an_exception(data):
     raw = bytearray(_mail())
