@@ -97,11 +97,6 @@ def test_a_template_is_rendered_with_the_context(api):
         ({"to": [{"email": "a@example.com", "name": "A\nBcc: x@y.z"}]}, "to", "line breaks"),
         ({"subject": None}, "subject", "A subject is required"),
         ({"text": None, "html": None}, "text", "text body"),
-        (
-            {"template": "nope", "subject": None, "text": None, "html": None},
-            "template",
-            "No template",
-        ),
         ({"headers": {"Bcc": "x@example.com"}}, "headers", "is not allowed"),
         ({"headers": {"X-Stagemail-Original-Recipients": "x"}}, "headers", "is not allowed"),
         ({"headers": {"X-Ok": "a\r\nb"}}, "headers", "line breaks"),
@@ -121,7 +116,7 @@ def test_a_template_is_rendered_with_the_context(api):
         ({"to": "ada@example.com"}, "to", "list"),
         (
             {"attachments": [{"filename": "a.txt", "content": "***"}]},
-            "attachments.0.content",
+            "attachments[0].content",
             "base64",
         ),
     ],
@@ -133,6 +128,39 @@ def test_invalid_requests_get_a_400_naming_the_field(api, body, field, text):
     assert error["code"] == "validation_error"
     assert field in error["fields"], error
     assert text in " ".join(error["fields"][field]), error
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": ["ada@example.com", {"email": "b@example.com", "name": 5}]}, "to[1].name"),
+        ({"to": [{"name": "Ada"}]}, "to[0].email"),
+        ({"cc": ["x" * 300]}, "cc[0]"),
+        ({"reply_to": {"email": 5}}, "reply_to.email"),
+        ({"headers": {"X-Note": 5}}, "headers.X-Note"),
+        (
+            {"attachments": [{"filename": "a.txt", "content": ""}, {"filename": "b.txt"}]},
+            "attachments[1].content",
+        ),
+        ({"attachments": [{"filename": "a.txt", "content": "***"}]}, "attachments[0].content"),
+        ({"to": "ada@example.com"}, "to"),
+    ],
+)
+def test_error_fields_are_the_requests_own_paths(api, body, field):
+    """Never the validator's internals, such as `to.0.function-wrap[...].name`."""
+    response = api.post(URL, message_body(**body))
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_a_template_no_one_has_is_a_422(api):
+    body = {"to": ["ada@example.com"], "template": "nope", "context": {}}
+    response = api.post(URL, body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "unknown_template"
+    assert error["fields"] == {"template": ["No template has the key “nope”."]}
     assert not Message.objects.exists()
 
 
