@@ -63,7 +63,7 @@ Body = Annotated[str, Field(json_schema_extra={"pattern": NO_NUL})]
 
 class RecipientIn(Schema):
     email: Address
-    name: str = Field("", max_length=200, json_schema_extra={"pattern": SINGLE_LINE})
+    name: SingleLine = Field("", max_length=200)
 
 
 def _recipient_kind(value: Any) -> str:
@@ -89,6 +89,10 @@ def _recipients(description: str) -> Any:
 def _attachment_limits(schema: dict[str, Any]) -> None:
     """The configured limits, read when the document is made."""
     schema["maxItems"] = settings.STAGEMAIL_MAX_ATTACHMENTS
+    schema["description"] = (
+        f"The message, its files decoded, is at most {settings.STAGEMAIL_MAX_MESSAGE_BYTES:,} "
+        "bytes: a larger one is answered 413."
+    )
 
 
 def _base64_content(schema: dict[str, Any]) -> None:

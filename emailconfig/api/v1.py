@@ -17,7 +17,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
-from emailconfig.api.fields import field_path
+from emailconfig.api.paths import field_path
 from emailconfig.api.schemas import ErrorOut, MessageAccepted, MessageIn, MessageOut
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
