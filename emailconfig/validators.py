@@ -14,7 +14,12 @@ from cryptography import x509
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, line breaks
+# C0, DEL, C1 and line breaks, as the body of a regex character class (the API's document shows it)
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CHARACTERS}]")
+# RFC 5321 section 4.5.3.1 (the total is a path's 256 octets less its angle brackets)
+MAX_LOCAL_PART = 64
+MAX_ADDRESS = 254
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 

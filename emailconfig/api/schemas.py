@@ -1,46 +1,199 @@
-"""Shapes of the API's requests and answers; they generate /api/v1/openapi.json."""
+"""Shapes of the API's requests and answers; they generate /api/v1/openapi.json.
+
+The document states every rule a request must follow, so that a client generated from it
+sends requests the API accepts. Pydantic checks lengths; the composer and the outbox check
+the rest with their own wording, and each pattern here is built from the constant they use.
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+from django.conf import settings
 from ninja import Field, Schema
+from pydantic import ConfigDict, Discriminator, Tag
+
+from emailconfig.composer import (
+    CONTENT_TYPE_PATTERN,
+    HEADER_NAME_PATTERN,
+    MAX_HEADERS,
+    MAX_RECIPIENTS,
+)
+from emailconfig.validators import (
+    CONTROL_CHARACTERS,
+    MAX_ADDRESS,
+    MAX_LOCAL_PART,
+)
+
+# What str.strip() removes that is not already a control character: a value of only these
+# is empty once stripped.
+_SPACES = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+SINGLE_LINE = f"^[^{CONTROL_CHARACTERS}]*$"
+NOT_BLANK_SINGLE_LINE = (
+    f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}{_SPACES}][^{CONTROL_CHARACTERS}]*$"
+)
+NO_NUL = "^[^\\x00]*$"
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+MAX_HEADER_LINE = 998  # RFC 5322 section 2.1.1
+
+# Django's EmailValidator, which the composer applies, in its ASCII form and without the
+# lookbehinds JSON Schema generators cannot follow: a dot-atom mailbox name of at most
+# MAX_LOCAL_PART characters, and a domain of labels ending in a top-level one (the total,
+# MAX_ADDRESS, keeps the domain within its own limit).
+_ATOM = "[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+"
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_TOP_LABEL = "(?:[A-Za-z][A-Za-z-]{0,61}[A-Za-z]|[Xx][Nn]--[A-Za-z0-9]{1,59})"
+_MAILBOX = f"(?![^@]{{{MAX_LOCAL_PART + 1}}}){_ATOM}(?:\\.{_ATOM})*"
+EMAIL_PATTERN = f"^{_MAILBOX}@{_LABEL}(?:\\.{_LABEL})*\\.{_TOP_LABEL}$"
+# No "format": "email": validators read that format each their own way (one refuses the
+# punycode labels the API takes), so the pattern states the API's rule instead.
+EMAIL_ADDRESS = {
+    "pattern": EMAIL_PATTERN,
+    "description": f"An email address, its mailbox name at most {MAX_LOCAL_PART} characters. "
+    "A domain in Unicode is also taken, and sent in its ASCII (IDNA) form.",
+}
+
+Address = Annotated[str, Field(max_length=MAX_ADDRESS, json_schema_extra=EMAIL_ADDRESS)]
+SingleLine = Annotated[str, Field(json_schema_extra={"pattern": SINGLE_LINE})]
+Body = Annotated[str, Field(json_schema_extra={"pattern": NO_NUL})]
 
 
 class RecipientIn(Schema):
-    email: str = Field(max_length=254)
-    name: str = Field("", max_length=200)
+    email: Address
+    name: SingleLine = Field("", max_length=200)
+
+
+def _recipient_kind(value: Any) -> str:
+    return "recipient" if isinstance(value, dict | RecipientIn) else "address"
+
+
+# Validated as the one form it is, so an error speaks of that form only.
+Recipient = Annotated[
+    Annotated[Address, Tag("address")] | Annotated[RecipientIn, Tag("recipient")],
+    Discriminator(_recipient_kind),
+]
+
+
+def _recipients(description: str) -> Any:
+    return Field(
+        default_factory=list,
+        max_length=MAX_RECIPIENTS,
+        description=f'{description} Each an address or {{"email", "name"}}. At least one '
+        f"recipient in to, cc or bcc; at most {MAX_RECIPIENTS} in all.",
+    )
+
+
+def _attachment_limits(schema: dict[str, Any]) -> None:
+    """The configured limits, read when the document is made."""
+    schema["maxItems"] = settings.STAGEMAIL_MAX_ATTACHMENTS
+    schema["description"] = (
+        f"The message, its files decoded, is at most {settings.STAGEMAIL_MAX_MESSAGE_BYTES:,} "
+        "bytes: a larger one is answered 413."
+    )
+
+
+def _base64_content(schema: dict[str, Any]) -> None:
+    limit = 4 * math.ceil(settings.STAGEMAIL_MAX_MESSAGE_BYTES / 3)
+    schema.update(contentEncoding="base64", pattern=BASE64, maxLength=limit)
 
 
 class AttachmentIn(Schema):
-    filename: str = Field(max_length=255)
-    content_type: str = Field("application/octet-stream", max_length=127)
-    content: str = Field(description="The file, base64-encoded.")
+    filename: str = Field(max_length=255, json_schema_extra={"pattern": NOT_BLANK_SINGLE_LINE})
+    content_type: str = Field(
+        "application/octet-stream",
+        max_length=127,
+        json_schema_extra={"pattern": CONTENT_TYPE_PATTERN},
+    )
+    content: str = Field(
+        description="The file, base64-encoded (RFC 4648, padded, no line breaks).",
+        json_schema_extra=_base64_content,
+    )
+
+
+def _non_empty(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+
+
+# The service takes an empty string for "not given".
+_NOT_GIVEN = {"type": ["string", "null"], "maxLength": 0}
+
+
+# Rules across fields, which JSON Schema states beside the properties.
+_ACROSS_FIELDS = {
+    "allOf": [
+        {
+            "description": "At least one recipient.",
+            "anyOf": [
+                {"required": [kind], "properties": {kind: {"type": "array", "minItems": 1}}}
+                for kind in ("to", "cc", "bcc")
+            ],
+        },
+        {
+            "description": "A subject with a text or HTML body (or both), or a template with "
+            "its context.",
+            "oneOf": [
+                {
+                    "title": "Content",
+                    "required": ["subject"],
+                    "properties": {
+                        "subject": {"type": "string", "pattern": NOT_BLANK_SINGLE_LINE},
+                        "template": _NOT_GIVEN,
+                    },
+                    "anyOf": [_non_empty("text"), _non_empty("html")],
+                },
+                {
+                    "title": "Template",
+                    "required": ["template"],
+                    "properties": {
+                        "template": {"type": "string", "minLength": 1},
+                        **dict.fromkeys(("subject", "text", "html"), _NOT_GIVEN),
+                    },
+                },
+            ],
+        },
+    ]
+}
 
 
 class MessageIn(Schema):
-    to: list[str | RecipientIn] = Field(
-        default_factory=list, description='Each an address or {"email", "name"}.'
+    model_config = ConfigDict(json_schema_extra=_ACROSS_FIELDS)
+
+    to: list[Recipient] = _recipients("Recipients.")
+    cc: list[Recipient] = _recipients("Copies.")
+    bcc: list[Recipient] = _recipients("Blind copies, shown to nobody.")
+    subject: SingleLine | None = Field(None, max_length=MAX_HEADER_LINE)
+    text: Body | None = None
+    html: Body | None = None
+    template: SingleLine | None = Field(
+        None,
+        max_length=80,
+        description="Key of a portal template; a key no template has is answered 422.",
     )
-    cc: list[str | RecipientIn] = Field(default_factory=list)
-    bcc: list[str | RecipientIn] = Field(default_factory=list)
-    subject: str | None = Field(None, max_length=998)
-    text: str | None = None
-    html: str | None = None
-    template: str | None = Field(None, max_length=80, description="Key of a portal template.")
     context: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
-    reply_to: str | RecipientIn | None = None
+    reply_to: Recipient | None = None
     headers: dict[str, str] = Field(
         default_factory=dict,
         description="Extra headers: X-… (not X-Stagemail-…), List-Unsubscribe, "
         "List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, In-Reply-To, References.",
+        json_schema_extra={
+            "maxProperties": MAX_HEADERS,
+            "propertyNames": {"pattern": HEADER_NAME_PATTERN},
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": MAX_HEADER_LINE,
+                "pattern": SINGLE_LINE,
+            },
+        },
     )
-    idempotency_key: str | None = Field(
+    idempotency_key: SingleLine | None = Field(
         None, max_length=200, description="A retry with the same key returns the same message."
     )
-    attachments: list[AttachmentIn] = Field(default_factory=list)
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list, json_schema_extra=_attachment_limits
+    )
 
 
 class MessageAccepted(Schema):
@@ -85,7 +238,11 @@ class MessageOut(Schema):
 class ErrorBody(Schema):
     code: str
     message: str
-    fields: dict[str, list[str]] = Field(default_factory=dict)
+    fields: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Messages per field, keyed by its path in the request: to[0].email, "
+        "attachments[1].content, headers.X-Note.",
+    )
 
 
 class ErrorOut(Schema):

@@ -17,6 +17,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
 
+from emailconfig.api.paths import field_path
 from emailconfig.api.schemas import ErrorOut, MessageAccepted, MessageIn, MessageOut
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
@@ -39,7 +40,8 @@ api = NinjaAPI(
     docs_url=None,  # the interactive docs load from a CDN; the JSON document is enough
 )
 
-ERRORS: dict[int, Any] = {code: ErrorOut for code in (400, 401, 404, 409, 413, 429, 503)}
+SUBMIT_ERRORS = (400, 401, 409, 413, 422, 429, 503)
+STATUS_ERRORS = (400, 401, 404, 503)
 RETRY_UNAVAILABLE_AFTER = 5  # seconds an app waits before asking again when the database is away
 
 log = logging.getLogger("stagemail.api")
@@ -62,10 +64,8 @@ def _api_error(request: HttpRequest, exc: outbox.ApiError) -> HttpResponse:
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
     for item in exc.errors:
-        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "payload")]
-        # Pydantic reports union members (str | RecipientIn) by type name; drop those parts.
-        location = [p for p in location if p not in ("str", "RecipientIn")]
-        fields.setdefault(".".join(location) or "body", []).append(item.get("msg", "invalid"))
+        path = field_path(MessageIn, item.get("loc", ()))
+        fields.setdefault(path, []).append(item.get("msg", "invalid"))
     return error_response(
         request, outbox.ApiError(400, "validation_error", "The request is not valid.", fields)
     )
@@ -116,7 +116,7 @@ def _attachment(index: int, item: Any) -> AttachmentData:
     try:
         content = base64.b64decode(item.content, validate=True)
     except (binascii.Error, ValueError):
-        raise outbox.invalid_field(f"attachments.{index}.content", "Not valid base64.") from None
+        raise outbox.invalid_field(f"attachments[{index}].content", "Not valid base64.") from None
     return AttachmentData(item.filename, item.content_type, content)
 
 
@@ -130,14 +130,66 @@ def _submission(payload: MessageIn) -> outbox.Submission:
         html=payload.html,
         template=payload.template,
         context=payload.context,
-        reply_to=_address(payload.reply_to) if payload.reply_to else None,
+        reply_to=None if payload.reply_to is None else _address(payload.reply_to),
         headers=payload.headers,
         idempotency_key=payload.idempotency_key,
         attachments=tuple(_attachment(i, a) for i, a in enumerate(payload.attachments)),
     )
 
 
-@api.post("/messages", response={202: MessageAccepted, **ERRORS}, summary="Submit a message")
+def _header(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "string"}}
+
+
+_RETRY_AFTER = {"Retry-After": _header("Seconds to wait before asking again.", required=True)}
+# What each answer means, and the headers that come with it, in the OpenAPI document.
+ANSWERS: dict[int, dict[str, Any]] = {
+    400: {"description": "The request breaks a rule of this document; `fields` says where."},
+    401: {
+        "description": "No valid, unrevoked token.",
+        "headers": {"WWW-Authenticate": _header("Bearer", required=True)},
+    },
+    404: {"description": "No such message for this app and stage."},
+    409: {
+        "description": "No configuration is applied to the app on the stage, or the "
+        "idempotency_key came with a different message before."
+    },
+    413: {"description": "The message is larger than the configured limit."},
+    422: {
+        "description": "Well formed, but the template does not exist or does not render "
+        "with the context."
+    },
+    429: {"description": "Over the app's rate limit on this stage.", "headers": _RETRY_AFTER},
+    503: {"description": "The database cannot be reached; try again.", "headers": _RETRY_AFTER},
+}
+
+
+@api.post(
+    "/messages",
+    response={202: MessageAccepted, **dict.fromkeys(SUBMIT_ERRORS, ErrorOut)},
+    summary="Submit a message",
+    operation_id="submit_message",
+    openapi_extra={
+        "responses": {
+            202: {
+                "description": "Accepted: stored, and queued for delivery.",
+                "headers": {
+                    "Idempotent-Replayed": _header(
+                        "true when a repeated idempotency_key answers with the original message."
+                    )
+                },
+                "links": {
+                    "GetMessage": {
+                        "operationId": "get_message",
+                        "parameters": {"message_id": "$response.body#/id"},
+                        "description": "The message's status and attempts.",
+                    }
+                },
+            },
+            **{code: ANSWERS[code] for code in SUBMIT_ERRORS},
+        }
+    },
+)
 def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
     message, created = outbox.accept(request.auth, _submission(payload))
     url = request.build_absolute_uri(reverse("api-v1:get_message", args=[message.pk]))
@@ -152,9 +204,16 @@ def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
 
 @api.get(
     "/messages/{message_id}",
-    response={200: MessageOut, **ERRORS},
+    response={200: MessageOut, **dict.fromkeys(STATUS_ERRORS, ErrorOut)},
     url_name="get_message",
     summary="A message's status and attempts",
+    operation_id="get_message",
+    openapi_extra={
+        "responses": {
+            200: {"description": "The message."},
+            **{code: ANSWERS[code] for code in STATUS_ERRORS},
+        }
+    },
 )
 def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     credential: ApiToken = request.auth

@@ -61,7 +61,11 @@ class ApiError(Exception):
 
 
 def invalid_field(field_name: str, message: str) -> ApiError:
-    """A 400 naming the one field that is wrong."""
+    """A 400 naming the one field that is wrong.
+
+    A request the API's document allows but that names a template which does not exist, or
+    does not render with its context, is a 422 instead: the document cannot know templates.
+    """
     return ApiError(400, "validation_error", "The request is not valid.", {field_name: [message]})
 
 
@@ -230,13 +234,23 @@ def _content(submission: Submission) -> tuple[str, str, str]:
             )
         template = EmailTemplate.objects.filter(key=submission.template).first()
         if template is None:
-            raise invalid_field("template", f"No template has the key “{submission.template}”.")
+            raise ApiError(
+                422,
+                "unknown_template",
+                f"No template has the key “{submission.template}”.",
+                {"template": [f"No template has the key “{submission.template}”."]},
+            )
         try:
             rendered = render_template(
                 template.subject, template.text_body, template.html_body, submission.context
             )
         except RenderError as exc:
-            raise invalid_field("context", str(exc)) from None
+            raise ApiError(
+                422,
+                "template_error",
+                "The template cannot be rendered with this context.",
+                {"context": [str(exc)]},
+            ) from None
         return rendered.subject, rendered.text, rendered.html
     if not submission.subject:
         raise invalid_field("subject", "A subject is required (or a template).")

@@ -1,6 +1,7 @@
 """POST and GET /api/v1/messages: accept, validate, authenticate, limit."""
 
 import base64
+import re
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from emailconfig import mime
+from emailconfig.composer import HEADER_NAME_PATTERN, MAX_RECIPIENTS
 from emailconfig.models import EmailTemplate, Message, MessageStatus
 from emailconfig.services import tokens
 from tests import factories
@@ -97,11 +99,6 @@ def test_a_template_is_rendered_with_the_context(api):
         ({"to": [{"email": "a@example.com", "name": "A\nBcc: x@y.z"}]}, "to", "line breaks"),
         ({"subject": None}, "subject", "A subject is required"),
         ({"text": None, "html": None}, "text", "text body"),
-        (
-            {"template": "nope", "subject": None, "text": None, "html": None},
-            "template",
-            "No template",
-        ),
         ({"headers": {"Bcc": "x@example.com"}}, "headers", "is not allowed"),
         ({"headers": {"X-Stagemail-Original-Recipients": "x"}}, "headers", "is not allowed"),
         ({"headers": {"X-Ok": "a\r\nb"}}, "headers", "line breaks"),
@@ -124,7 +121,7 @@ def test_a_template_is_rendered_with_the_context(api):
         ({"reply_to": {"email": "kim@i❤.ws", "name": "K"}}, "reply_to", "IDNA 2008"),
         (
             {"attachments": [{"filename": "a.txt", "content": "***"}]},
-            "attachments.0.content",
+            "attachments[0].content",
             "base64",
         ),
     ],
@@ -137,6 +134,48 @@ def test_invalid_requests_get_a_400_naming_the_field(api, body, field, text):
     assert field in error["fields"], error
     assert text in " ".join(error["fields"][field]), error
     assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": ["ada@example.com", {"email": "b@example.com", "name": 5}]}, "to[1].name"),
+        ({"to": [{"name": "Ada"}]}, "to[0].email"),
+        ({"cc": ["x" * 300]}, "cc[0]"),
+        ({"reply_to": {"email": 5}}, "reply_to.email"),
+        ({"headers": {"X-Note": 5}}, "headers.X-Note"),
+        (
+            {"attachments": [{"filename": "a.txt", "content": ""}, {"filename": "b.txt"}]},
+            "attachments[1].content",
+        ),
+        ({"attachments": [{"filename": "a.txt", "content": "***"}]}, "attachments[0].content"),
+        ({"to": "ada@example.com"}, "to"),
+    ],
+)
+def test_error_fields_are_the_requests_own_paths(api, body, field):
+    """Never the validator's internals, such as `to.0.function-wrap[...].name`."""
+    response = api.post(URL, message_body(**body))
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == [field]
+
+
+def test_a_template_no_one_has_is_a_422(api):
+    body = {"to": ["ada@example.com"], "template": "nope", "context": {}}
+    response = api.post(URL, body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "unknown_template"
+    assert error["fields"] == {"template": ["No template has the key “nope”."]}
+    assert not Message.objects.exists()
+
+
+def test_a_context_the_template_cannot_render_with_is_a_422(api):
+    EmailTemplate.objects.create(key="reset", name="Reset", subject="Reset", text_body="{{ user }}")
+    response = api.post(URL, {"to": ["ada@example.com"], "template": "reset", "context": {}})
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "template_error"
+    assert "user" in error["fields"]["context"][0]
 
 
 def test_attachments_are_stored_in_the_composed_message_and_limited(api, settings):
@@ -282,8 +321,40 @@ def test_the_openapi_document_describes_the_endpoints(client):
     document = client.get("/api/v1/openapi.json").json()
     assert set(document["paths"]) == {"/api/v1/messages", "/api/v1/messages/{message_id}"}
     post = document["paths"]["/api/v1/messages"]["post"]
-    assert set(post["responses"]) >= {"202", "400", "401", "409", "413", "429"}
+    assert set(post["responses"]) == {"202", "400", "401", "409", "413", "422", "429", "503"}
+    assert post["responses"]["202"]["links"]["GetMessage"] == {
+        "operationId": "get_message",
+        "parameters": {"message_id": "$response.body#/id"},
+        "description": "The message's status and attempts.",
+    }
+    assert post["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    get = document["paths"]["/api/v1/messages/{message_id}"]["get"]
+    assert get["operationId"] == "get_message"
+    assert set(get["responses"]) == {"200", "400", "401", "404", "503"}
     assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+
+
+def test_the_document_states_the_rules_the_api_enforces(client, settings):
+    settings.STAGEMAIL_MAX_ATTACHMENTS = 3
+    schemas = client.get("/api/v1/openapi.json").json()["components"]["schemas"]
+    message = schemas["MessageIn"]
+    recipients, content = message["allOf"]
+    assert {"required": ["bcc"], "properties": {"bcc": {"type": "array", "minItems": 1}}} in (
+        recipients["anyOf"]
+    )
+    assert [variant["required"] for variant in content["oneOf"]] == [["subject"], ["template"]]
+    assert message["properties"]["to"]["maxItems"] == MAX_RECIPIENTS
+    address = message["properties"]["to"]["items"]["oneOf"][0]
+    assert address["maxLength"] == 254
+    assert re.search(address["pattern"], "ada@example.com")
+    assert not re.search(address["pattern"], f"{'a' * 65}@example.com")
+    headers = message["properties"]["headers"]
+    assert headers["propertyNames"]["pattern"] == HEADER_NAME_PATTERN
+    assert message["properties"]["attachments"]["maxItems"] == 3
+    content = schemas["AttachmentIn"]["properties"]["content"]
+    assert content["contentEncoding"] == "base64"
+    assert re.search(content["pattern"], base64.b64encode(b"%PDF").decode())
+    assert not re.search(content["pattern"], "JVBERg")  # unpadded
 
 
 def test_refused_requests_never_reach_the_wire(api, qa_world):
