@@ -17,9 +17,8 @@ from django.core.validators import validate_email
 # C0, DEL, C1 and line breaks, as the body of a regex character class (the API's document shows it)
 CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 _CONTROL_CHARACTERS = re.compile(f"[{CONTROL_CHARACTERS}]")
-# RFC 5321 section 4.5.3.1 (the total is a path's 256 octets less its angle brackets)
-MAX_LOCAL_PART = 64
-MAX_ADDRESS = 254
+# RFC 5321 4.5.3.1: a path is at most 256 octets with its angle brackets.
+MAX_LOCAL_PART, MAX_DOMAIN, MAX_ADDRESS = 64, 255, 254
 _HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -55,10 +54,6 @@ def validate_host(value: str) -> None:
         raise ValidationError(
             f"“{value}” is not a valid host name or IP address.{hint}", code="invalid_host"
         )
-
-
-# RFC 5321 4.5.3.1: a path is at most 256 octets with its angle brackets.
-MAX_LOCAL_PART, MAX_DOMAIN, MAX_ADDRESS = 64, 255, 254
 
 
 def wire_address(value: str) -> str:
