@@ -16,7 +16,7 @@ from functools import cached_property
 from django.core.exceptions import ValidationError
 
 from emailconfig.delivery import Address, DeliverySettings
-from emailconfig.headers import fits, is_structured
+from emailconfig.headers import MAX_LINE_OCTETS, fits, is_structured
 from emailconfig.mime import AttachmentData, serialize
 from emailconfig.validators import address_error, has_control_characters, wire_address
 
@@ -49,6 +49,12 @@ HEADER_NAME_PATTERN = "^(?:{}|{}(?!{})[A-Za-z0-9-]{{1,60}})$".format(
     _any_case("stagemail-"),
 )
 _HEADER_NAME = re.compile(HEADER_NAME_PATTERN)
+# The API's document states _check_structured per header: printable ASCII, its first word
+# short enough to follow the name on one line (later words fold onto lines of their own).
+STRUCTURED_VALUE_PATTERNS = {
+    f"^{_any_case(name)}$": f"^(?![^ ]{{{MAX_LINE_OCTETS - len(name) - 1}}})[ -~]*$"
+    for name in sorted(ALLOWED_HEADERS)
+}
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 998
 MAX_CONTENT_TYPE = 127

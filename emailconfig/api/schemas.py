@@ -21,7 +21,9 @@ from emailconfig.composer import (
     HEADER_NAME_PATTERN,
     MAX_HEADERS,
     MAX_RECIPIENTS,
+    STRUCTURED_VALUE_PATTERNS,
 )
+from emailconfig.headers import MAX_LINE_OCTETS as MAX_HEADER_LINE
 from emailconfig.validators import (
     CONTROL_CHARACTERS,
     MAX_ADDRESS,
@@ -37,15 +39,16 @@ NOT_BLANK_SINGLE_LINE = (
 )
 NO_NUL = "^[^\\x00]*$"
 BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
-MAX_HEADER_LINE = 998  # RFC 5322 section 2.1.1
 
 # Django's EmailValidator, which the composer applies, in its ASCII form and without the
 # lookbehinds JSON Schema generators cannot follow: a dot-atom mailbox name of at most
 # MAX_LOCAL_PART characters, and a domain of labels ending in a top-level one (the total,
-# MAX_ADDRESS, keeps the domain within its own limit).
+# MAX_ADDRESS, keeps the domain within its own limit). An A-label ("xn--…") is taken only
+# when it decodes under IDNA 2008, which no pattern can say, so the pattern leaves them out.
 _ATOM = "[-!#$%&'*+/=?^_`{}|~0-9A-Za-z]+"
-_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_TOP_LABEL = "(?:[A-Za-z][A-Za-z-]{0,61}[A-Za-z]|[Xx][Nn]--[A-Za-z0-9]{1,59})"
+_NOT_A_LABEL = "(?![Xx][Nn]--)"
+_LABEL = f"{_NOT_A_LABEL}[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+_TOP_LABEL = f"{_NOT_A_LABEL}[A-Za-z][A-Za-z-]{{0,61}}[A-Za-z]"
 _MAILBOX = f"(?![^@]{{{MAX_LOCAL_PART + 1}}}){_ATOM}(?:\\.{_ATOM})*"
 EMAIL_PATTERN = f"^{_MAILBOX}@{_LABEL}(?:\\.{_LABEL})*\\.{_TOP_LABEL}$"
 # No "format": "email": validators read that format each their own way (one refuses the
@@ -53,7 +56,8 @@ EMAIL_PATTERN = f"^{_MAILBOX}@{_LABEL}(?:\\.{_LABEL})*\\.{_TOP_LABEL}$"
 EMAIL_ADDRESS = {
     "pattern": EMAIL_PATTERN,
     "description": f"An email address, its mailbox name at most {MAX_LOCAL_PART} characters. "
-    "A domain in Unicode is also taken, and sent in its ASCII (IDNA) form.",
+    "A domain in Unicode is also taken, and sent in its ASCII form (IDNA 2008); so is an "
+    "A-label (xn--…) that decodes under IDNA 2008.",
 }
 
 Address = Annotated[str, Field(max_length=MAX_ADDRESS, json_schema_extra=EMAIL_ADDRESS)]
@@ -177,10 +181,15 @@ class MessageIn(Schema):
     headers: dict[str, str] = Field(
         default_factory=dict,
         description="Extra headers: X-… (not X-Stagemail-…), List-Unsubscribe, "
-        "List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, In-Reply-To, References.",
+        "List-Unsubscribe-Post, List-Id, Auto-Submitted, Precedence, In-Reply-To, References. "
+        "Those but X-… carry URLs, message IDs and keywords as they are: printable ASCII.",
         json_schema_extra={
             "maxProperties": MAX_HEADERS,
             "propertyNames": {"pattern": HEADER_NAME_PATTERN},
+            "patternProperties": {
+                name: {"type": "string", "maxLength": MAX_HEADER_LINE, "pattern": value}
+                for name, value in STRUCTURED_VALUE_PATTERNS.items()
+            },
             "additionalProperties": {
                 "type": "string",
                 "maxLength": MAX_HEADER_LINE,
