@@ -18,6 +18,10 @@ SHOWN_MAIL_POLICY = (
 
 
 def html_part(html: str) -> HttpResponse:
+    if not html.lstrip()[:9].lower().startswith("<!doctype"):
+        # A srcdoc frame is always in standards mode, and so are the pages webmail shows
+        # mail in; a document of its own without a doctype would be in quirks mode.
+        html = "<!DOCTYPE html>\n" + html
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
     response["Content-Security-Policy"] = SHOWN_MAIL_POLICY
     response["X-Frame-Options"] = "SAMEORIGIN"  # framed by the portal's own pages only
