@@ -63,6 +63,12 @@ STAGEMAIL_MAX_MESSAGE_BYTES = env.int("STAGEMAIL_MAX_MESSAGE_BYTES", default=10 
 STAGEMAIL_RETENTION_DAYS = env.int("STAGEMAIL_RETENTION_DAYS", default=0)
 # The local development sink's pages (what `make run`'s SMTP sink received); on with DEBUG.
 STAGEMAIL_LOCAL_SINK = env_bool("STAGEMAIL_LOCAL_SINK", default=DEBUG)
+# Templates render in child processes bounded by the OS (see README, "Template limits"):
+# how many per portal process (0: in the portal process itself, for measurements only),
+# the memory each may use on top of its own, and the time for all parts of one request.
+STAGEMAIL_RENDER_PROCESSES = env.int("STAGEMAIL_RENDER_PROCESSES", default=2)
+STAGEMAIL_RENDER_MEMORY_MB = env.int("STAGEMAIL_RENDER_MEMORY_MB", default=128)
+STAGEMAIL_RENDER_SECONDS = env.float("STAGEMAIL_RENDER_SECONDS", default=2.0)
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 
