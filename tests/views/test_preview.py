@@ -10,6 +10,7 @@ from emailconfig.models import EmailTemplate, TestSend
 from emailconfig.services.previews import TEST_SENDS_PER_HOUR
 from tests import factories
 from tests.servers import free_port, smtp_server
+from tests.template_bombs import MEMORY_BOMBS
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +211,15 @@ def test_a_stage_without_a_configuration_says_so(editor_client, template):
         {"stage": factories.stage("production").pk, "template": template.pk, "preview": "1"},
     )
     assert response.context["form"].errors["stage"] == ["No configuration covers Production yet."]
+
+
+def test_a_memory_bomb_saved_before_the_limits_is_neither_previewed_nor_sent(editor_client, sink):
+    bomb = EmailTemplate.objects.create(
+        key="bomb", name="Bomb", subject="Hi", text_body=MEMORY_BOMBS["str.format"]
+    )
+    response = _post(editor_client, _qa_config(sink.port), bomb, send="1")
+    assert response.context["form"].errors["sample_data"] == [
+        "Text body: Rendering needed too much memory."
+    ]
+    assert sink.handler.received == []
+    assert not TestSend.objects.exists()
