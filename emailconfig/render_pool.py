@@ -166,8 +166,9 @@ class RenderPool:
             return [p.pid for p in (*self._free, *self._busy)]
 
     def _take(self) -> RenderProcess:
-        with self._lock:
-            process = self._free.pop()
+        with self._lock:  # one that has started, rather than a replacement still starting
+            process = next((p for p in self._free if p.started), self._free[0])
+            self._free.remove(process)
             self._busy.add(process)
         if process.alive():
             return process
