@@ -121,27 +121,28 @@ def setup_data() -> tuple[str, dict[str, int]]:
 
 
 def start_portal(port: int, workers: int, **env: str) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "portal.wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(workers),
-            "-k",
-            "gthread",
-            "--threads",
-            "2",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stderr=PORTAL_LOG.open("a"),  # the bombs' 400s are logged: kept out of the table
-    )
+    with PORTAL_LOG.open("a") as log:  # the bombs' 400s are logged: kept out of the table
+        process = subprocess.Popen(
+            [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "portal.wsgi:application",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                str(workers),
+                "-k",
+                "gthread",
+                "--threads",
+                "2",
+                "--keep-alive",
+                "30",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stderr=log,
+        )
     for _ in range(200):
         try:
             http.client.HTTPConnection("127.0.0.1", port, timeout=1).request(
