@@ -196,6 +196,7 @@ class RenderPool:
     def forget(self) -> None:
         for process in (*self._free, *self._busy):
             process.forget()
+        self._free, self._busy = [], set()
 
 
 _pool: RenderPool | None = None
