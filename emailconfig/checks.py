@@ -67,6 +67,26 @@ def check_retention(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     return []
 
 
+@checks.register()
+def check_render_limits(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    wrong = []
+    if settings.STAGEMAIL_RENDER_PROCESSES < 0:
+        wrong.append("STAGEMAIL_RENDER_PROCESSES is negative")
+    if settings.STAGEMAIL_RENDER_MEMORY_MB < 16:
+        wrong.append("STAGEMAIL_RENDER_MEMORY_MB is under 16")
+    if not settings.STAGEMAIL_RENDER_SECONDS > 0:
+        wrong.append("STAGEMAIL_RENDER_SECONDS is not above 0")
+    if wrong:
+        return [
+            checks.Error(
+                f"{'; '.join(wrong)}.",
+                hint="Unset them for the defaults; see README, Template limits.",
+                id="emailconfig.E006",
+            )
+        ]
+    return []
+
+
 def fail_on_startup_errors() -> None:
     """Run the checks at server start (WSGI/ASGI do not) and refuse to serve on errors."""
     errors = [m for m in checks.run_checks() if m.is_serious() and not m.is_silenced()]

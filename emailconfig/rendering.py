@@ -1,10 +1,12 @@
-"""Sandboxed, bounded Jinja2 for templates that admins write.
+"""Sandboxed, bounded Jinja2 for templates that admins write: the checks.
 
-Limits: source size, output size and render time. Time is enforced where a
-template can spin without producing output: every `range()` step checks the
-deadline, and so does every chunk of output. Sequence repetition and powers
-are size-checked before they run, and the sandbox (immutable) blocks access
-to internals and mutation of the data it is given.
+This module runs inside the render processes (emailconfig/render_pool.py), which the
+operating system bounds in memory and CPU; the checks here are the first line. They
+limit source size, output size and render time. Time is enforced where a template can
+spin without producing output: every `range()` step checks the deadline, and so does
+every chunk of output. Sequence repetition and powers are size-checked before they run,
+and the sandbox (immutable) blocks access to internals and mutation of the data it is
+given. One deadline covers every part of a request.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import operator
 import re
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -35,12 +37,18 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 MAX_SOURCE = 100_000  # characters per template part
 MAX_OUTPUT = 1_000_000  # characters per rendered part
 MAX_RANGE = 100_000
-MAX_SECONDS = 2.0
 MAX_POWER = 1_000
 MAX_WIDTH = 10_000  # format widths, |center, |indent
 MAX_INT_BITS = 100_000
 
 _deadline: ContextVar[float] = ContextVar("render_deadline", default=float("inf"))
+
+
+TOO_MUCH_MEMORY = "Rendering needed too much memory."
+
+
+def too_long(seconds: float) -> str:
+    return f"Rendering took longer than {seconds:g} seconds."
 
 
 class RenderError(Exception):
@@ -50,6 +58,9 @@ class RenderError(Exception):
         super().__init__(f"Line {line}: {message}" if line else message)
         self.message = message
         self.line = line
+
+    def __reduce__(self) -> tuple[Any, ...]:  # it crosses the pipe from a render process
+        return type(self), (self.message, self.line)
 
 
 class _TimeLimitExceeded(Exception):
@@ -237,6 +248,8 @@ def compile_part(source: str, *, html: bool) -> CompiledPart:
         raise RenderError(exc.message or "syntax error", exc.lineno) from None
     except RecursionError:
         raise RenderError("The template is nested too deeply.") from None
+    except MemoryError:
+        raise RenderError(TOO_MUCH_MEMORY) from None
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -247,10 +260,8 @@ def _template_line(exc: BaseException) -> int | None:
     return lines[-1] if lines else None
 
 
-def render_part(source: str, context: dict[str, Any], *, html: bool) -> str:
-    """Render one part (subject, text or HTML) within the limits, or raise RenderError."""
-    compiled = compile_part(source, html=html)
-    token = _deadline.set(time.monotonic() + MAX_SECONDS)
+def _render(compiled: CompiledPart, context: dict[str, Any], seconds: float) -> str:
+    """Render one compiled part before the deadline in force, or raise RenderError."""
     chunks: list[str] = []
     size = 0
     try:
@@ -261,7 +272,7 @@ def render_part(source: str, context: dict[str, Any], *, html: bool) -> str:
             _check_deadline()
             chunks.append(chunk)
     except _TimeLimitExceeded:
-        raise RenderError(f"Rendering took longer than {MAX_SECONDS:g} seconds.") from None
+        raise RenderError(too_long(seconds)) from None
     except SecurityError as exc:
         raise RenderError(f"Not allowed in a template: {exc}", _template_line(exc)) from None
     except UndefinedError as exc:
@@ -269,12 +280,44 @@ def render_part(source: str, context: dict[str, Any], *, html: bool) -> str:
     except TemplateError as exc:
         raise RenderError(str(exc), _template_line(exc)) from None
     except MemoryError:
-        raise RenderError("Rendering needed too much memory.") from None
+        raise RenderError(TOO_MUCH_MEMORY) from None
     except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
         raise RenderError(f"{type(exc).__name__}: {exc}", _template_line(exc)) from None
+    return "".join(chunks)
+
+
+@dataclass(frozen=True)
+class PartOutcome:
+    """One part's text, or its error; `compiled` is False when the source itself is wrong."""
+
+    text: str = ""
+    error: RenderError | None = None
+    compiled: bool = True
+
+
+def render_parts(
+    parts: Sequence[tuple[str, bool]], context: dict[str, Any] | None, *, seconds: float
+) -> list[PartOutcome]:
+    """Compile each (source, is_html) part and, given a context, render them all within
+    one deadline of `seconds`. Every part gets its outcome, so a form can mark each."""
+    outcomes = []
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        for source, html in parts:
+            try:
+                compiled = compile_part(source, html=html)
+            except RenderError as exc:
+                outcomes.append(PartOutcome(error=exc, compiled=False))
+                continue
+            try:
+                text = _render(compiled, context, seconds) if context is not None else ""
+            except RenderError as exc:
+                outcomes.append(PartOutcome(error=exc))
+                continue
+            outcomes.append(PartOutcome(text=text))
     finally:
         _deadline.reset(token)
-    return "".join(chunks)
+    return outcomes
 
 
 @dataclass(frozen=True)
@@ -282,21 +325,6 @@ class Rendered:
     subject: str
     text: str
     html: str
-
-
-def render_template(subject: str, text: str, html: str, context: dict[str, Any]) -> Rendered:
-    """Render all three parts; errors name the part ("HTML body, line 3: …")."""
-    parts = {}
-    for label, source, is_html in (
-        ("Subject", subject, False),
-        ("Text body", text, False),
-        ("HTML body", html, True),
-    ):
-        try:
-            parts[label] = render_part(source, context, html=is_html) if source else ""
-        except RenderError as exc:
-            raise PartError(label, exc) from None
-    return Rendered(parts["Subject"].strip(), parts["Text body"], parts["HTML body"])
 
 
 class PartError(RenderError):
@@ -308,3 +336,6 @@ class PartError(RenderError):
         super().__init__(f"{where}: {error.message}")
         self.message = error.message
         self.line = error.line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.part, RenderError(self.message, self.line))

@@ -90,6 +90,12 @@ STAGEMAIL_SENDGRID_HOSTS = [
     host.strip().lower().rstrip(".") for host in env.list("STAGEMAIL_SENDGRID_HOSTS", default=[])
 ]
 STAGEMAIL_CONNECTION_TESTS_PER_MINUTE = env.int("STAGEMAIL_CONNECTION_TESTS_PER_MINUTE", default=10)
+# Templates render in child processes bounded by the OS (see README, "Template limits"):
+# how many per portal process (0: in the portal process itself, for measurements only),
+# the memory each may use on top of its own, and the time for all parts of one request.
+STAGEMAIL_RENDER_PROCESSES = env.int("STAGEMAIL_RENDER_PROCESSES", default=2)
+STAGEMAIL_RENDER_MEMORY_MB = env.int("STAGEMAIL_RENDER_MEMORY_MB", default=128)
+STAGEMAIL_RENDER_SECONDS = env.float("STAGEMAIL_RENDER_SECONDS", default=2.0)
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 

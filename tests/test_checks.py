@@ -40,3 +40,21 @@ def test_a_negative_retention_is_an_error(settings):
     assert message.id == "emailconfig.E004"
     settings.STAGEMAIL_RETENTION_DAYS = 0
     assert check_retention() == []
+
+
+def test_render_limits_that_cannot_work_are_an_error_naming_each(settings):
+    from emailconfig.checks import check_render_limits
+
+    settings.STAGEMAIL_RENDER_MEMORY_MB = 4
+    settings.STAGEMAIL_RENDER_SECONDS = 0
+    [message] = check_render_limits()
+    assert message.id == "emailconfig.E006"
+    assert message.msg == (
+        "STAGEMAIL_RENDER_MEMORY_MB is under 16; STAGEMAIL_RENDER_SECONDS is not above 0."
+    )
+
+
+def test_the_default_render_limits_pass():
+    from emailconfig.checks import check_render_limits
+
+    assert check_render_limits() == []

@@ -10,7 +10,8 @@ from django.core.exceptions import ValidationError
 
 from emailconfig.delivery import Address
 from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
-from emailconfig.rendering import RenderError, compile_part, render_part
+from emailconfig.render_pool import render
+from emailconfig.rendering import RenderError
 from emailconfig.validators import address_error, wire_address
 
 MAX_SAMPLE_DATA = 64_000
@@ -76,20 +77,23 @@ class EmailTemplateForm(forms.ModelForm):
         data = super().clean()
         if not data.get("text_body") and not data.get("html_body"):
             self.add_error("text_body", "Write a text body, an HTML body, or both.")
-        for name, is_html in PARTS.items():
-            source = data.get(name)
-            if not source or name in self.errors:
-                continue
-            try:
-                compile_part(source, html=is_html)
-            except RenderError as exc:
-                self.add_error(name, str(exc))
-                continue
-            if "sample_data" in data and "sample_data" not in self.errors:
-                try:
-                    render_part(source, data["sample_data"], html=is_html)
-                except RenderError as exc:
-                    self.add_error(name, f"With the sample data: {exc}")
+        names = [name for name in PARTS if data.get(name) and name not in self.errors]
+        sample = "sample_data" in data and "sample_data" not in self.errors
+        if not names:
+            return data
+        try:  # compiled, and rendered with the sample data, in one bounded render
+            outcomes = render(
+                [(data[name], PARTS[name]) for name in names],
+                data["sample_data"] if sample else None,
+            )
+        except RenderError as exc:
+            self.add_error(None, f"With the sample data: {exc}" if sample else str(exc))
+            return data
+        for name, outcome in zip(names, outcomes, strict=True):
+            if outcome.error and not outcome.compiled:
+                self.add_error(name, str(outcome.error))
+            elif outcome.error:
+                self.add_error(name, f"With the sample data: {outcome.error}")
         return data
 
 

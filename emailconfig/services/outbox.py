@@ -38,7 +38,8 @@ from emailconfig.models import (
     MessageStatus,
     RateWindow,
 )
-from emailconfig.rendering import RenderError, render_template
+from emailconfig.render_pool import render_template
+from emailconfig.rendering import RenderError
 
 
 class ApiError(Exception):

@@ -34,7 +34,8 @@ from emailconfig.models import (
     Outcome,
     TestSend,
 )
-from emailconfig.rendering import RenderError, render_template
+from emailconfig.render_pool import render_template
+from emailconfig.rendering import RenderError
 
 TEST_SENDS_PER_HOUR = 20
 SEAL_SALT = "emailconfig.preview"

@@ -15,6 +15,7 @@ from emailconfig.models import EmailTemplate, Message, MessageStatus
 from emailconfig.services import tokens
 from tests import factories
 from tests.api.conftest import ApiClient, message_body
+from tests.template_bombs import MEMORY_BOMBS
 
 pytestmark = pytest.mark.django_db
 
@@ -88,6 +89,17 @@ def test_a_template_is_rendered_with_the_context(api):
         "Hi Ada\n",
         "reset",
     )
+
+
+@pytest.mark.parametrize("bomb", MEMORY_BOMBS.values(), ids=MEMORY_BOMBS.keys())
+def test_a_template_that_is_a_memory_bomb_is_refused(api, bomb):
+    EmailTemplate.objects.create(key="bomb", name="Bomb", subject="Hi", text_body=bomb)
+    response = api.post(URL, {"to": ["ada@example.com"], "template": "bomb", "context": {}})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "context": ["Text body: Rendering needed too much memory."]
+    }
+    assert not Message.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from emailconfig.services.previews import TEST_SENDS_PER_HOUR
 from emailconfig.views.framed import SHOWN_MAIL_POLICY
 from tests import factories
 from tests.servers import free_port, smtp_server
+from tests.template_bombs import MEMORY_BOMBS
 
 pytestmark = pytest.mark.django_db
 
@@ -235,3 +236,15 @@ def test_a_typed_address_beyond_rfc_5321_is_refused_saying_which_limit(
     [error] = response.context["form"].errors["send_to"]
     assert too_long in error and "at most 64" in error
     assert sink.handler.received == []
+
+
+def test_a_memory_bomb_saved_before_the_limits_is_neither_previewed_nor_sent(editor_client, sink):
+    bomb = EmailTemplate.objects.create(
+        key="bomb", name="Bomb", subject="Hi", text_body=MEMORY_BOMBS["str.format"]
+    )
+    response = _post(editor_client, _qa_config(sink.port), bomb, send="1")
+    assert response.context["form"].errors["sample_data"] == [
+        "Text body: Rendering needed too much memory."
+    ]
+    assert sink.handler.received == []
+    assert not TestSend.objects.exists()

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from emailconfig.models import EmailTemplate
+from tests.template_bombs import CPU_BOMB, MEMORY_BOMBS
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +81,23 @@ def test_absurd_sample_data_is_a_field_error_not_a_crash(editor_client, sample):
     response = editor_client.post(reverse("emailconfig:template_create"), _data(sample_data=sample))
     assert response.status_code == 200
     assert response.context["form"].errors["sample_data"]
+
+
+@pytest.mark.parametrize("bomb", MEMORY_BOMBS.values(), ids=MEMORY_BOMBS.keys())
+def test_a_memory_bomb_cannot_be_saved(editor_client, bomb):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"), _data(sample_data="{}", text_body=bomb)
+    )
+    assert response.context["form"].errors["text_body"] == [
+        "With the sample data: Rendering needed too much memory."
+    ]
+    assert not EmailTemplate.objects.exists()
+
+
+def test_a_template_that_outlasts_the_time_limit_is_refused_as_a_whole(editor_client):
+    response = editor_client.post(
+        reverse("emailconfig:template_create"), _data(sample_data="{}", text_body=CPU_BOMB)
+    )
+    assert response.context["form"].non_field_errors() == [
+        "With the sample data: Rendering took longer than 2 seconds."
+    ]
