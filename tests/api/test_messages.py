@@ -95,7 +95,8 @@ def test_a_template_is_rendered_with_the_context(api):
 def test_a_template_that_is_a_memory_bomb_is_refused(api, bomb):
     EmailTemplate.objects.create(key="bomb", name="Bomb", subject="Hi", text_body=bomb)
     response = api.post(URL, {"to": ["ada@example.com"], "template": "bomb", "context": {}})
-    assert response.status_code == 400
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "template_error"
     assert response.json()["error"]["fields"] == {
         "context": ["Text body: Rendering needed too much memory."]
     }
