@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -57,6 +58,7 @@ def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse
 PATHS = "POST /api/v1/messages and GET /api/v1/messages/{id}"
 
 
+@csrf_exempt  # like every API view: a POST to a wrong path gets the 404, not the CSRF page
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any other path under /api/v1/: the API's own 404, never the portal's HTML page."""
     error = outbox.ApiError(404, "not_found", f"No such API path; the API has {PATHS}.")

@@ -20,7 +20,7 @@ def test_a_method_the_messages_path_does_not_take_is_answered_405_in_json(db, me
     "path", ["/api/v1/", "/api/v1/nothing", "/api/v1/nothing/", "/api/v1/messages/", "/api/v1/docs"]
 )
 def test_an_unknown_api_path_is_answered_404_in_json(db, path):
-    response = Client().post(path, "{}", content_type="application/json")
+    response = Client(enforce_csrf_checks=True).post(path, "{}", content_type="application/json")
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json; charset=utf-8"
