@@ -19,8 +19,8 @@ needs from the settings differs:
             directly in the database (connection test, delivery by the worker). A target
             counts as reached when a loopback listener accepted a connection, or when the
             answer is not the policy's refusal (so the portal tried to connect).
-  ports     private hosts on, only the listener ports' neighbours refused: ports outside
-            STAGEMAIL_ALLOWED_SMTP_PORTS on an allowed host, SendGrid at other hosts.
+  ports     private hosts on, so loopback is an allowed host: ports outside
+            STAGEMAIL_ALLOWED_SMTP_PORTS there, and SendGrid at other hosts.
   limit     the default STAGEMAIL_CONNECTION_TESTS_PER_MINUTE: 15 tests in a row.
   api       malformed requests, then the same while the database refuses connections.
 Duplicates after dropped database connections are measured by `make test-faults`
