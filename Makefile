@@ -6,7 +6,7 @@ REQUIRED_PYTHON := 3.13
 HOST ?= 127.0.0.1:8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-faults bench lint format install install-run check-python clean screenshots chromium npm smtp-sink
+.PHONY: run test test-faults bench attacks lint format install install-run check-python clean screenshots chromium npm smtp-sink
 
 run: install-run .env
 	$(PY) manage.py migrate --noinput
@@ -27,6 +27,11 @@ test-faults: install
 # Throughput against a local SMTP sink and PostgreSQL; prints rates and ratios.
 bench: install smtp-sink
 	$(PY) bench/throughput.py $(N)
+
+# The issue-10 attacks against gunicorn and PostgreSQL: secrets leaked, outbound targets
+# reached outside the policy, API answers that were not JSON (needs PostgreSQL).
+attacks: install
+	$(PY) bench/attacks.py
 
 # Browser tests drive Debian's chromium; the benchmark prefers Postfix's smtp-sink.
 chromium:

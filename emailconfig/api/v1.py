@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -53,6 +55,36 @@ def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+PATHS = "POST /api/v1/messages and GET /api/v1/messages/{id}"
+
+
+@csrf_exempt  # like every API view: a POST to a wrong path gets the 404, not the CSRF page
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any other path under /api/v1/: the API's own 404, never the portal's HTML page."""
+    error = outbox.ApiError(404, "not_found", f"No such API path; the API has {PATHS}.")
+    return error_response(request, error)
+
+
+def answers_in_json(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Wrap one of the API's URL views so that a method it does not take, or its 404 (the
+    root, where the docs would be), is answered in JSON."""
+
+    def answered(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            response = view(request, *args, **kwargs)
+        except Http404:
+            return not_found(request)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            message = f"{request.method} is not allowed here; use {allowed} ({PATHS})."
+            error = outbox.ApiError(405, "method_not_allowed", message, headers={"Allow": allowed})
+            return error_response(request, error)
+        return response
+
+    answered.csrf_exempt = True  # type: ignore[attr-defined]  (bearer tokens, no cookies)
+    return answered
 
 
 @api.exception_handler(outbox.ApiError)
