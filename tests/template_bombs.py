@@ -3,6 +3,14 @@ sees: the render process's memory limit stops them. The eight of issue 10, each 
 form the old code accepted (a short output, |length) after growing the portal process by
 half a gigabyte or more."""
 
+from django.conf import settings
+
+from emailconfig.rendering import TOO_MUCH_MEMORY, too_long
+
+# Either limit refuses a bomb: on a loaded machine the few tenths of a CPU-second a bomb
+# takes to reach the memory limit can outlast the render time instead.
+REFUSALS = (TOO_MUCH_MEMORY, too_long(settings.STAGEMAIL_RENDER_SECONDS))
+
 MEMORY_BOMBS = {
     "join with a huge separator": "{{ (('x'*600)|join('y'*1000000))|length }}",
     "str.format": "{{ ('{0}'*600).format('y'*1000000)|length }}",

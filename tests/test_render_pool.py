@@ -12,7 +12,7 @@ import pytest
 
 from emailconfig.render_pool import RenderPool, render_template
 from emailconfig.rendering import TOO_MUCH_MEMORY, PartError, RenderError
-from tests.template_bombs import CPU_BOMB, MEMORY_BOMBS
+from tests.template_bombs import CPU_BOMB, MEMORY_BOMBS, REFUSALS
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def _limits(pid: int) -> dict[str, str]:
 def test_a_memory_bomb_is_stopped_by_the_render_processs_memory_limit(bomb):
     with pytest.raises(PartError) as caught:
         render_template("Hello", bomb, "", {})
-    assert (caught.value.part, caught.value.message) == ("Text body", TOO_MUCH_MEMORY)
+    assert caught.value.part == "Text body"
+    assert caught.value.message in REFUSALS
 
 
 def test_each_render_process_runs_under_the_operating_systems_limits(pool):

@@ -15,7 +15,7 @@ from emailconfig.models import EmailTemplate, Message, MessageStatus
 from emailconfig.services import tokens
 from tests import factories
 from tests.api.conftest import ApiClient, message_body
-from tests.template_bombs import MEMORY_BOMBS
+from tests.template_bombs import MEMORY_BOMBS, REFUSALS
 
 pytestmark = pytest.mark.django_db
 
@@ -97,9 +97,8 @@ def test_a_template_that_is_a_memory_bomb_is_refused(api, bomb):
     response = api.post(URL, {"to": ["ada@example.com"], "template": "bomb", "context": {}})
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "template_error"
-    assert response.json()["error"]["fields"] == {
-        "context": ["Text body: Rendering needed too much memory."]
-    }
+    [error] = response.json()["error"]["fields"]["context"]
+    assert error.removeprefix("Text body: ") in REFUSALS
     assert not Message.objects.exists()
 
 

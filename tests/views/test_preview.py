@@ -11,7 +11,7 @@ from emailconfig.services.previews import TEST_SENDS_PER_HOUR
 from emailconfig.views.framed import SHOWN_MAIL_POLICY
 from tests import factories
 from tests.servers import free_port, smtp_server
-from tests.template_bombs import MEMORY_BOMBS
+from tests.template_bombs import MEMORY_BOMBS, REFUSALS
 
 pytestmark = pytest.mark.django_db
 
@@ -243,8 +243,7 @@ def test_a_memory_bomb_saved_before_the_limits_is_neither_previewed_nor_sent(edi
         key="bomb", name="Bomb", subject="Hi", text_body=MEMORY_BOMBS["str.format"]
     )
     response = _post(editor_client, _qa_config(sink.port), bomb, send="1")
-    assert response.context["form"].errors["sample_data"] == [
-        "Text body: Rendering needed too much memory."
-    ]
+    [error] = response.context["form"].errors["sample_data"]
+    assert error.removeprefix("Text body: ") in REFUSALS
     assert sink.handler.received == []
     assert not TestSend.objects.exists()

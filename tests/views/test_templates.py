@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from emailconfig.models import EmailTemplate
-from tests.template_bombs import CPU_BOMB, MEMORY_BOMBS
+from tests.template_bombs import CPU_BOMB, MEMORY_BOMBS, REFUSALS
 
 pytestmark = pytest.mark.django_db
 
@@ -88,9 +88,8 @@ def test_a_memory_bomb_cannot_be_saved(editor_client, bomb):
     response = editor_client.post(
         reverse("emailconfig:template_create"), _data(sample_data="{}", text_body=bomb)
     )
-    assert response.context["form"].errors["text_body"] == [
-        "With the sample data: Rendering needed too much memory."
-    ]
+    [error] = response.context["form"].errors["text_body"]
+    assert error.removeprefix("With the sample data: ") in REFUSALS
     assert not EmailTemplate.objects.exists()
 
 
