@@ -73,6 +73,8 @@ class AuditEntry(models.Model):
                 ]
             elif key == "steps":
                 lines += [f"{s['name']}: {'ok' if s['ok'] else s['answer']}" for s in value]
+            elif isinstance(value, bool):
+                lines.append(f"{key.replace('_', ' ').capitalize()}: {'yes' if value else 'no'}")
             elif value is not None:
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 lines.append(f"{key.replace('_', ' ').capitalize()}: {text}")
