@@ -166,9 +166,12 @@ class AppliedConfigurationAdmin(admin.ModelAdmin):
     list_select_related = ["app", "stage", "version", "applied_by"]
     fields = ["app", "stage", "version"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["app", "stage"] if obj else []  # another app or stage is another row
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.applied_by = request.user
-        super().save_model(request, obj, form, change)
+        applied = services.apply_version(obj.app, obj.stage, obj.version, by=Actor.of(request))
+        obj.pk = applied.pk
 
 
 @admin.register(EmailTemplate)

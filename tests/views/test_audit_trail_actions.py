@@ -9,7 +9,14 @@ from django.test import Client
 from django.urls import reverse
 
 from emailconfig.delivery import Address
-from emailconfig.models import AuditAction, AuditEntry, EmailConfiguration, EmailTemplate, Message
+from emailconfig.models import (
+    AppliedConfiguration,
+    AuditAction,
+    AuditEntry,
+    EmailConfiguration,
+    EmailTemplate,
+    Message,
+)
 from emailconfig.roles import EDITORS, VIEWERS
 from emailconfig.services import outbox, tokens
 from tests import factories
@@ -346,3 +353,51 @@ def test_key_rotation_is_recorded_as_the_command_with_no_address():
         None,
     )
     assert entry.details["re_encrypted"]["emailconfig.EmailConfiguration.smtp_password"] == 1
+
+
+# The same actions through the Django admin -------------------------------------------
+
+
+def test_applying_in_the_admin_is_recorded_then_re_applied(admin_client):
+    config = factories.configuration("qa", name="QA mail")
+    app = factories.app("Billing")
+    qa = factories.stage("qa")
+    mark = _newest()
+    admin_client.post(
+        reverse("admin:emailconfig_appliedconfiguration_add"),
+        {"app": app.pk, "stage": qa.pk, "version": config.latest_version().pk},
+        REMOTE_ADDR=ADDRESS,
+    )
+    entry = the_entry(mark, AuditAction.APPLIED, actor="admin")
+    assert (entry.target, entry.stage) == ("Billing", "QA")
+    applied = AppliedConfiguration.objects.get()
+    assert applied.applied_by.username == "admin"
+
+    v2 = factories.edit(config, smtp_port=2525)
+    mark = _newest()
+    admin_client.post(
+        reverse("admin:emailconfig_appliedconfiguration_change", args=[applied.pk]),
+        {"version": v2.pk},
+        REMOTE_ADDR=ADDRESS,
+    )
+    assert the_entry(mark, AuditAction.REAPPLIED, actor="admin").details["version"] == "QA mail v2"
+    assert AppliedConfiguration.objects.get().version == v2
+
+
+def test_editing_a_template_in_the_admin_is_recorded(admin_client):
+    template = factories.welcome_template()
+    mark = _newest()
+    admin_client.post(
+        reverse("admin:emailconfig_emailtemplate_change", args=[template.pk]),
+        {
+            "key": "welcome",
+            "name": "Welcome",
+            "subject": "Hi, {{ name }}",
+            "text_body": template.text_body,
+            "html_body": template.html_body,
+            "sample_data": '{"name": "Ada"}',
+        },
+        REMOTE_ADDR=ADDRESS,
+    )
+    entry = the_entry(mark, AuditAction.TEMPLATE_EDITED, actor="admin")
+    assert entry.details == {"changes": [{"field": "Subject"}]}
