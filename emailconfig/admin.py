@@ -14,7 +14,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from emailconfig import roles
 from emailconfig.audit import Actor
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
@@ -32,6 +31,7 @@ from emailconfig.models import (
     TestSend,
 )
 from emailconfig.services import configurations as services
+from emailconfig.services import roles
 from emailconfig.services import stages as stage_services
 from emailconfig.services import templates as template_services
 

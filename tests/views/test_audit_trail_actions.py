@@ -264,6 +264,13 @@ def test_granting_and_removing_a_role_are_recorded(admin_client, viewer):
     assert (entry.target, entry.details) == ("viewer", {"role": VIEWERS})
 
 
+def test_making_a_user_superuser_is_recorded_as_a_role(admin_client, viewer):
+    mark = _newest()
+    _user_change(admin_client, viewer, is_superuser="on")
+    entry = the_entry(mark, AuditAction.ROLE_GRANTED, actor="admin")
+    assert (entry.target, entry.details) == ("viewer", {"role": "superuser"})
+
+
 def test_saving_a_user_without_changing_roles_writes_nothing(admin_client, viewer):
     mark = _newest()
     _user_change(admin_client, viewer, first_name="Vera")
