@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
+from emailconfig import sign_ins
 from emailconfig.delivery import Address
 from emailconfig.models import (
     AppliedConfiguration,
@@ -408,3 +409,10 @@ def test_editing_a_template_in_the_admin_is_recorded(admin_client):
     )
     entry = the_entry(mark, AuditAction.TEMPLATE_EDITED, actor="admin")
     assert entry.details == {"changes": [{"field": "Subject"}]}
+
+
+def test_a_lockout_is_recorded_by_the_handler_django_axes_signals(rf, mark):
+    """django-axes is not installed on this branch; its user_locked_out signal calls this."""
+    request = rf.post(reverse("login"), REMOTE_ADDR=ADDRESS)
+    sign_ins.locked_out("axes", request=request, username="editor", ip_address=ADDRESS)
+    assert the_entry(mark, AuditAction.SIGN_IN_LOCKED_OUT, actor="").target == "editor"
