@@ -6,12 +6,15 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from emailconfig.audit import Actor
 from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.fields import AddressField
@@ -28,6 +31,9 @@ from emailconfig.models import (
     TestSend,
 )
 from emailconfig.services import configurations as services
+from emailconfig.services import roles
+from emailconfig.services import stages as stage_services
+from emailconfig.services import templates as template_services
 
 SECRET_FIELDS = tuple(
     f.name for f in ConfigurationVersion._meta.fields if isinstance(f, EncryptedSecretField)
@@ -43,6 +49,9 @@ class StageAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "order", "is_production"]
     list_editable = ["order"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        stage_services.save(form, by=Actor.of(request))
 
 
 class AdminTestRecipientFormSet(forms.BaseInlineFormSet):
@@ -101,7 +110,7 @@ class EmailConfigurationAdmin(admin.ModelAdmin):
             form.instance,
             stages=form.cleaned_data["stages"],
             test_recipients=recipients,
-            author=request.user,
+            author=Actor.of(request),
         )
         for formset in formsets:  # read by the admin's change message
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
@@ -157,9 +166,12 @@ class AppliedConfigurationAdmin(admin.ModelAdmin):
     list_select_related = ["app", "stage", "version", "applied_by"]
     fields = ["app", "stage", "version"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["app", "stage"] if obj else []  # another app or stage is another row
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.applied_by = request.user
-        super().save_model(request, obj, form, change)
+        applied = services.apply_version(obj.app, obj.stage, obj.version, by=Actor.of(request))
+        obj.pk = applied.pk
 
 
 @admin.register(EmailTemplate)
@@ -169,8 +181,7 @@ class EmailTemplateAdmin(admin.ModelAdmin):
     form = EmailTemplateForm
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
+        template_services.save(form, by=Actor.of(request))
 
 
 @admin.register(TestSend)
@@ -183,3 +194,27 @@ class TestSendAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class AuditedUserAdmin(UserAdmin):
+    """Django's user admin; granting or removing a role writes the audit trail."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The roles as stored before this save (groups are saved later, in save_related),
+        # kept on the form: this admin object serves every request at once.
+        stored = get_user_model().objects.filter(pk=obj.pk).first() if change else None
+        form.roles_before = roles.held_by(stored) if stored else set()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        roles.record_changes(
+            form.instance,
+            before=form.roles_before,
+            after=roles.held_by(form.instance),
+            by=Actor.of(request),
+        )

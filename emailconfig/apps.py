@@ -13,3 +13,7 @@ class EmailConfigConfig(AppConfig):
         from emailconfig.roles import ensure_groups
 
         post_migrate.connect(ensure_groups, sender=self)
+
+        from emailconfig import sign_ins
+
+        sign_ins.connect()

@@ -56,15 +56,19 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 @checks.register()
 def check_retention(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    if settings.STAGEMAIL_RETENTION_DAYS < 0:
-        return [
-            checks.Error(
-                "STAGEMAIL_RETENTION_DAYS is negative.",
-                hint="Set the days finished messages are kept, or 0 to keep them forever.",
-                id="emailconfig.E004",
-            )
-        ]
-    return []
+    kept = {
+        "STAGEMAIL_RETENTION_DAYS": "finished messages",
+        "STAGEMAIL_AUDIT_RETENTION_DAYS": "audit entries",
+    }
+    return [
+        checks.Error(
+            f"{name} is negative.",
+            hint=f"Set the days {what} are kept, or 0 to keep them forever.",
+            id="emailconfig.E004",
+        )
+        for name, what in kept.items()
+        if getattr(settings, name) < 0
+    ]
 
 
 @checks.register()

@@ -8,6 +8,7 @@ from django.apps import apps as global_apps
 
 VIEWERS = "Stagemail viewers"
 EDITORS = "Stagemail editors"
+SUPERUSER = "superuser"  # not a group, but the role that can do everything
 
 
 def ensure_groups(*, apps: Any = global_apps, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@ from django.urls import path
 
 from emailconfig.views import (
     apps,
+    audit,
     configurations,
     home,
     outbox,
@@ -93,6 +94,8 @@ urlpatterns = [
         name="sink_attachment",
     ),
     path("sink/<int:pk>/delete/", sink.sink_delete, name="sink_delete"),
+    path("audit/", audit.audit_list, name="audit"),
+    path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("stages/", stages.stage_list, name="stage_list"),
     path("stages/new/", stages.stage_create, name="stage_create"),
     path("stages/<slug:slug>/edit/", stages.stage_edit, name="stage_edit"),

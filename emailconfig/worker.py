@@ -38,7 +38,7 @@ from emailconfig.composer import WireMessage
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import DeliveryResult, Engine, MessageError, engine_for
 from emailconfig.models import PENDING_STATUSES, DeliveryAttempt, Message, MessageStatus, Outcome
-from emailconfig.services import retention
+from emailconfig.services import audit_retention, retention
 
 log = logging.getLogger("stagemail.worker")
 
@@ -163,6 +163,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self._engines: dict[int, tuple[Engine, float]] = {}
         self._next_purge = 0.0  # time.monotonic() of the next look for expired messages
+        self._next_audit_purge = 0.0  # and for expired audit entries
         self.stop = Event()  # run()'s; once set, unwritten results are tried for a while only
 
     # The loop -----------------------------------------------------------------
@@ -176,6 +177,7 @@ class Worker:
                 try:
                     claimed = self.run_once()
                     self._purge_when_due()
+                    self._purge_audit_when_due()
                     if until_done and not claimed and not _pending():
                         break
                 except Error:
@@ -225,6 +227,14 @@ class Worker:
             return
         if retention.purge_batch(days) < retention.BATCH:
             self._next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+
+    def _purge_audit_when_due(self) -> None:
+        """Remove audit entries older than STAGEMAIL_AUDIT_RETENTION_DAYS, once an hour."""
+        days = settings.STAGEMAIL_AUDIT_RETENTION_DAYS
+        if days <= 0 or time.monotonic() < self._next_audit_purge:
+            return
+        audit_retention.purge(days)
+        self._next_audit_purge = time.monotonic() + PURGE_EVERY_SECONDS
 
     def close(self) -> None:
         for engine, _ in self._engines.values():

@@ -80,6 +80,8 @@ STAGEMAIL_MAX_ATTACHMENTS = env.int("STAGEMAIL_MAX_ATTACHMENTS", default=10)
 STAGEMAIL_MAX_MESSAGE_BYTES = env.int("STAGEMAIL_MAX_MESSAGE_BYTES", default=10 * 1024 * 1024)
 # Days finished messages are kept (the workers remove older ones); 0 keeps them forever.
 STAGEMAIL_RETENTION_DAYS = env.int("STAGEMAIL_RETENTION_DAYS", default=0)
+# Days audit entries are kept (the workers remove older ones); 0 keeps them forever.
+STAGEMAIL_AUDIT_RETENTION_DAYS = env.int("STAGEMAIL_AUDIT_RETENTION_DAYS", default=0)
 # The local development sink's pages (what `make run`'s SMTP sink received); on with DEBUG.
 STAGEMAIL_LOCAL_SINK = env_bool("STAGEMAIL_LOCAL_SINK", default=DEBUG)
 # Where delivery may connect (emailconfig/outbound.py). See README, "Outbound connections".

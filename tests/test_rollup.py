@@ -75,7 +75,7 @@ def test_retrying_a_failed_message_takes_it_back_until_it_ends_again(credential,
     Worker().run_once()
     assert counts() == {("qa", today): (0, 1)}
 
-    assert outbox.retry(message)
+    assert outbox.retry(message, by=None)
     assert counts() == {("qa", today): (0, 0)}
     sink.handler.data_answer = "250 OK"
     Worker().run_once()
@@ -84,8 +84,8 @@ def test_retrying_a_failed_message_takes_it_back_until_it_ends_again(credential,
 
 def test_retrying_a_cancelled_message_leaves_the_counts_alone(credential):
     message = submit(credential)
-    assert outbox.cancel(message)
-    assert outbox.retry(message)
+    assert outbox.cancel(message, by=None)
+    assert outbox.retry(message, by=None)
     assert counts() == {}
 
 

@@ -356,14 +356,14 @@ def test_a_message_sendgrid_cannot_read_fails_at_once_and_alone():
 
 def test_cancel_stops_a_waiting_message_and_retry_queues_it_again(sink):
     [message] = submit(credential_for(sink.port))
-    assert outbox.cancel(message)
+    assert outbox.cancel(message, by=None)
     assert Worker().run_once() == 0
     assert refreshed(message).status == MessageStatus.CANCELLED
 
-    assert outbox.retry(message)
+    assert outbox.retry(message, by=None)
     Worker().run_once()
     assert refreshed(message).status == MessageStatus.SENT
-    assert not outbox.cancel(message)  # a sent message cannot be cancelled
+    assert not outbox.cancel(message, by=None)  # a sent message cannot be cancelled
 
 
 def test_the_backoff_grows_with_jitter_and_respects_retry_after(settings):

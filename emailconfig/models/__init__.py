@@ -1,6 +1,7 @@
 """All models of the app, one module per concern."""
 
 from emailconfig.models.activity import ConnectionTestWindow, DailyDeliveryCount
+from emailconfig.models.audit import AuditAction, AuditEntry
 from emailconfig.models.configurations import (
     App,
     AppliedConfiguration,
@@ -36,6 +37,8 @@ __all__ = [
     "App",
     "AppliedConfiguration",
     "AppliedQuerySet",
+    "AuditAction",
+    "AuditEntry",
     "ConfigurationVersion",
     "ConnectionTestWindow",
     "DailyDeliveryCount",

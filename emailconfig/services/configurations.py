@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
+from emailconfig import audit, versions
+from emailconfig.audit import Who
 from emailconfig.fields import Secret
 from emailconfig.models import (
     App,
     AppliedConfiguration,
+    AuditAction,
     ConfigurationVersion,
     DeliverySettings,
     EmailConfiguration,
@@ -21,8 +23,6 @@ from emailconfig.models import (
     StageCoverage,
     TestRecipient,
 )
-
-Author = AbstractBaseUser | None
 
 EMPTY_TEST_LIST = "A test list needs at least one test recipient."
 
@@ -81,7 +81,7 @@ def save_configuration(
     *,
     stages: Sequence[Stage],
     test_recipients: Sequence[dict[str, str]],
-    author: Author,
+    author: Who,
     based_on: int | None = None,
 ) -> ConfigurationVersion | None:
     """Save a configuration with its stages and test list; record a version if anything changed.
@@ -187,11 +187,13 @@ def _same_version(a: ConfigurationVersion, b: ConfigurationVersion) -> bool:
 
 
 def record_version(
-    configuration: EmailConfiguration, *, author: Author
+    configuration: EmailConfiguration, *, author: Who
 ) -> ConfigurationVersion | None:
     """Freeze the current state as the next version, unless nothing a version shows changed.
 
     A version describes the configuration as it is: name, stages, settings and test list.
+    The audit trail records it: the changes from the version before (secrets only as
+    "changed", as the history page shows them).
     """
     with transaction.atomic():
         EmailConfiguration.objects.select_for_update().filter(pk=configuration.pk).get()
@@ -204,22 +206,48 @@ def record_version(
         if latest is not None and _same_version(now, latest):
             return None
         now.number = latest.number + 1 if latest else 1
-        now.created_by = author
+        now.created_by = audit.actor(author).user
         now.save()
+        _audit_version(author, latest, now)
         return now
+
+
+def _audit_version(
+    author: Who, previous: ConfigurationVersion | None, version: ConfigurationVersion
+) -> None:
+    details: dict[str, Any] = {"version": version.number}
+    if previous is not None:
+        details["changes"] = [
+            {"field": c.label, "old": c.old, "new": c.new} for c in versions.diff(previous, version)
+        ]
+    audit.record(
+        author,
+        AuditAction.CONFIGURATION_EDITED if previous else AuditAction.CONFIGURATION_CREATED,
+        version.configuration,
+        stage=", ".join(version.stage_names),
+        details=details,
+    )
 
 
 @transaction.atomic
 def apply_version(
-    app: App, stage: Stage, version: ConfigurationVersion, *, by: Author
+    app: App, stage: Stage, version: ConfigurationVersion, *, by: Who
 ) -> AppliedConfiguration:
     """Make `app` use `version` on `stage`; refused unless its configuration covers the stage."""
     StageCoverage.objects.select_for_update().filter(stage=stage).first()
     applied = AppliedConfiguration.objects.filter(app=app, stage=stage).first()
+    before = applied.version if applied else None
     if applied is None:
         applied = AppliedConfiguration(app=app, stage=stage)
     applied.version = version
-    applied.applied_by = by
+    applied.applied_by = audit.actor(by).user
     applied.clean()
     applied.save()
+    audit.record(
+        by,
+        AuditAction.REAPPLIED if before else AuditAction.APPLIED,
+        app,
+        stage=stage,
+        details={"version": str(version), "before": str(before) if before else None},
+    )
     return applied

@@ -10,9 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from emailconfig import audit
+from emailconfig.audit import Who
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import Step, engine_for
-from emailconfig.models import ConnectionTestWindow
+from emailconfig.models import AuditAction, ConnectionTestWindow, Engine
 
 _COUNT_IN_WINDOW = """
     INSERT INTO emailconfig_connectiontestwindow (user_id, window_start, count)
@@ -23,13 +25,28 @@ _COUNT_IN_WINDOW = """
 """
 
 
-def test_connection(delivery: DeliverySettings, *, user: Any) -> list[Step]:
+def test_connection(delivery: DeliverySettings, *, user: Who) -> list[Step]:
     """Run the connection test's steps, once the user's limit allows another test.
 
     Raises ValidationError (code "rate_limited") when it does not; nothing connects then.
+    The audit entry is written once the steps are done, with their outcome.
     """
-    _count(user)
-    return engine_for(delivery).check_connection()
+    _count(audit.actor(user).user)
+    steps = engine_for(delivery).check_connection()
+    audit.record(
+        user,
+        AuditAction.CONNECTION_TEST,
+        delivery.label,
+        details={
+            "engine": delivery.engine,
+            "host": delivery.smtp_host
+            if delivery.engine == Engine.SMTP
+            else delivery.sendgrid_endpoint,
+            "ok": all(step.ok for step in steps),
+            "steps": [{"name": s.name, "ok": s.ok, "answer": s.answer} for s in steps],
+        },
+    )
+    return steps
 
 
 @transaction.atomic

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.apps import apps
 from django.db import transaction
 
-from emailconfig import crypto
+from emailconfig import audit, crypto
+from emailconfig.audit import Who
 from emailconfig.fields import EncryptedSecretField, Secret
+from emailconfig.models import AuditAction
 
 
 def encrypted_fields() -> list[tuple[type, str]]:
@@ -20,7 +22,7 @@ def encrypted_fields() -> list[tuple[type, str]]:
 
 
 @transaction.atomic
-def rotate_all_secrets() -> dict[str, int]:
+def rotate_all_secrets(*, by: Who) -> dict[str, int]:
     """Rotate all secrets; any unreadable one aborts the whole rotation, changing nothing."""
     counts: dict[str, int] = {}
     for model, name in encrypted_fields():
@@ -30,4 +32,5 @@ def rotate_all_secrets() -> dict[str, int]:
             model._base_manager.filter(pk=pk).update(**{name: Secret(crypto.rotate(secret.token))})
             changed += 1
         counts[f"{model._meta.label}.{name}"] = changed
+    audit.record(by, AuditAction.KEYS_ROTATED, "Stored secrets", details={"re_encrypted": counts})
     return counts

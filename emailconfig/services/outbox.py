@@ -19,7 +19,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from emailconfig import rollup
+from emailconfig import audit, rollup
+from emailconfig.audit import Who
 from emailconfig.composer import (
     AttachmentData,
     ComposeError,
@@ -32,6 +33,7 @@ from emailconfig.models import (
     CANCELLABLE_STATUSES,
     RETRYABLE,
     ApiToken,
+    AuditAction,
     ConfigurationVersion,
     EmailTemplate,
     Message,
@@ -326,16 +328,32 @@ def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
 # Admin actions -----------------------------------------------------------------
 
 
-def cancel(message: Message) -> bool:
+@transaction.atomic
+def cancel(message: Message, *, by: Who) -> bool:
     """Cancel a message that is waiting; one being sent right now cannot be stopped."""
-    return bool(
-        Message.objects.filter(pk=message.pk, status__in=CANCELLABLE_STATUSES).update(
-            status=MessageStatus.CANCELLED, lease_token=F("lease_token") + 1
-        )
+    done = Message.objects.filter(pk=message.pk, status__in=CANCELLABLE_STATUSES).update(
+        status=MessageStatus.CANCELLED, lease_token=F("lease_token") + 1
+    )
+    if done:
+        _audit(by, AuditAction.MESSAGE_CANCELLED, message)
+    return bool(done)
+
+
+def _audit(by: Who, action: AuditAction, message: Message) -> None:
+    audit.record(
+        by,
+        action,
+        f"Message {message.pk}",
+        stage=message.stage,
+        details={
+            "message_id": message.message_id,
+            "subject": message.subject,
+            "app": str(message.app),
+        },
     )
 
 
-def retry(message: Message) -> bool:
+def retry(message: Message, *, by: Who) -> bool:
     """Queue a failed, cancelled or deferred message again now, with a fresh maximum age."""
     now = timezone.now()
     with transaction.atomic():
@@ -351,4 +369,6 @@ def retry(message: Message) -> bool:
         )
         if done and was_failed:  # no longer failed: the chart takes it back
             rollup.record([(message, MessageStatus.FAILED)], change=-1)
+        if done:
+            _audit(by, AuditAction.MESSAGE_RETRIED, message)
     return bool(done)

@@ -16,7 +16,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from emailconfig import mime
+from emailconfig import audit, mime
+from emailconfig.audit import Who
 from emailconfig.composer import (
     ORIGINAL_RECIPIENTS_HEADER,
     ComposeError,
@@ -28,6 +29,7 @@ from emailconfig.delivery import Address, DeliverySettings
 from emailconfig.engines import engine_for
 from emailconfig.engines.base import DeliveryResult
 from emailconfig.models import (
+    AuditAction,
     ConfigurationVersion,
     EmailConfiguration,
     EmailTemplate,
@@ -181,12 +183,13 @@ def check_rate_limit(user: Any) -> None:
         )
 
 
-def test_send(preview: Preview, *, user: Any, template: EmailTemplate | None) -> TestSend:
+def test_send(preview: Preview, *, user: Who, template: EmailTemplate | None) -> TestSend:
     """Send the previewed message through its configuration and record the outcome.
 
     The record is written before sending, under a lock on the user, so concurrent
     requests cannot slip past the hourly limit and every send is counted.
     """
+    by, user = user, audit.actor(user).user
     with transaction.atomic():
         get_user_model().objects.select_for_update().filter(pk=user.pk).first()
         check_rate_limit(user)
@@ -199,6 +202,17 @@ def test_send(preview: Preview, *, user: Any, template: EmailTemplate | None) ->
             recipients=list(preview.wire.recipients),
             outcome=Outcome.TEMPORARY,
             server_answer="Sending…",
+        )
+        audit.record(
+            by,
+            AuditAction.TEST_SEND,
+            preview.settings.label,
+            details={
+                "test_send": record.pk,
+                "template": template.key if template else None,
+                "subject": record.subject,
+                "recipients": record.recipients,
+            },
         )
     with engine_for(preview.settings) as engine:
         result: DeliveryResult = engine.send(preview.wire)

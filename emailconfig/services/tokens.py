@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from emailconfig.models import ApiToken, App, RateWindow, Stage
+from emailconfig import audit
+from emailconfig.audit import Who
+from emailconfig.models import ApiToken, App, AuditAction, RateWindow, Stage
 
 TOKEN_PREFIX = "smk_"  # noqa: S105  (a public marker that makes leaked tokens easy to scan for)
 LAST_USED_PRECISION = timedelta(minutes=1)  # avoid a write on every request
@@ -21,28 +22,68 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue(app: App, stage: Stage, *, by: Any) -> tuple[ApiToken, str]:
+@transaction.atomic
+def issue(app: App, stage: Stage, *, by: Who) -> tuple[ApiToken, str]:
     """Create a credential; the plaintext token is returned once and never stored."""
+    credential, token = _create(app, stage, by=by)
+    audit.record(
+        by, AuditAction.TOKEN_ISSUED, app, stage=stage, details={"prefix": credential.prefix}
+    )
+    return credential, token
+
+
+def _create(app: App, stage: Stage, *, by: Who) -> tuple[ApiToken, str]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     credential = ApiToken.objects.create(
-        app=app, stage=stage, prefix=token[:12], token_hash=_hash(token), created_by=by
+        app=app,
+        stage=stage,
+        prefix=token[:12],
+        token_hash=_hash(token),
+        created_by=audit.actor(by).user,
     )
     return credential, token
 
 
 @transaction.atomic
-def rotate(app: App, stage: Stage, *, grace: timedelta, by: Any) -> tuple[ApiToken, str]:
+def rotate(app: App, stage: Stage, *, grace: timedelta, by: Who) -> tuple[ApiToken, str]:
     """Issue a new token; the active old ones keep working for `grace`, then expire."""
     deadline = timezone.now() + grace
+    expiring = []
     for old in ApiToken.objects.select_for_update().filter(app=app, stage=stage, revoked_at=None):
         if old.expires_at is None or old.expires_at > deadline:
             old.expires_at = deadline
             old.save(update_fields=["expires_at"])
-    return issue(app, stage, by=by)
+            expiring.append(old.prefix)
+    credential, token = _create(app, stage, by=by)
+    audit.record(
+        by,
+        AuditAction.TOKEN_ROTATED,
+        app,
+        stage=stage,
+        details={
+            "prefix": credential.prefix,
+            "grace_seconds": int(grace.total_seconds()),
+            "expiring": expiring,
+        },
+    )
+    return credential, token
 
 
-def revoke(credential: ApiToken) -> None:
-    ApiToken.objects.filter(pk=credential.pk, revoked_at=None).update(revoked_at=timezone.now())
+@transaction.atomic
+def revoke(credential: ApiToken, *, by: Who) -> bool:
+    """Revoke a credential; False when it was revoked already (then nothing is recorded)."""
+    done = ApiToken.objects.filter(pk=credential.pk, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    if done:
+        audit.record(
+            by,
+            AuditAction.TOKEN_REVOKED,
+            credential.app,
+            stage=credential.stage,
+            details={"prefix": credential.prefix},
+        )
+    return bool(done)
 
 
 # The API's hot path: one statement, written out because compiling the equivalent

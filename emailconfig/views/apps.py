@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from emailconfig import queries, versions
+from emailconfig.audit import Actor
 from emailconfig.forms.catalogue import AppForm, ApplyForm
 from emailconfig.forms.lists import AppSearch
 from emailconfig.forms.ratelimits import RateLimitForm
@@ -128,7 +129,7 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
             return redirect("emailconfig:app_detail", slug=app.slug)
         version = form.cleaned_data["version"]
         try:
-            services.apply_version(app, stage, version, by=request.user)
+            services.apply_version(app, stage, version, by=Actor.of(request))
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:

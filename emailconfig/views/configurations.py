@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from emailconfig import queries, versions
+from emailconfig.audit import Actor
 from emailconfig.delivery import Address
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.lists import ListSearch
@@ -50,7 +51,7 @@ def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpRespon
         request.POST if request.method == "POST" else None, instance=configuration
     )
     if request.method == "POST" and form.is_valid():
-        version = form.save_version(author=request.user)
+        version = form.save_version(author=Actor.of(request))
         if not form.errors:
             if version is None:
                 messages.info(request, "Nothing changed, so no new version was recorded.")
@@ -116,7 +117,7 @@ def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if not valid:
         return _form_page(request, form, configuration)
     try:
-        steps = connection_tests.test_connection(form.unsaved_settings(), user=request.user)
+        steps = connection_tests.test_connection(form.unsaved_settings(), user=Actor.of(request))
     except ValidationError as exc:  # the per-minute limit
         messages.error(request, exc.messages[0])
         return _form_page(request, form, configuration)
@@ -138,7 +139,7 @@ def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         trial = previews.build_trial(
             form.unsaved_settings(), Address(user.email, user.get_full_name())
         )
-        sent = previews.test_send(trial, user=user, template=None)
+        sent = previews.test_send(trial, user=Actor.of(request), template=None)
     except previews.PreviewError as error:
         sent, problem = None, error.message
     except ValidationError as exc:  # the hourly limit

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from emailconfig import mime
+from emailconfig.audit import Actor
 from emailconfig.forms.outbox import OutboxFilter
 from emailconfig.models import Message
 from emailconfig.pagination import CappedPaginator, paginate
@@ -72,14 +73,14 @@ def message_eml(request: HttpRequest, pk: UUID) -> HttpResponse:
 def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
     message = get_object_or_404(Message, pk=pk)
     if action == "retry":
-        done = outbox.retry(message)
+        done = outbox.retry(message, by=Actor.of(request))
         text = (
             "Queued again; a worker will send it shortly."
             if done
             else "Only a failed, cancelled or deferred message can be retried."
         )
     else:
-        done = outbox.cancel(message)
+        done = outbox.cancel(message, by=Actor.of(request))
         text = (
             "Cancelled; it will not be sent."
             if done

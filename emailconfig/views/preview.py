@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
+from emailconfig.audit import Actor
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.templates import PreviewForm
@@ -132,7 +133,9 @@ def _send(request: HttpRequest, form: PreviewForm, built: previews.Preview) -> T
         messages.error(request, "You may preview, but not send test messages.")
         return None
     try:
-        return previews.test_send(built, user=request.user, template=form.cleaned_data["template"])
+        return previews.test_send(
+            built, user=Actor.of(request), template=form.cleaned_data["template"]
+        )
     except ValidationError as exc:
         messages.error(request, exc.messages[0])
         return None
@@ -147,7 +150,7 @@ def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
     if version is not None:
         try:
             steps = connection_tests.test_connection(
-                DeliverySettings.from_version(version), user=request.user
+                DeliverySettings.from_version(version), user=Actor.of(request)
             )
         except ValidationError as exc:  # the per-minute limit
             messages.error(request, exc.messages[0])

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from emailconfig.audit import Actor
 from emailconfig.forms.catalogue import MoveForm, StageForm
 from emailconfig.models import Stage
 from emailconfig.services import stages as stage_services
@@ -42,7 +43,7 @@ def _edit(request: HttpRequest, stage: Stage) -> HttpResponse:
     adding = stage._state.adding
     form = StageForm(request.POST if request.method == "POST" else None, instance=stage)
     if form.is_valid():
-        form.save()
+        stage_services.save(form, by=Actor.of(request))
         messages.success(request, f"{'Added' if adding else 'Saved'} stage {stage}.")
         return redirect("emailconfig:stage_list")
     return render(
@@ -60,7 +61,7 @@ def stage_move(request: HttpRequest, slug: str) -> HttpResponse:
     if not form.is_valid():
         return HttpResponseBadRequest("direction must be up or down")
     direction = form.cleaned_data["direction"]
-    stage_services.move(stage, up=direction == "up")
+    stage_services.move(stage, up=direction == "up", by=Actor.of(request))
     messages.success(request, f"Moved {stage} {direction}.")
     return redirect("emailconfig:stage_list")
 
@@ -70,7 +71,7 @@ def stage_delete(request: HttpRequest, slug: str) -> HttpResponse:
     stage = get_object_or_404(Stage, slug=slug)
     if request.method == "POST":
         try:
-            stage_services.delete(stage)
+            stage_services.delete(stage, by=Actor.of(request))
         except ValidationError as exc:
             messages.error(request, exc.messages[0])
         else:

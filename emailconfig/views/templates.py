@@ -7,8 +7,10 @@ from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from emailconfig.audit import Actor
 from emailconfig.forms.templates import EmailTemplateForm
 from emailconfig.models import EmailTemplate
+from emailconfig.services import templates as template_services
 
 SECTION = "templates"
 
@@ -36,9 +38,7 @@ def _edit(request: HttpRequest, template: EmailTemplate) -> HttpResponse:
     adding = template._state.adding
     form = EmailTemplateForm(request.POST if request.method == "POST" else None, instance=template)
     if form.is_valid():
-        template = form.save(commit=False)
-        template.updated_by = request.user
-        template.save()
+        template = template_services.save(form, by=Actor.of(request))
         messages.success(request, f"Saved template “{template.key}”.")
         return redirect("emailconfig:template_list")
     if request.method == "POST":

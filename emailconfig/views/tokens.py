@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from emailconfig import crypto
+from emailconfig.audit import Actor
 from emailconfig.models import ApiToken, App, Stage
 from emailconfig.services import tokens
 
@@ -72,9 +73,9 @@ def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpRespons
     form = RotateForm(request.POST)
     if rotating and form.is_valid():
         grace = timedelta(seconds=form.cleaned_data["grace"])
-        _, token = tokens.rotate(app, stage, grace=grace, by=request.user)
+        _, token = tokens.rotate(app, stage, grace=grace, by=Actor.of(request))
     else:
-        _, token = tokens.issue(app, stage, by=request.user)
+        _, token = tokens.issue(app, stage, by=Actor.of(request))
     # Post/Redirect/Get: reloading the page that shows the token must not issue another.
     sealed = crypto.encrypt(token)
     request.session[NEW_TOKEN] = {"app": app.pk, "stage": stage.pk, "token": sealed}
@@ -86,6 +87,6 @@ def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpRespons
 def token_revoke(request: HttpRequest, slug: str, stage_slug: str, pk: int) -> HttpResponse:
     app, stage = _app_stage(slug, stage_slug)
     credential = get_object_or_404(ApiToken, pk=pk, app=app, stage=stage)
-    tokens.revoke(credential)
+    tokens.revoke(credential, by=Actor.of(request))
     messages.success(request, f"Revoked token {credential.prefix}…; it no longer works.")
     return redirect("emailconfig:token_list", slug=app.slug, stage_slug=stage.slug)

@@ -228,7 +228,7 @@ def test_a_missing_or_wrong_token_is_a_401(qa_world, token):
 
 
 def test_a_revoked_token_is_a_401(api, qa_world):
-    tokens.revoke(qa_world["credential"])
+    tokens.revoke(qa_world["credential"], by=None)
     assert api.post(URL, message_body()).status_code == 401
 
 

@@ -101,6 +101,7 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "stage_create": lambda s: {},
     "stage_edit": lambda s: {"slug": "qa"},
     "stage_delete": lambda s: {"slug": "production"},
+    "audit": lambda s: {},
 }
 
 # Pages a button posts to, checked on what they show: URL name -> (page, button).
@@ -118,8 +119,9 @@ SKIPPED = {
     # POST-only actions that only redirect to a page checked above, with a flash message.
     "token_revoke",
     "message_cancel",
-    # Downloads, not pages: the .eml files and a received attachment.
+    # Downloads, not pages: the .eml files, a received attachment, the audit trail's CSV.
     "message_eml",
+    "audit_csv",
     "sink_raw",
     "sink_attachment",
     # A message's own HTML, shown in the sandboxed frames of the pages above.
@@ -155,6 +157,7 @@ WRONG: dict[str, Callable[[Any], None]] = {
     "stage_create": _submit("Add stage"),
     "stage_edit": _submit("Save", blank="Name"),
     "outbox": lambda page: page.goto(page.url + "?since=tomorrow"),
+    "audit": lambda page: page.goto(page.url + "?since=tomorrow"),
     "app_detail": _submit("Set the rate limit on QA", wrong=("API rate limit on QA", "0")),
 }
 

@@ -156,3 +156,10 @@ def test_a_busy_portal_page_by_page(page, admin_user, screenshot):
     expect(html.get_by_text("Thank you!")).to_be_visible()
     expect(page.get_by_role("link", name="invoice.pdf")).to_be_visible()
     screenshot(page, "sink-message")
+
+    page.get_by_role("link", name="Audit trail").click()
+    page.get_by_label("Who").fill("admin")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.get_by_role("cell", name="Test-send", exact=True)).to_be_visible()
+    expect(page.get_by_role("cell", name="Connection test", exact=True)).to_be_visible()
+    screenshot(page, "audit")

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from emailconfig import crypto
+from emailconfig.audit import Actor
 from emailconfig.services.keys import rotate_all_secrets
 
 
@@ -12,7 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         try:
-            counts = rotate_all_secrets()
+            counts = rotate_all_secrets(by=Actor.command("rotate_encryption_keys"))
         except crypto.SecretUnreadable as exc:
             raise CommandError(f"{exc} Nothing was changed.") from None
         for label, count in counts.items():
