@@ -54,6 +54,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import psycopg
 from cryptography.fernet import Fernet
+from portal_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -91,12 +92,6 @@ BASE_ENV = {
     "CSRF_COOKIE_SECURE": "0",
     "STAGEMAIL_LOCAL_SINK": "0",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # Processes ----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from urllib.parse import urlencode
 
 import psycopg
 from cryptography.fernet import Fernet
+from portal_server import free_port, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -71,14 +72,6 @@ os.environ.update(
 sys.path.insert(0, str(ROOT))
 
 from tests.template_bombs import MEMORY_BOMBS  # noqa: E402
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def context(i: int) -> dict[str, object]:
@@ -122,36 +115,7 @@ def setup_data() -> tuple[str, dict[str, int]]:
 
 def start_portal(port: int, workers: int, **env: str) -> subprocess.Popen[bytes]:
     with PORTAL_LOG.open("a") as log:  # the bombs' 422s are logged: kept out of the table
-        process = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/gunicorn"),
-                "portal.wsgi:application",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                str(workers),
-                "-k",
-                "gthread",
-                "--threads",
-                "2",
-                "--keep-alive",
-                "30",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stderr=log,
-        )
-    for _ in range(200):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request(
-                "GET", "/accounts/login/"
-            )
-            return process
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the portal did not start")
+        return start_gunicorn(port, workers, env={**os.environ, **env}, stderr=log)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

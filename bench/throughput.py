@@ -30,6 +30,7 @@ from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
+from portal_server import free_port, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -48,14 +49,6 @@ os.environ.update(
     }
 )
 sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -115,34 +108,7 @@ def setup_data(port: int) -> str:
 
 
 def start_api(port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "portal.wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            str(os.cpu_count() or 2),
-            "-k",
-            "gthread",
-            "--threads",
-            "2",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-    )
-    for _ in range(200):
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request(
-                "GET", "/accounts/login/"
-            )
-            return process
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the API server did not start")
+    return start_gunicorn(port, os.cpu_count() or 2)
 
 
 def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
