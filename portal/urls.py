@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
 from emailconfig.api.v1 import api
+from emailconfig.middleware import second_factor_not_required
 
 
 def _token_authenticated(patterns):
@@ -20,6 +21,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", (_token_authenticated(api.urls[0]), api.urls[1], api.urls[2])),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/logout/",
+        second_factor_not_required(auth_views.LogoutView.as_view()),
+        name="logout",
+    ),
     path("", include("emailconfig.urls")),
 ]
