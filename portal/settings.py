@@ -199,11 +199,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = STAGEMAIL_SIGNIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(minutes=STAGEMAIL_SIGNIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # an account, or an address
-# A refused attempt does not restart the lockout: it ends on time, as the page says.
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
+# Every failure is a row (refused attempts during a lockout too, each restarting it).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "emailconfig.views.account.locked_out"
 # The address counted is REMOTE_ADDR (see README, "Sign-in protection", behind a proxy).
 OTP_TOTP_ISSUER = "Stagemail"
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import math
 
 import django_otp
 import qrcode
 import qrcode.image.svg
 from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_client_username, get_cool_off, get_failure_limit
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
@@ -108,6 +110,23 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             return _locked_out(request, credentials)
     return render(
         request, "emailconfig/account/two_factor_verify.html", {"form": form, "next": target}
+    )
+
+
+def locked_out(
+    request: HttpRequest, response: HttpResponse | None, credentials: dict[str, str] | None
+) -> HttpResponse:
+    """django-axes' lockout page (AXES_LOCKOUT_CALLABLE): what happened and for how long."""
+    minutes = math.ceil(get_cool_off(request).total_seconds() / 60)
+    return render(
+        request,
+        "registration/locked_out.html",
+        {
+            "failure_limit": get_failure_limit(request, credentials),
+            "username": get_client_username(request, credentials),
+            "lockout": f"{minutes} minute{'' if minutes == 1 else 's'}",
+        },
+        status=429,
     )
 
 

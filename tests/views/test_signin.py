@@ -6,12 +6,14 @@ import time
 from datetime import timedelta
 
 import pytest
+from axes.models import AccessFailureLog
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.test import Client
 from django.urls import reverse
-from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from tests.factories import authenticator_code
 
 pytestmark = pytest.mark.django_db
 
@@ -48,10 +50,6 @@ def _sign_in(client: Client, username: str, password: str):
     return client.post(LOGIN, {"username": username, "password": password})
 
 
-def _code(device: TOTPDevice) -> str:
-    return f"{TOTP(device.bin_key, device.step, device.t0, device.digits).token():06d}"
-
-
 def _device(user, **extra) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="Authenticator app", **extra)
 
@@ -66,11 +64,12 @@ def test_eleven_wrong_passwords_then_the_right_one_is_refused_with_a_clear_messa
     page = response.content.decode()
     assert "Sign-in refused for now" in page
     assert "even with the right password" in page
-    assert "for 0:15:00" in page
+    assert "for 15 minutes" in page
     assert client.get(HOME).status_code == 302  # not signed in
     assert heard.count(("failed", "editor")) == 12  # the right password's attempt too
     assert ("locked", "editor") in heard
     assert ("signed in", "editor") not in heard
+    assert AccessFailureLog.objects.filter(username="editor").count() == 12
 
 
 def test_ten_failures_from_one_address_refuse_every_account_there(editor, viewer):
@@ -122,7 +121,7 @@ class TestTheSecondStep:
         assert "That code is not right" in wrong.content.decode()
         assert heard[-1] == ("failed", "editor")
         time.sleep(1.1)  # django-otp waits a second after a wrong code
-        response = client.post(VERIFY, {"code": _code(device), "next": "/outbox/"})
+        response = client.post(VERIFY, {"code": authenticator_code(device), "next": "/outbox/"})
         assert response.url == "/outbox/"
         assert client.get(HOME).status_code == 200
 
@@ -130,7 +129,9 @@ class TestTheSecondStep:
         device = _device(editor)
         client = Client()
         _sign_in(client, "editor", "pw-editor")
-        response = client.post(VERIFY, {"code": _code(device), "next": "https://evil.example/"})
+        response = client.post(
+            VERIFY, {"code": authenticator_code(device), "next": "https://evil.example/"}
+        )
         assert response.url == HOME
 
     def test_ten_wrong_codes_lock_the_account_and_sign_out(self, editor, heard):
@@ -139,7 +140,7 @@ class TestTheSecondStep:
         _sign_in(client, "editor", "pw-editor")
         for _ in range(9):
             assert client.post(VERIFY, {"code": "000000"}).status_code == 200
-        response = client.post(VERIFY, {"code": _code(device)})
+        response = client.post(VERIFY, {"code": authenticator_code(device)})
         assert response.status_code == 429
         assert "Sign-in refused for now" in response.content.decode()
         assert ("locked", "editor") in heard
@@ -171,7 +172,7 @@ class TestSettingUpTheApp:
 
         device = TOTPDevice.objects.get(user=admin_user, confirmed=False)
         assert "otpauth://totp/Stagemail%3Aadmin?secret=" in device.config_url
-        response = client.post(SETUP, {"code": _code(device)})
+        response = client.post(SETUP, {"code": authenticator_code(device)})
         assert response.url == HOME
         assert client.get(HOME).status_code == 200
         device.refresh_from_db()
