@@ -101,6 +101,9 @@ STAGEMAIL_RENDER_SECONDS = env.float("STAGEMAIL_RENDER_SECONDS", default=2.0)
 # account, or from an address, within the lockout time refuse further attempts for that time.
 STAGEMAIL_SIGNIN_FAILURE_LIMIT = env.int("STAGEMAIL_SIGNIN_FAILURE_LIMIT", default=10)
 STAGEMAIL_SIGNIN_LOCKOUT_MINUTES = env.int("STAGEMAIL_SIGNIN_LOCKOUT_MINUTES", default=15)
+# Reverse proxies in front of the portal whose X-Forwarded-For is trusted for the client's
+# address; 0 counts the connection's own address.
+STAGEMAIL_TRUSTED_PROXY_COUNT = env.int("STAGEMAIL_TRUSTED_PROXY_COUNT", default=0)
 # Administrators (and, with stage roles, production editors) must use an authenticator app.
 STAGEMAIL_REQUIRE_MFA = env_bool("STAGEMAIL_REQUIRE_MFA", default=False)
 # A session unused for this long is signed out.
@@ -203,7 +206,7 @@ AXES_RESET_ON_SUCCESS = True
 # Every failure is a row (refused attempts during a lockout too, each restarting it).
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "emailconfig.views.account.locked_out"
-# The address counted is REMOTE_ADDR (see README, "Sign-in protection", behind a proxy).
+AXES_CLIENT_IP_CALLABLE = "emailconfig.client_address.client_address"
 OTP_TOTP_ISSUER = "Stagemail"
 
 # The session expires this long after the last request; each request saves it anew.

@@ -242,3 +242,40 @@ class TestIdleSessions:
         for _ in range(4):
             time.sleep(0.8)
             assert client.get(HOME).status_code == 200
+
+
+class TestTheAddressCounted:
+    def _fail_ten_times(self, client: Client, forwarded_for: str) -> None:
+        for number in range(10):
+            client.post(
+                LOGIN,
+                {"username": f"guess-{number}", "password": "wrong"},
+                headers={"X-Forwarded-For": forwarded_for},
+            )
+
+    def test_without_proxies_a_forwarded_header_changes_nothing(self, editor):
+        client = Client()
+        for number in range(10):  # a new address claimed each time
+            client.post(
+                LOGIN,
+                {"username": f"guess-{number}", "password": "wrong"},
+                headers={"X-Forwarded-For": f"198.51.100.{number}"},
+            )
+        assert _sign_in(client, "editor", "pw-editor").status_code == 429
+
+    def test_behind_a_proxy_each_client_is_counted_alone(self, editor, settings):
+        settings.STAGEMAIL_TRUSTED_PROXY_COUNT = 1
+        proxy = Client(REMOTE_ADDR="10.0.0.2")
+        self._fail_ten_times(proxy, "203.0.113.9")
+        locked = proxy.post(
+            LOGIN,
+            {"username": "editor", "password": "pw-editor"},
+            headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"},  # its own claim ignored
+        )
+        assert locked.status_code == 429
+        other = proxy.post(
+            LOGIN,
+            {"username": "editor", "password": "pw-editor"},
+            headers={"X-Forwarded-For": "203.0.113.10"},
+        )
+        assert other.status_code == 302
