@@ -279,3 +279,13 @@ class TestTheAddressCounted:
             headers={"X-Forwarded-For": "203.0.113.10"},
         )
         assert other.status_code == 302
+
+
+def test_the_code_page_offers_nothing_but_the_code_and_sign_out(editor):
+    _device(editor)
+    client = Client()
+    _sign_in(client, "editor", "pw-editor")
+    page = client.get(VERIFY).content.decode()
+    assert 'aria-label="Main"' not in page
+    assert "/account/password/" not in page
+    assert "Sign out" in page
