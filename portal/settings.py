@@ -208,6 +208,8 @@ AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "emailconfig.views.account.locked_out"
 AXES_CLIENT_IP_CALLABLE = "emailconfig.client_address.client_address"
 OTP_TOTP_ISSUER = "Stagemail"
+# The admin lists and removes users' authenticator apps without ever showing their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # The session expires this long after the last request; each request saves it anew.
 SESSION_COOKIE_AGE = STAGEMAIL_IDLE_TIMEOUT_MINUTES * 60
