@@ -1,6 +1,7 @@
 from django.urls import path
 
 from emailconfig.views import (
+    account,
     apps,
     audit,
     configurations,
@@ -96,6 +97,10 @@ urlpatterns = [
     path("sink/<int:pk>/delete/", sink.sink_delete, name="sink_delete"),
     path("audit/", audit.audit_list, name="audit"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
+    path("account/password/", account.PasswordChange.as_view(), name="password_change"),
+    path("account/two-factor/", account.two_factor_setup, name="two_factor_setup"),
+    path("account/two-factor/qr.svg", account.two_factor_qr, name="two_factor_qr"),
+    path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),
     path("stages/", stages.stage_list, name="stage_list"),
     path("stages/new/", stages.stage_create, name="stage_create"),
     path("stages/<slug:slug>/edit/", stages.stage_edit, name="stage_edit"),

@@ -8,6 +8,7 @@ variables win over it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -98,6 +99,17 @@ STAGEMAIL_CONNECTION_TESTS_PER_MINUTE = env.int("STAGEMAIL_CONNECTION_TESTS_PER_
 STAGEMAIL_RENDER_PROCESSES = env.int("STAGEMAIL_RENDER_PROCESSES", default=2)
 STAGEMAIL_RENDER_MEMORY_MB = env.int("STAGEMAIL_RENDER_MEMORY_MB", default=128)
 STAGEMAIL_RENDER_SECONDS = env.float("STAGEMAIL_RENDER_SECONDS", default=2.0)
+# Sign-in protection (see README, "Sign-in protection"): this many failed sign-ins for an
+# account, or from an address, within the lockout time refuse further attempts for that time.
+STAGEMAIL_SIGNIN_FAILURE_LIMIT = env.int("STAGEMAIL_SIGNIN_FAILURE_LIMIT", default=10)
+STAGEMAIL_SIGNIN_LOCKOUT_MINUTES = env.int("STAGEMAIL_SIGNIN_LOCKOUT_MINUTES", default=15)
+# Reverse proxies in front of the portal whose X-Forwarded-For is trusted for the client's
+# address; 0 counts the connection's own address.
+STAGEMAIL_TRUSTED_PROXY_COUNT = env.int("STAGEMAIL_TRUSTED_PROXY_COUNT", default=0)
+# Administrators (and, with stage roles, production editors) must use an authenticator app.
+STAGEMAIL_REQUIRE_MFA = env_bool("STAGEMAIL_REQUIRE_MFA", default=False)
+# A session unused for this long is signed out.
+STAGEMAIL_IDLE_TIMEOUT_MINUTES = env.int("STAGEMAIL_IDLE_TIMEOUT_MINUTES", default=60)
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 
@@ -109,6 +121,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.forms",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "emailconfig",
 ]
 
@@ -123,8 +138,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "emailconfig.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -175,6 +194,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes counts failed sign-ins; its backend refuses a locked-out account or address
+# before the password is checked, so the right password is refused too.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = STAGEMAIL_SIGNIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=STAGEMAIL_SIGNIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # an account, or an address
+AXES_RESET_ON_SUCCESS = True
+# Every failure is a row (refused attempts during a lockout too, each restarting it).
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "emailconfig.views.account.locked_out"
+AXES_CLIENT_IP_CALLABLE = "emailconfig.client_address.client_address"
+OTP_TOTP_ISSUER = "Stagemail"
+# The admin lists and removes users' authenticator apps without ever showing their keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# The session expires this long after the last request; each request saves it anew.
+SESSION_COOKIE_AGE = STAGEMAIL_IDLE_TIMEOUT_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path, re_path
 
 from emailconfig.api.v1 import answers_in_json, api, not_found
+from emailconfig.middleware import second_factor_not_required
 
 
 def _token_authenticated(patterns):
@@ -21,6 +22,10 @@ urlpatterns = [
     path("api/v1/", (_token_authenticated(api.urls[0]), api.urls[1], api.urls[2])),
     re_path(r"^api/v1/(?P<path>.*)$", login_not_required(not_found)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path(
+        "accounts/logout/",
+        second_factor_not_required(auth_views.LogoutView.as_view()),
+        name="logout",
+    ),
     path("", include("emailconfig.urls")),
 ]

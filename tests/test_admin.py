@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from emailconfig.models import EmailConfiguration, Stage
 from tests import factories
@@ -159,3 +160,17 @@ def test_the_admin_refuses_a_test_recipient_delivery_would_refuse(admin_client):
     assert response.status_code == 200
     assert "IDNA 2008" in response.content.decode()
     assert not EmailConfiguration.objects.exists()
+
+
+def test_the_admin_removes_an_authenticator_app_without_showing_its_key(admin_client, editor):
+    device = TOTPDevice.objects.create(user=editor, name="Authenticator app")
+    change = reverse("admin:otp_totp_totpdevice_change", args=[device.pk])
+    assert device.key not in admin_client.get(change).content.decode()
+    assert (
+        "qrcode"
+        not in admin_client.get(reverse("admin:otp_totp_totpdevice_changelist")).content.decode()
+    )
+    admin_client.post(
+        reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"}
+    )
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()

@@ -71,3 +71,17 @@ def test_an_unknown_boolean_spelling_is_an_error_not_false():
     result = manage("check", DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_the_sign_in_protection_settings_come_from_the_environment():
+    shown = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings as s; print('limits', s.AXES_FAILURE_LIMIT,"
+        " s.AXES_COOLOFF_TIME, s.SESSION_COOKIE_AGE, s.STAGEMAIL_REQUIRE_MFA)",
+        STAGEMAIL_SIGNIN_FAILURE_LIMIT="5",
+        STAGEMAIL_SIGNIN_LOCKOUT_MINUTES="30",
+        STAGEMAIL_IDLE_TIMEOUT_MINUTES="20",
+        STAGEMAIL_REQUIRE_MFA="yes",
+    )
+    assert "limits 5 0:30:00 1200 True" in shown.stdout, shown.stderr

@@ -102,6 +102,8 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "stage_edit": lambda s: {"slug": "qa"},
     "stage_delete": lambda s: {"slug": "production"},
     "audit": lambda s: {},
+    "password_change": lambda s: {},
+    "two_factor_setup": lambda s: {},
 }
 
 # Pages a button posts to, checked on what they show: URL name -> (page, button).
@@ -128,6 +130,10 @@ SKIPPED = {
     "sink_html",
     "message_html",
     "preview_html",
+    # The authenticator app's QR code, an image on two_factor_setup.
+    "two_factor_qr",
+    # The second sign-in step, only for a user with an app: tests/browser/test_signin_flow.py.
+    "two_factor_verify",
 }
 
 
@@ -159,6 +165,8 @@ WRONG: dict[str, Callable[[Any], None]] = {
     "outbox": lambda page: page.goto(page.url + "?since=tomorrow"),
     "audit": lambda page: page.goto(page.url + "?since=tomorrow"),
     "app_detail": _submit("Set the rate limit on QA", wrong=("API rate limit on QA", "0")),
+    "password_change": _submit("Change password"),
+    "two_factor_setup": _submit("Turn on two-factor sign-in"),
 }
 
 

@@ -7,6 +7,8 @@ import base64
 import re
 
 from django.test import Client
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import expect
 
 from emailconfig.services import configurations, tokens
@@ -163,3 +165,37 @@ def test_a_busy_portal_page_by_page(page, admin_user, screenshot):
     expect(page.get_by_role("cell", name="Test-send", exact=True)).to_be_visible()
     expect(page.get_by_role("cell", name="Connection test", exact=True)).to_be_visible()
     screenshot(page, "audit")
+
+
+def test_sign_in_protection_page_by_page(page, admin_user, settings, screenshot):
+    settings.STAGEMAIL_REQUIRE_MFA = True
+    admin_user.set_password("admin-pw")
+    admin_user.save()
+    sign_in(page, "admin", "admin-pw")
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    screenshot(page, "two-factor-setup")
+    device = TOTPDevice.objects.get(user=admin_user)
+    page.get_by_label("Code from your authenticator app").fill(factories.authenticator_code(device))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+
+    page.get_by_role("link", name="Password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    screenshot(page, "password-change")
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, "admin", "admin-pw")
+    expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+    screenshot(page, "two-factor-code")
+
+    page.get_by_role("button", name="Sign out").click()
+    for _ in range(11):
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Sign in").click()
+        if page.get_by_role("heading", name="Sign-in refused for now").is_visible():
+            page.goto(reverse("login"))
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill("admin-pw")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Sign-in refused for now")).to_be_visible()
+    screenshot(page, "sign-in-refused")
