@@ -281,7 +281,7 @@ def _render(compiled: CompiledPart, context: dict[str, Any], seconds: float) -> 
         raise RenderError(str(exc), _template_line(exc)) from None
     except MemoryError:
         raise RenderError(TOO_MUCH_MEMORY) from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+    except Exception as exc:  # raised by the template's own code: the template's error
         raise RenderError(f"{type(exc).__name__}: {exc}", _template_line(exc)) from None
     return "".join(chunks)
 

@@ -148,3 +148,13 @@ def test_a_forked_portal_process_renders_with_processes_of_its_own():
 def test_with_no_render_processes_the_portal_process_renders_itself(settings):
     settings.STAGEMAIL_RENDER_PROCESSES = 0
     assert render_template("{{ a }}", "{{ b }}", "", {"a": 1, "b": 2}).text == "2"
+
+
+def test_any_error_a_filter_raises_is_the_templates_and_keeps_the_process(pool):
+    """|wordwrap on a number raises AttributeError: the template's mistake, not the pool's."""
+    [before] = pool.pids()
+    [outcome] = pool.render([("{{ amount|wordwrap }}", False)], {"amount": 5})
+    assert outcome.error is not None
+    assert outcome.error.message.startswith("AttributeError:")
+    assert outcome.error.line == 1
+    assert pool.pids() == [before]

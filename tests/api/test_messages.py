@@ -190,6 +190,17 @@ def test_a_context_the_template_cannot_render_with_is_a_422(api):
     assert "user" in error["fields"]["context"][0]
 
 
+def test_a_value_of_the_wrong_kind_for_a_filter_is_a_422_not_a_crash(api):
+    EmailTemplate.objects.create(
+        key="wrap", name="Wrap", subject="Total", text_body="{{ amount|wordwrap }}"
+    )
+    body = {"to": ["ada@example.com"], "template": "wrap", "context": {"amount": 5}}
+    response = api.post(URL, body)
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "template_error"
+    assert "AttributeError" in response.json()["error"]["fields"]["context"][0]
+
+
 def test_attachments_are_stored_in_the_composed_message_and_limited(api, settings):
     content = base64.b64encode(b"%PDF binary \x00").decode()
     body = message_body(
