@@ -124,6 +124,19 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return error_response(request, outbox.ApiError(exc.status_code, code, str(exc)))
 
 
+@api.exception_handler(Exception)
+def _unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A fault of Stagemail's own: logged with its traceback, answered in JSON without it."""
+    log.error("unexpected error answering %s %s", request.method, request.path, exc_info=exc)
+    error = outbox.ApiError(
+        500,
+        "internal_error",
+        "Stagemail could not handle this request; the error is in its log. Send the same "
+        "idempotency_key again: a repeat never makes a second message.",
+    )
+    return error_response(request, error)
+
+
 @api.exception_handler(OperationalError)
 @api.exception_handler(InterfaceError)
 def _database_away(request: HttpRequest, exc: Exception) -> HttpResponse:
