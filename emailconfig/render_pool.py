@@ -16,6 +16,7 @@ renders run at once, the others wait for a free process.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from emailconfig.rendering import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("stagemail.rendering")
 GRACE = 0.25  # seconds past the budget for the pipe, and for the child's own deadline
 START_SECONDS = 30.0  # an interpreter start on a busy machine
 PARTS = (("Subject", False), ("Text body", False), ("HTML body", True))
@@ -167,9 +169,17 @@ class RenderPool:
 
     def _take(self) -> RenderProcess:
         with self._lock:  # one that has started, rather than a replacement still starting
-            process = next((p for p in self._free if p.started), self._free[0])
-            self._free.remove(process)
-            self._busy.add(process)
+            process = next((p for p in self._free if p.started), None)
+            if process is None and self._free:
+                process = self._free[0]
+            if process is not None:
+                self._free.remove(process)
+                self._busy.add(process)
+        if process is None:  # this slot's replacement could not be started: try again now
+            process = RenderProcess(self.memory_mb)
+            with self._lock:
+                self._busy.add(process)
+            return process
         if process.alive():
             return process
         self._replace(process)  # it died while idle, not by this request
@@ -182,9 +192,14 @@ class RenderPool:
 
     def _replace(self, process: RenderProcess) -> None:
         process.kill()
-        fresh = RenderProcess(self.memory_mb)
         with self._lock:
             self._busy.discard(process)
+        try:
+            fresh = RenderProcess(self.memory_mb)
+        except OSError:  # out of processes or memory for now: the next render starts one
+            log.exception("could not start a render process; the next render tries again")
+            return
+        with self._lock:
             self._free.append(fresh)
 
     def close(self) -> None:

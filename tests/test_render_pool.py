@@ -158,3 +158,20 @@ def test_any_error_a_filter_raises_is_the_templates_and_keeps_the_process(pool):
     assert outcome.error.message.startswith("AttributeError:")
     assert outcome.error.line == 1
     assert pool.pids() == [before]
+
+
+def test_a_replacement_that_cannot_start_is_started_by_the_next_render(pool, monkeypatch):
+    import emailconfig.render_pool as render_pool
+
+    real_popen = render_pool.subprocess.Popen
+
+    def no_more_processes(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(render_pool.subprocess, "Popen", no_more_processes)
+    with pytest.raises(RenderError):  # the child is killed; its replacement cannot start
+        pool.render([(CPU_BOMB, False)], {})
+    monkeypatch.setattr(render_pool.subprocess, "Popen", real_popen)
+    [outcome] = pool.render([("{{ 1 + 1 }}", False)], {})
+    assert outcome.text == "2"
+    assert len(pool.pids()) == 1
