@@ -25,6 +25,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple]
 
 SENDGRID_HOSTS = ("api.sendgrid.com", "api.eu.sendgrid.com")
+# A name with many unreachable addresses would hold a worker for a timeout each.
+MAX_ADDRESSES = 4
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,16 @@ def check_host(host: str) -> None:
 
 
 def connect(host: str, port: int, timeout: float | None, service: Service) -> socket.socket:
-    """A socket connected to a checked address of `host`, trying each in the resolver's order."""
+    """A socket connected to a checked address of `host`, trying the resolver's first
+    MAX_ADDRESSES in its order, each within `timeout`."""
     check_port(port, service)
     error: OSError | None = None
-    for family, kind, proto, _, sockaddr in checked_addresses(host, port):
-        sock = socket.socket(family, kind, proto)
+    for family, kind, proto, _, sockaddr in checked_addresses(host, port)[:MAX_ADDRESSES]:
+        try:  # a family this machine lacks (IPv6 turned off) fails here: try the next address
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:
+            error = exc
+            continue
         try:
             sock.settimeout(timeout)
             sock.connect(sockaddr)

@@ -5,6 +5,7 @@ was resolved and connected to, and stops anything that would leave the machine.
 """
 
 import ipaddress
+import socket
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -97,6 +98,31 @@ def test_it_connects_to_the_address_it_resolved_and_checked():
     assert all(step.ok for step in steps)
     assert seen.resolved == ["localhost"]
     assert seen.connected == [("127.0.0.1", server.port)]
+
+
+def _resolving_to(monkeypatch, *families: socket.AddressFamily) -> None:
+    """A name that resolves to loopback once per family given, in that order (a stub
+    resolver: DNS is out of reach here)."""
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        return [(family, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)) for family in families]
+
+    monkeypatch.setattr(outbound.socket, "getaddrinfo", getaddrinfo)
+
+
+def test_an_address_family_the_machine_lacks_moves_on_to_the_next_address(monkeypatch):
+    # AF_PACKET takes no TCP socket: creating one fails like AF_INET6 on a host without IPv6.
+    _resolving_to(monkeypatch, socket.AF_PACKET, socket.AF_INET)
+    with smtp_server() as server:
+        sock = outbound.connect("relay.example", server.port, 5, outbound.SMTP)
+        sock.close()
+    assert sock.family == socket.AF_INET
+
+
+def test_only_the_first_few_addresses_of_a_name_are_tried(monkeypatch):
+    _resolving_to(monkeypatch, *[socket.AF_PACKET] * outbound.MAX_ADDRESSES, socket.AF_INET)
+    with smtp_server() as server, pytest.raises(OSError):
+        outbound.connect("relay.example", server.port, 5, outbound.SMTP)
 
 
 def test_tls_is_verified_against_the_configured_name_not_the_address(certificates):
