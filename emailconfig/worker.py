@@ -248,14 +248,17 @@ class Worker:
         started_at = timezone.now()
         if message.version_id in broken:  # its server just failed to connect; don't wait again
             return Done(claimed, broken[message.version_id], started_at)
-        try:
+        try:  # this message's own data, and its version's (immutable): it alone fails, for good
             stored = wire(message)
-        except Exception as exc:  # this message's own data: it alone fails, and for good
+            settings_ = DeliverySettings.from_version(message.version)
+        except Exception as exc:
             if not isinstance(exc, MessageError):
-                log.exception("message %s cannot be read", message.pk)
-                exc = MessageError(f"The stored message cannot be read ({type(exc).__name__}).")
+                log.exception("message %s or its configuration version cannot be read", message.pk)
+                exc = MessageError(
+                    "The stored message or its configuration version cannot be read "
+                    f"({type(exc).__name__})."
+                )
             return Done(claimed, DeliveryResult.failed(exc, 0), started_at)
-        settings_ = DeliverySettings.from_version(message.version)
         result = self._engine(message.version_id, settings_).send(stored)
         if result.connection_failed:
             broken[message.version_id] = result

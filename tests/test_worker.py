@@ -319,6 +319,21 @@ def test_a_message_with_no_stored_bytes_fails_without_reaching_the_server(sink):
     assert sink.handler.received == []
 
 
+def test_a_configuration_version_that_cannot_be_read_fails_its_message_alone(sink):
+    credential = credential_for(sink.port)
+    [bad, *others] = submit(credential, n=3)
+    broken = factories.configuration("production", name="Broken mail", smtp_port=sink.port)
+    version = broken.latest_version()
+    type(version).objects.filter(pk=version.pk).update(test_recipients=[42])  # damaged data
+    Message.objects.filter(pk=bad.pk).update(version=version)
+    Worker().run_once()  # before: a TypeError ended the worker with the batch unwritten
+    bad = refreshed(bad)
+    assert bad.status == MessageStatus.FAILED
+    assert "configuration version cannot be read (TypeError)" in bad.last_error
+    assert all(refreshed(m).status == MessageStatus.SENT for m in others)
+    assert len(sink.handler.received) == 2
+
+
 def test_a_message_sendgrid_cannot_read_fails_at_once_and_alone():
     with sendgrid_stand_in() as stand_in:
         configuration = factories.configuration(
