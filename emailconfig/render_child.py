@@ -1,17 +1,20 @@
 """A render process: renders the jobs it reads from its pipe, bounded by the OS.
 
 Started by emailconfig/render_pool.py as `python -m emailconfig.render_child FD MEMORY_MB`.
-It imports no Django, inherits no other file descriptors and no secrets from the
-environment: it only ever holds the templates and the context of the job at hand.
+It imports no Django and inherits neither the portal's environment nor its files but
+standard error: it only ever holds the templates and the context of the job at hand. It
+bounds memory and time; what a template may reach is bounded by Jinja2's sandbox.
 
 On the pipe: the pool sends `(parts, context, seconds)` (see rendering.render_parts);
-the child answers `("done", outcomes)`; `("retiring", outcomes)` when the job took more
-than half its memory, and exits; or `("failed", traceback)` for an error that is not
-the template's.
+the child answers in JSON, never pickle, so that what runs templates cannot send the
+portal more than text: `["done", outcomes]`; `["retiring", outcomes]` when the job took
+more than half its memory, and exits; or `["failed", traceback]` for an error that is
+not the template's.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import resource
@@ -57,7 +60,8 @@ class Limits:
 
 def answer(parts: Any, context: Any, seconds: float) -> tuple[str, Any]:
     try:
-        return "done", render_parts(parts, context, seconds=seconds)
+        outcomes = render_parts(parts, context, seconds=seconds)
+        return "done", [outcome.to_json() for outcome in outcomes]
     except MemoryError:  # outside the template's own code: the process ends, the pool says why
         raise
     except Exception:
@@ -70,7 +74,7 @@ def serve(connection: Connection, memory_mb: int) -> None:
     compile_part("{{ warm }}", html=True)  # Jinja's compiler, loaded before the limits
     limits = Limits(memory_mb)
     try:
-        connection.send("ready")
+        connection.send_bytes(b"ready")
         while True:
             parts, context, seconds = connection.recv()
             limits.allow_cpu(seconds)
@@ -78,7 +82,7 @@ def serve(connection: Connection, memory_mb: int) -> None:
             del context  # nothing of a job is kept while the process waits for the next
             if verb == "done" and limits.grown():
                 verb = "retiring"
-            connection.send((verb, payload))
+            connection.send_bytes(json.dumps([verb, payload]).encode())
             if verb != "done":
                 return
             del payload

@@ -16,6 +16,7 @@ renders run at once, the others wait for a free process.
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import subprocess
@@ -54,7 +55,8 @@ class _Died(Exception):
 
 
 def _child_environment() -> dict[str, str]:
-    """PATH and Python's own variables: no secret reaches a process that runs templates."""
+    """PATH and Python's own variables: the portal's settings stay out of a process that
+    runs templates."""
     kept = {k: v for k, v in os.environ.items() if k == "PATH" or k.startswith("PYTHON")}
     kept["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), kept.get("PYTHONPATH")]))
     return kept
@@ -91,13 +93,22 @@ class RenderProcess:
             self.connection.send(job)
             if not self.connection.poll(wait):
                 raise _Overran
-            return self.connection.recv()
+            answer = self.connection.recv_bytes()
         except (EOFError, OSError):
             raise _Died from None
+        try:
+            verb, payload = json.loads(answer)
+            if verb == "failed":
+                return verb, str(payload)
+            if verb in ("done", "retiring"):
+                return verb, [PartOutcome.from_json(item) for item in payload]
+        except (ValueError, TypeError):
+            pass
+        return "failed", f"An answer out of protocol: {answer[:200]!r}"
 
     def _await_start(self) -> None:
         try:
-            ready = self.connection.poll(START_SECONDS) and self.connection.recv() == "ready"
+            ready = self.connection.poll(START_SECONDS) and self.connection.recv_bytes() == b"ready"
         except (EOFError, OSError):
             ready = False
         if not ready:

@@ -294,6 +294,27 @@ class PartOutcome:
     error: RenderError | None = None
     compiled: bool = True
 
+    def to_json(self) -> dict[str, Any]:
+        error = self.error and {"message": self.error.message, "line": self.error.line}
+        return {"text": self.text, "error": error, "compiled": self.compiled}
+
+    @classmethod
+    def from_json(cls, data: Any) -> PartOutcome:
+        """An outcome a render process sent; ValueError unless it has exactly that shape
+        (what runs templates is not trusted to send more than text)."""
+        if not isinstance(data, dict) or data.keys() != {"text", "error", "compiled"}:
+            raise ValueError("not a render outcome")
+        match data:
+            case {"text": str(text), "error": None, "compiled": bool(compiled)}:
+                return cls(text=text, compiled=compiled)
+            case {
+                "text": "",
+                "error": {"message": str(message), "line": int() | None as line},
+                "compiled": bool(compiled),
+            }:
+                return cls(error=RenderError(message, line), compiled=compiled)
+        raise ValueError("not a render outcome")
+
 
 def render_parts(
     parts: Sequence[tuple[str, bool]], context: dict[str, Any] | None, *, seconds: float

@@ -175,3 +175,24 @@ def test_a_replacement_that_cannot_start_is_started_by_the_next_render(pool, mon
     [outcome] = pool.render([("{{ 1 + 1 }}", False)], {})
     assert outcome.text == "2"
     assert len(pool.pids()) == 1
+
+
+def test_what_a_render_process_sends_back_is_plain_data_of_one_shape():
+    from emailconfig.rendering import PartOutcome
+
+    failed = PartOutcome(error=RenderError("no", 3), compiled=False)
+    for outcome in (PartOutcome(text="Hi"), failed):
+        again = PartOutcome.from_json(json.loads(json.dumps(outcome.to_json())))
+        assert (again.text, again.compiled) == (outcome.text, outcome.compiled)
+        assert (again.error and (again.error.message, again.error.line)) == (
+            outcome.error and (outcome.error.message, outcome.error.line)
+        )
+    for wrong in (
+        ["Hi"],
+        {"text": 1, "error": None, "compiled": True},
+        {"text": "Hi", "error": {"message": "no", "line": 1}, "compiled": True},
+        {"text": "", "error": {"message": "no", "line": "1"}, "compiled": True},
+        {"text": "Hi", "error": None, "compiled": True, "extra": "x"},
+    ):
+        with pytest.raises(ValueError):
+            PartOutcome.from_json(wrong)
