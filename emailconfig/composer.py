@@ -56,7 +56,6 @@ STRUCTURED_VALUE_PATTERNS = {
     for name in sorted(ALLOWED_HEADERS)
 }
 MAX_HEADERS = 20
-MAX_HEADER_VALUE = 998
 MAX_CONTENT_TYPE = 127
 MAX_RECIPIENTS = 100
 
@@ -191,9 +190,9 @@ def _checked_headers(headers: dict[str, str]) -> dict[str, str]:
                 "In-Reply-To, References.",
             )
         single_line("headers", value)
-        if len(value) > MAX_HEADER_VALUE:
+        if len(value) > MAX_LINE_OCTETS:
             raise ComposeError(
-                "headers", f"the value of {name} is longer than {MAX_HEADER_VALUE} characters."
+                "headers", f"the value of {name} is longer than {MAX_LINE_OCTETS} characters."
             )
         if is_structured(name):
             _check_structured(name, value)

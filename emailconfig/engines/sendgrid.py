@@ -53,7 +53,6 @@ from emailconfig.engines.http_connection import (
 from emailconfig.models import Outcome
 
 MAX_BODY = 64 * 1024  # an answer is an error message at most; more is not kept
-PERMANENT_STATUSES = {400, 401, 403, 404, 405, 413}  # 408 and 429 are worth another try
 MAX_ANSWER = 2000
 _SENDABLE_KEY = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces
 UNREADABLE = "The stored message cannot be sent through SendGrid"
@@ -242,9 +241,9 @@ class SendGridEngine(Engine):
         answer = f"{status} {response.reason}: {text}" if text else f"{status} {response.reason}"
         raise DeliveryError(
             f"SendGrid answered {answer}",
-            permanent=status in PERMANENT_STATUSES
-            or 300 <= status < 400  # a redirect is not followed: the endpoint URL needs fixing
-            or (400 <= status < 500 and status not in (408, 429)),
+            # A redirect is not followed (the endpoint URL needs fixing); of the 4xx, a timeout
+            # and a rate limit are worth another try.
+            permanent=300 <= status < 400 or (400 <= status < 500 and status not in (408, 429)),
             retry_after=_retry_after(response) if status == 429 or status >= 500 else None,
         )
 
