@@ -116,7 +116,7 @@ def test_editing_a_production_configuration_shows_the_warning_first(editor_clien
     config = factories.configuration("production", name="Live mail")
     page = editor_client.get(reverse("emailconfig:configuration_edit", args=[config.pk]))
     text = page.content.decode()
-    assert "Production: Production" in text
+    assert "Production stage: Production" in text
     assert 'name="confirm_stage"' in text
 
 
@@ -175,7 +175,7 @@ def test_with_several_production_stages_any_of_their_names_confirms(editor_clien
         "This touches production: type the name of one of the production stages "
         "(“Production”, “Production EU”) to confirm."
     ]
-    assert "Production: Production, Production EU" in response.content.decode()
+    assert "Production stages: Production, Production EU" in response.content.decode()
     assert (
         _edit(editor_client, config, stages=stages, confirm_stage="Production EU").status_code
         == 302
@@ -230,7 +230,7 @@ def test_previewing_through_production_warns_but_asks_nothing(editor_client, tem
     response = _send(editor_client, config, template, preview="1")
     assert response.context["preview"] is not None
     assert _confirm_errors(response) == []
-    assert "Production: Production" in response.content.decode()
+    assert "Production stage: Production" in response.content.decode()
 
 
 def test_a_test_send_through_production_without_the_name_sends_nothing(editor_client, template):
