@@ -26,6 +26,8 @@ def _quoted(names: list[str]) -> str:
 class ProductionConfirmationMixin:
     """Adds `confirm_stage`; a form's clean() calls `confirm_production` with its stages."""
 
+    cleaned_data: dict[str, Any]
+    fields: dict[str, forms.Field]
     confirms_production = True  # False where another safeguard or no real action applies
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
