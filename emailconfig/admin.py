@@ -88,6 +88,7 @@ class TestRecipientInline(admin.TabularInline):
 
 class AdminConfigurationForm(ConfigurationForm):
     with_test_list = False
+    confirms_production = False  # the superuser's back door: no page to show the warning on
 
 
 @admin.register(EmailConfiguration)

@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.text import slugify
 
+from emailconfig import production
+from emailconfig.forms.production import ProductionConfirmationMixin
 from emailconfig.models import App, ConfigurationVersion, Stage
 
 RESERVED_SLUGS = frozenset({"new"})  # taken by the "create" pages' URLs
@@ -50,10 +52,20 @@ class AppForm(SlugFromNameMixin, forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
 
-class ApplyForm(forms.Form):
+class ApplyForm(ProductionConfirmationMixin, forms.Form):
     """The version confirmed on the apply page; coverage is checked by the service."""
 
     version = forms.ModelChoiceField(queryset=ConfigurationVersion.objects.all())
+
+    def __init__(self, *args: Any, stage: Stage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage = stage
+        self.warn_about(production.touched_by_apply(stage))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.confirm_production(production.touched_by_apply(self.stage))
+        return data
 
 
 class MoveForm(forms.Form):

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 from django import forms
 from django.core.exceptions import ValidationError
 
-from emailconfig import outbound
+from emailconfig import outbound, production
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.fields import AddressField
+from emailconfig.forms.production import ProductionConfirmationMixin
 from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
 from emailconfig.models import (
     ConfigurationVersion,
@@ -106,7 +107,7 @@ TestRecipientFormSet = forms.formset_factory(
 )
 
 
-class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
+class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.ModelForm):
     stages = StageChoiceField(
         queryset=Stage.objects.none(),
         help_text="A stage can have one configuration; stages marked taken belong to another.",
@@ -125,8 +126,10 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
 
     with_test_list = True  # the admin edits the test list in its own inline instead
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, confirming: bool = True, **kwargs: Any) -> None:
+        """`confirming=False` for trying a connection, which neither saves nor sends."""
         super().__init__(*args, **kwargs)
+        self.confirming = confirming
         # Read before validation copies the posted values onto the instance.
         self.stored_credentials = self.instance.pk is not None and (
             self.instance.smtp_password is not None or bool(self.instance.smtp_username)
@@ -155,6 +158,7 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             )
             latest = self.instance.latest_version()
             self.initial.setdefault("based_on", latest.number if latest else None)
+        self.warn_about(production.touched_by_edit(self.instance))
         self.order_fields(CONFIGURATION_FIELDS)
 
     def clean_stages(self) -> list[Stage]:
@@ -213,6 +217,10 @@ class ConfigurationForm(SecretFieldsMixin, forms.ModelForm):
             elif "sendgrid_endpoint" not in self.errors:
                 self._check_endpoint_destination(data["sendgrid_endpoint"])
         self._require_secret_again_for_a_new_destination(data)
+        self.confirm_production(
+            production.touched_by_edit(self.instance, data.get("stages") or []),
+            required=self.confirming,
+        )
         return data
 
     def _require_secret_again_for_a_new_destination(self, data: dict[str, Any]) -> None:

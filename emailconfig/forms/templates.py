@@ -8,7 +8,9 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from emailconfig import production
 from emailconfig.delivery import Address
+from emailconfig.forms.production import ProductionConfirmationMixin
 from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
 from emailconfig.render_pool import render
 from emailconfig.rendering import RenderError
@@ -101,7 +103,7 @@ def _addresses(value: str) -> list[str]:
     return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
 
 
-class PreviewForm(forms.Form):
+class PreviewForm(ProductionConfirmationMixin, forms.Form):
     stage = forms.ModelChoiceField(
         queryset=Stage.objects.all(),
         required=False,
@@ -130,6 +132,7 @@ class PreviewForm(forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        self.sending = "send" in self.data  # previewing only needs no confirmation
         configurations = EmailConfiguration.objects.prefetch_related("coverages__stage")
         self.fields["configuration"].queryset = configurations
         self.fields["configuration"].label_from_instance = lambda c: (
@@ -153,6 +156,10 @@ class PreviewForm(forms.Form):
                 data["configuration"] = coverage[0].configuration
         elif not configuration:
             self.add_error("stage", "Choose a stage or a configuration.")
+        if data.get("configuration"):
+            self.confirm_production(
+                production.touched_by_test_send(data["configuration"]), required=self.sending
+            )
         return data
 
     def clean_send_to(self) -> tuple[Address, ...]:

@@ -122,25 +122,26 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         .select_related("version", "version__configuration")
         .first()
     )
+    form = ApplyForm(request.POST if request.method == "POST" else None, stage=stage)
     if request.method == "POST":
-        form = ApplyForm(request.POST)
-        if not form.is_valid():
+        if "version" in form.errors:
             messages.error(request, "That version does not exist; nothing was applied.")
             return redirect("emailconfig:app_detail", slug=app.slug)
         version = form.cleaned_data["version"]
-        try:
-            services.apply_version(app, stage, version, by=Actor.of(request))
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            verb = "Re-applied" if current else "Applied"
-            messages.success(request, f"{verb} {version} to {app} on {stage}.")
-        return redirect("emailconfig:app_detail", slug=app.slug)
-
-    version = queries.latest_versions_by_stage().get(stage.pk)
-    if version is None:
-        messages.error(request, f"No configuration covers {stage}; create one first.")
-        return redirect("emailconfig:app_detail", slug=app.slug)
+        if form.is_valid():
+            try:
+                services.apply_version(app, stage, version, by=Actor.of(request))
+            except ValidationError as exc:
+                messages.error(request, " ".join(exc.messages))
+            else:
+                verb = "Re-applied" if current else "Applied"
+                messages.success(request, f"{verb} {version} to {app} on {stage}.")
+            return redirect("emailconfig:app_detail", slug=app.slug)
+    else:
+        version = queries.latest_versions_by_stage().get(stage.pk)
+        if version is None:
+            messages.error(request, f"No configuration covers {stage}; create one first.")
+            return redirect("emailconfig:app_detail", slug=app.slug)
     same_configuration = current and current.version.configuration_id == version.configuration_id
     return render(
         request,
@@ -149,6 +150,7 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
             "section": SECTION,
             "app": app,
             "stage": stage,
+            "form": form,
             "version": version,
             "current": current,
             "changes": versions.diff(current.version, version) if same_configuration else None,

@@ -86,16 +86,19 @@ def _form_page(
 
 
 def _trial_form(
-    request: HttpRequest, pk: int | None
+    request: HttpRequest, pk: int | None, *, sends: bool
 ) -> tuple[EmailConfiguration, ConfigurationForm, bool]:
-    """The posted form for the configuration being created or edited, and whether it is valid."""
+    """The posted form for the configuration being created or edited, and whether it is valid.
+
+    A trial that `sends` a message through production asks for the stage's name, as saving does.
+    """
     needed = "add" if pk is None else "change"
     if not request.user.has_perm(f"emailconfig.{needed}_emailconfiguration"):
         raise PermissionDenied
     configuration = (
         EmailConfiguration() if pk is None else get_object_or_404(EmailConfiguration, pk=pk)
     )
-    form = ConfigurationForm(request.POST, instance=configuration)
+    form = ConfigurationForm(request.POST, instance=configuration, confirming=sends)
     valid = form.is_valid()  # the test list included
     if not valid:
         messages.error(request, "Nothing was tried. Correct the fields marked below.")
@@ -113,7 +116,7 @@ def _trial_form(
 @sensitive_post_parameters()
 @permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
 def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    configuration, form, valid = _trial_form(request, pk)
+    configuration, form, valid = _trial_form(request, pk, sends=False)
     if not valid:
         return _form_page(request, form, configuration)
     try:
@@ -128,7 +131,7 @@ def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 @sensitive_post_parameters()
 @permission_required("emailconfig.add_testsend", raise_exception=True)
 def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    configuration, form, valid = _trial_form(request, pk)
+    configuration, form, valid = _trial_form(request, pk, sends=True)
     if not valid:
         return _form_page(request, form, configuration)
     user = request.user

@@ -65,6 +65,7 @@ def _seed(admin_user) -> Seed:
             assert response.status_code == 202
             Worker().run_once()
     failed = Message.objects.get(subject="Invoice 2", status="failed")
+    factories.configuration("production", name="Live mail")  # asks for the stage's name
     return Seed(
         configuration=config,
         template=template,
@@ -234,6 +235,12 @@ def test_every_page_has_no_axe_violations(sized_page, admin_user, viewer, axe):
         act(page)
         expect(page.locator(".errorlist")).not_to_have_count(0)
         _check(page, axe, f"{name} with errors", found)
+
+    page.goto(reverse("emailconfig:apply", args=[seed.app.slug, "production"]))
+    _check(page, axe, "apply on production", found)
+    page.get_by_role("button", name="Apply v1").click()
+    expect(page.locator(".errorlist")).not_to_have_count(0)
+    _check(page, axe, "apply on production without the stage's name", found)
 
     page.goto(_path(seed, "preview") + f"?configuration={seed.configuration.pk}")
     page.get_by_label("Template").select_option(label="welcome")

@@ -167,6 +167,20 @@ def test_a_busy_portal_page_by_page(page, admin_user, screenshot):
     screenshot(page, "audit")
 
 
+def test_the_production_confirmation(page, admin_user, screenshot):
+    admin_user.set_password("admin-pw")
+    admin_user.save()
+    factories.configuration("production", name="Production mail", smtp_host="smtp.example.com")
+    factories.app("Billing")
+    sign_in(page, "admin", "admin-pw")
+    page.goto(reverse("emailconfig:app_detail", args=["billing"]))
+    page.get_by_role("link", name="Apply Production mail v1").click()
+    page.get_by_label("Type the production stage's name to confirm").fill("production")
+    page.get_by_role("button", name="Apply v1").click()
+    expect(page.locator("#id_confirm_stage_error")).to_be_visible()
+    screenshot(page, "production-confirmation")
+
+
 def test_sign_in_protection_page_by_page(page, admin_user, settings, screenshot):
     settings.STAGEMAIL_REQUIRE_MFA = True
     admin_user.set_password("admin-pw")

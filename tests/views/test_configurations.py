@@ -151,7 +151,11 @@ def test_adding_a_stage_on_the_form_records_a_version_that_names_it(editor_clien
     config = EmailConfiguration.objects.get()
     response = editor_client.post(
         reverse("emailconfig:configuration_edit", args=[config.pk]),
-        _form_data(stages=("development", "qa", "production"), smtp_password_0=""),
+        _form_data(
+            stages=("development", "qa", "production"),
+            smtp_password_0="",
+            confirm_stage="Production",
+        ),
         follow=True,
     )
     assert "Saved “Team mail” as version 2." in response.content.decode()
