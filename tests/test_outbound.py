@@ -113,9 +113,13 @@ def _resolving_to(monkeypatch, *families: socket.AddressFamily) -> None:
 def test_an_address_family_the_machine_lacks_moves_on_to_the_next_address(monkeypatch):
     # AF_PACKET takes no TCP socket: creating one fails like AF_INET6 on a host without IPv6.
     _resolving_to(monkeypatch, socket.AF_PACKET, socket.AF_INET)
-    with smtp_server() as server:
-        sock = outbound.connect("relay.example", server.port, 5, outbound.SMTP)
-        sock.close()
+    with (
+        smtp_server() as server,
+        outbound.connect("relay.example", server.port, 5, outbound.SMTP) as sock,
+    ):
+        assert sock.recv(1024).startswith(b"220")
+        sock.sendall(b"QUIT\r\n")  # a finished conversation, before the server stops
+        assert sock.recv(1024).startswith(b"221")
     assert sock.family == socket.AF_INET
 
 
