@@ -7,10 +7,13 @@ from typing import Any
 from django import forms
 from django.db.models import Q, QuerySet
 
+from emailconfig.forms.lists import PeriodFilter
 from emailconfig.models import AuditAction, AuditEntry, Stage
 
 
-class AuditFilter(forms.Form):
+class AuditFilter(PeriodFilter):
+    period_field = "at"
+    field_order = ["actor", "action", "stage", "since", "until", "q"]
     actor = forms.CharField(
         required=False, max_length=150, label="Who", help_text="A username, exactly."
     )
@@ -20,12 +23,6 @@ class AuditFilter(forms.Form):
         required=False,
         empty_label="All stages",
         to_field_name="name",
-    )
-    since = forms.DateTimeField(
-        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    until = forms.DateTimeField(
-        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     q = forms.CharField(
         required=False,
@@ -47,10 +44,7 @@ class AuditFilter(forms.Form):
             entries = entries.filter(action=data["action"])
         if data["stage"]:
             entries = entries.filter(_on_stage(data["stage"].name))
-        if data["since"]:
-            entries = entries.filter(at__gte=data["since"])
-        if data["until"]:
-            entries = entries.filter(at__lte=data["until"])
+        entries = self.in_period(entries)
         if data["q"]:
             term = data["q"]
             entries = entries.filter(

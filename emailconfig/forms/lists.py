@@ -1,4 +1,5 @@
-"""The search box of the portal's long lists (a GET `q`), and the apps list's filter."""
+"""The search box of the portal's long lists (a GET `q`), their From and Until period, and the
+apps list's filter."""
 
 from __future__ import annotations
 
@@ -38,4 +39,23 @@ class AppSearch(ListSearch):
         rows = super().filter(rows)
         if self.is_valid() and self.cleaned_data["behind"]:
             rows = rows.filter(pk__in=AppliedConfiguration.objects.behind().values("app"))
+        return rows
+
+
+class PeriodFilter(forms.Form):
+    """From and Until, both ends included, on the list's `period_field` (a date and time)."""
+
+    period_field = ""
+    since = forms.DateTimeField(
+        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def in_period(self, rows: QuerySet) -> QuerySet:
+        if since := self.cleaned_data["since"]:
+            rows = rows.filter(**{f"{self.period_field}__gte": since})
+        if until := self.cleaned_data["until"]:
+            rows = rows.filter(**{f"{self.period_field}__lte": until})
         return rows

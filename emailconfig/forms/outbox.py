@@ -12,12 +12,15 @@ from django.db import connection
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q, QuerySet
 from django.db.models.expressions import OrderBy
 
+from emailconfig.forms.lists import PeriodFilter
 from emailconfig.models import PENDING_STATUSES, App, Message, MessageStatus, Stage
 
 PENDING = "pending"
 
 
-class OutboxFilter(forms.Form):
+class OutboxFilter(PeriodFilter):
+    period_field = "created_at"
+    field_order = ["app", "stage", "status", "since", "until", "q"]
     # A text field, not a list: a select of ten thousand apps would outweigh the page.
     app = forms.ModelChoiceField(
         queryset=App.objects.all(),
@@ -37,12 +40,6 @@ class OutboxFilter(forms.Form):
             *MessageStatus.choices,
         ],
         required=False,
-    )
-    since = forms.DateTimeField(
-        required=False, label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    until = forms.DateTimeField(
-        required=False, label="Until", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     q = forms.CharField(
         required=False,
@@ -64,10 +61,7 @@ class OutboxFilter(forms.Form):
             messages = messages.filter(status__in=PENDING_STATUSES)
         elif data["status"]:
             messages = messages.filter(status=data["status"])
-        if data["since"]:
-            messages = messages.filter(created_at__gte=data["since"])
-        if data["until"]:
-            messages = messages.filter(created_at__lte=data["until"])
+        messages = self.in_period(messages)
         if data["q"]:
             messages = messages.filter(_matching(data["q"]))
         return messages
