@@ -14,6 +14,7 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
+from emailconfig.client_address import client_address as address_of
 from emailconfig.models import AuditAction, AuditEntry
 
 
@@ -48,9 +49,8 @@ def actor(who: Who) -> Actor:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR: the address that connected. Behind a proxy that is the proxy, unless
-    # the proxy's WSGI server (gunicorn --forwarded-allow-ips) sets it from the header.
-    return request.META.get("REMOTE_ADDR") or None
+    """The address sign-in protection counts too (STAGEMAIL_TRUSTED_PROXY_COUNT applies)."""
+    return address_of(request) or None
 
 
 def record(

@@ -71,6 +71,19 @@ def test_a_failed_sign_in_is_recorded_with_the_name_tried_and_no_password(editor
     assert "guessed" not in json.dumps(entry.details)
 
 
+def test_behind_a_trusted_proxy_the_entry_names_the_client_sign_in_protection_counts(
+    editor, mark, settings
+):
+    settings.STAGEMAIL_TRUSTED_PROXY_COUNT = 1
+    Client().post(
+        reverse("login"),
+        {"username": "editor", "password": "guessed"},
+        REMOTE_ADDR="10.0.0.2",  # the proxy
+        HTTP_X_FORWARDED_FOR=f"198.51.100.66, {ADDRESS}",  # what the client wrote, then it
+    )
+    the_entry(mark, AuditAction.SIGN_IN_FAILED, actor="")
+
+
 # Configurations and applying ----------------------------------------------------------
 
 
