@@ -29,6 +29,12 @@ def pending_device(user: AbstractBaseUser) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
 
 
+def confirm(device: TOTPDevice) -> None:
+    """The device gave a right code: from now on sign-ins ask it for one."""
+    device.confirmed = True
+    device.save(update_fields=["confirmed"])
+
+
 def readable_secret(device: TOTPDevice) -> str:
     """The key as an app asks for it when typed in: base32, in groups of four."""
     key = b32encode(device.bin_key).decode()

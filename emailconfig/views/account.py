@@ -53,8 +53,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     pending = mfa.pending_device(user)  # type: ignore[arg-type]
     form = CodeForm(pending, request.POST if request.method == "POST" else None)
     if form.is_valid():
-        pending.confirmed = True
-        pending.save(update_fields=["confirmed"])
+        mfa.confirm(pending)
         django_otp.login(request, pending)
         messages.success(request, "Your authenticator app is set up: sign-ins now ask for a code.")
         return redirect("emailconfig:home")
