@@ -240,12 +240,13 @@ def django_setup() -> None:
 
 
 def create_editor(username: str = EDITOR) -> str:
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
 
-    from emailconfig.roles import EDITORS
+    from emailconfig.models import StageRole
+    from tests import factories
 
     user = User.objects.create_user(username, f"{username}@example.com", EDITOR_PASSWORD)
-    user.groups.add(Group.objects.get(name=EDITORS))
+    factories.grant(user, StageRole.EDITOR)
     return username
 
 

@@ -267,15 +267,16 @@ def pages(stages) -> list[tuple[str, str]]:
 
 
 def measure(repeat: int, stages) -> float:
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from emailconfig.roles import EDITORS
+    from emailconfig.models import StageRole
+    from tests import factories
 
     editor = User.objects.create_user("bench-editor")
-    editor.groups.add(Group.objects.get(name=EDITORS))
+    factories.grant(editor, StageRole.EDITOR)
     client = Client()
     client.force_login(editor)
     worst = 0.0

@@ -84,10 +84,9 @@ def setup_data() -> tuple[str, dict[str, int]]:
     import django
 
     django.setup()
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
 
-    from emailconfig.models import EmailTemplate
-    from emailconfig.roles import EDITORS
+    from emailconfig.models import EmailTemplate, StageRole
     from emailconfig.services import configurations, tokens
     from tests import factories
 
@@ -96,7 +95,7 @@ def setup_data() -> tuple[str, dict[str, int]]:
     qa = factories.stage("qa")
     configurations.apply_version(app, qa, config.latest_version(), by=None)
     editor = User.objects.create_user("bench-editor", "editor@example.com", PASSWORD)
-    editor.groups.add(Group.objects.get(name=EDITORS))
+    factories.grant(editor, StageRole.EDITOR)
     invoice = EmailTemplate.objects.create(
         key="invoice",
         name="Invoice",

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
@@ -202,20 +203,29 @@ admin.site.unregister(get_user_model())
 
 @admin.register(get_user_model())
 class AuditedUserAdmin(UserAdmin):
-    """Django's user admin; granting or removing a role writes the audit trail."""
+    """Django's user admin without groups and permissions, which grant nothing here: roles
+    are granted on the portal's People page. Making an administrator is audited."""
+
+    fieldsets = [
+        (None, {"fields": ("username", "password")}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Access", {"fields": ("is_active", "is_superuser")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    ]
+    list_display = ["username", "email", "first_name", "last_name", "is_superuser"]
+    list_filter = ["is_superuser", "is_active"]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        # The roles as stored before this save (groups are saved later, in save_related),
-        # kept on the form: this admin object serves every request at once.
-        stored = get_user_model().objects.filter(pk=obj.pk).first() if change else None
-        form.roles_before = roles.held_by(stored) if stored else set()
-        super().save_model(request, obj, form, change)
+        made = "is_superuser" in form.changed_data or (not change and obj.is_superuser)
+        obj.is_staff = obj.is_superuser  # Django's admin lets administrators in
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if made:
+                roles.record_administrator(obj, obj.is_superuser, by=Actor.of(request))
 
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        roles.record_changes(
-            form.instance,
-            before=form.roles_before,
-            after=roles.held_by(form.instance),
-            by=Actor.of(request),
-        )
+
+def administrators_only(request: HttpRequest) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = administrators_only

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from emailconfig.models import PENDING_STATUSES, DailyDeliveryCount, Message, Stage
@@ -76,21 +76,23 @@ class StageActivity:
         return [(round(i * slot + slot / 2, 1), f"{d.day:%-d}") for i, d in enumerate(self.days)]
 
 
-def activity(now: datetime | None = None) -> list[StageActivity]:
+def activity(stages: QuerySet[Stage], now: datetime | None = None) -> list[StageActivity]:
+    """For each of `stages` (those the viewer sees)."""
     now = now or timezone.now()
     today = timezone.localdate(now)
     first = today - timedelta(days=DAYS - 1)
     counts = {
-        (row.stage_id, row.day): row for row in DailyDeliveryCount.objects.filter(day__gte=first)
+        (row.stage_id, row.day): row
+        for row in DailyDeliveryCount.objects.filter(day__gte=first, stage__in=stages)
     }
     queue = {
         row["stage_id"]: row
-        for row in Message.objects.filter(status__in=PENDING_STATUSES)
+        for row in Message.objects.filter(status__in=PENDING_STATUSES, stage__in=stages)
         .values("stage_id")
         .annotate(n=Count("pk"), oldest=Min("created_at"))
     }
     result = []
-    for stage in Stage.objects.all():
+    for stage in stages:
         days = []
         for day in (first + timedelta(days=i) for i in range(DAYS)):
             row = counts.get((stage.pk, day))

@@ -8,15 +8,19 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from emailconfig.access import Access
+from emailconfig.models import StageRole
+
 DEVICE_NAME = "Authenticator app"
 
 
 def mfa_required(user: AbstractBaseUser | AnonymousUser) -> bool:
-    """Whether the user may not use the portal without a second factor.
-
-    Administrators today; production editors join here once stage roles exist.
-    """
-    return settings.STAGEMAIL_REQUIRE_MFA and (user.is_superuser or user.is_staff)
+    """Whether the user may not use the portal without a second factor: with
+    STAGEMAIL_REQUIRE_MFA, administrators and production editors."""
+    if not settings.STAGEMAIL_REQUIRE_MFA:
+        return False
+    access = Access.of(user)
+    return access.administrator or StageRole.PRODUCTION_EDITOR in access.roles.values()
 
 
 def confirmed_device(user: AbstractBaseUser) -> TOTPDevice | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, F, Max, OuterRef, Prefetch, Subquery, Window
 from django.db.models.functions import RowNumber
 
+from emailconfig.access import Access
 from emailconfig.models import (
     ApiToken,
     App,
@@ -21,16 +22,20 @@ from emailconfig.models import (
 )
 
 
-def configurations_with_usage() -> list[EmailConfiguration]:
-    """Configurations annotated with `current_number`, `apps_using` and `apps_behind`."""
+def configurations_with_usage(access: Access) -> list[EmailConfiguration]:
+    """The configurations one sees, with `current_number`, and `apps_using` and `apps_behind`
+    counted on the stages one sees."""
     configurations = list(
-        EmailConfiguration.objects.annotate(current_number=Max("versions__number"))
+        access.configurations()
+        .annotate(current_number=Max("versions__number"))
         .prefetch_related(
             Prefetch("coverages", queryset=StageCoverage.objects.select_related("stage"))
         )
         .order_by("name")
     )
-    usage = AppliedConfiguration.objects.tally("version__configuration")
+    usage = AppliedConfiguration.objects.filter(stage__in=access.stages()).tally(
+        "version__configuration"
+    )
     for configuration in configurations:
         counts = usage.get(configuration.pk, {})
         configuration.apps_using = counts.get("using", 0)
@@ -63,6 +68,7 @@ class StageRow:
     applied: AppliedConfiguration | None
     available: ConfigurationVersion | None  # latest version of the covering configuration
     active_tokens: int = 0
+    editable: bool = False
 
     @property
     def action(self) -> str | None:
@@ -92,7 +98,8 @@ def latest_versions_by_stage() -> dict[int, ConfigurationVersion]:
     return {version.covers: version for version in versions}
 
 
-def stage_rows(app: App) -> list[StageRow]:
+def stage_rows(app: App, access: Access) -> list[StageRow]:
+    """The app on each stage one sees."""
     applied = {a.stage_id: a for a in applied_with_latest().filter(app=app)}
     available = latest_versions_by_stage()
     token_counts: Counter[int] = Counter()
@@ -104,16 +111,19 @@ def stage_rows(app: App) -> list[StageRow]:
             applied=applied.get(stage.pk),
             available=available.get(stage.pk),
             active_tokens=token_counts[stage.pk],
+            editable=access.edits(stage),
         )
-        for stage in Stage.objects.all()
+        for stage in access.stages()
     ]
 
 
-def with_applied_rows(apps: Sequence[App]) -> Sequence[App]:
-    """Give a page of apps their `applied_rows` (by stage) and `behind_count`, in one query."""
+def with_applied_rows(apps: Sequence[App], access: Access) -> Sequence[App]:
+    """Give a page of apps their `applied_rows` (on the stages one sees) and `behind_count`,
+    in one query."""
     by_app: dict[int, list[AppliedConfiguration]] = {}
     ids = [app.pk for app in apps]  # evaluates (and caches) the page's query
-    for applied in applied_with_latest().filter(app__in=ids).order_by("stage__order"):
+    seen = applied_with_latest().filter(app__in=ids, stage__in=access.stages())
+    for applied in seen.order_by("stage__order"):
         by_app.setdefault(applied.app_id, []).append(applied)
     for app in apps:
         app.applied_rows = by_app.get(app.pk, [])

@@ -1,25 +1,27 @@
-"""Shared fixtures: the four personas and the Stagemail data they work on."""
+"""Shared fixtures: the personas and the Stagemail data they work on."""
 
 from __future__ import annotations
 
 import hypothesis
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 
-from emailconfig.roles import EDITORS, VIEWERS
+from emailconfig.models import StageRole
 
 # The suite runs beside other work on two cores: a slow example is not a failure.
 hypothesis.settings.register_profile("stagemail", deadline=None)
 hypothesis.settings.load_profile("stagemail")
 
 
-def _user(django_user_model, username: str, group: str | None = None, **extra):
+def _user(django_user_model, username: str, role: str | None = None, **extra):
+    """A user with `role` on every stage."""
+    from tests import factories
+
     user = django_user_model.objects.create_user(
         username=username, password="pw-" + username, email=f"{username}@example.com", **extra
     )
-    if group:
-        user.groups.add(Group.objects.get(name=group))
+    if role:
+        factories.grant(user, role)
     return user
 
 
@@ -31,12 +33,12 @@ def _client_for(user) -> Client:
 
 @pytest.fixture
 def editor(django_user_model):
-    return _user(django_user_model, "editor", EDITORS)
+    return _user(django_user_model, "editor", StageRole.EDITOR)
 
 
 @pytest.fixture
 def viewer(django_user_model):
-    return _user(django_user_model, "viewer", VIEWERS)
+    return _user(django_user_model, "viewer", StageRole.VIEWER)
 
 
 @pytest.fixture

@@ -18,6 +18,8 @@ from emailconfig.models import (
     EmailTemplate,
     SinkMessage,
     Stage,
+    StageGrant,
+    StageRole,
 )
 from emailconfig.services import configurations as services
 from emailconfig.services import tokens
@@ -27,6 +29,17 @@ _names = itertools.count(1)
 
 def stage(slug: str) -> Stage:
     return Stage.objects.get(slug=slug)
+
+
+def grant(user: Any, role: str, *stage_slugs: str) -> None:
+    """`role` on the stages named (every stage without names). An editor is a production
+    editor on production stages, as the groups of earlier releases were."""
+    stages = Stage.objects.filter(slug__in=stage_slugs) if stage_slugs else Stage.objects.all()
+    for each in stages:
+        held = role
+        if role == StageRole.EDITOR and each.is_production:
+            held = StageRole.PRODUCTION_EDITOR
+        StageGrant.objects.update_or_create(user=user, stage=each, defaults={"role": held})
 
 
 def configuration(

@@ -1,4 +1,5 @@
-"""Migration 0008 composes the messages accepted before it, so nothing in flight is lost."""
+"""Migrations that carry data: 0008 composes the messages accepted before it, so nothing in
+flight is lost; 0012 turns the two groups into stage roles."""
 
 from datetime import timedelta
 
@@ -88,3 +89,28 @@ def test_going_back_before_compose_once_restores_what_the_old_code_sends(seeded_
         assert (attachment.filename, bytes(attachment.content)) == ("a.pdf", b"%PDF")
     finally:
         migrate(latest())
+
+
+def test_members_of_the_old_groups_keep_what_they_could_do_stage_by_stage(
+    seeded_transactional_db,
+):
+    old = migrate(("emailconfig", "0011_audit_entry"))
+    Group, User = old.get_model("auth", "Group"), old.get_model("auth", "User")
+    viewers = Group.objects.get_or_create(name="Stagemail viewers")[0]
+    editors = Group.objects.get_or_create(name="Stagemail editors")[0]
+    User.objects.create(username="vera").groups.add(viewers)
+    User.objects.create(username="ed").groups.add(editors, viewers)
+    User.objects.create(username="nobody")
+
+    new = migrate(latest())
+    grants = new.get_model("emailconfig", "StageGrant").objects
+    roles = set(grants.values_list("user__username", "stage__slug", "role"))
+    assert roles == {
+        ("vera", "development", "viewer"),
+        ("vera", "qa", "viewer"),
+        ("vera", "production", "viewer"),
+        ("ed", "development", "editor"),
+        ("ed", "qa", "editor"),
+        ("ed", "production", "production_editor"),
+    }
+    assert not new.get_model("auth", "Group").objects.filter(name__startswith="Stagemail").exists()

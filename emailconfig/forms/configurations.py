@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from emailconfig import outbound, production
+from emailconfig.access import Access
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.fields import AddressField
 from emailconfig.forms.production import ProductionConfirmationMixin
@@ -126,8 +127,14 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
 
     with_test_list = True  # the admin edits the test list in its own inline instead
 
-    def __init__(self, *args: Any, confirming: bool = True, **kwargs: Any) -> None:
-        """`confirming=False` for trying a connection, which neither saves nor sends."""
+    def __init__(
+        self, *args: Any, access: Access | None = None, confirming: bool = True, **kwargs: Any
+    ) -> None:
+        """`confirming=False` for trying a connection, which neither saves nor sends.
+
+        With `access`, only the stages one may edit can be chosen; without, every stage
+        (the Django admin, which only administrators reach).
+        """
         super().__init__(*args, **kwargs)
         self.confirming = confirming
         # Read before validation copies the posted values onto the instance.
@@ -146,7 +153,7 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
                 else None,
             )
         field = self.fields["stages"]
-        field.queryset = Stage.objects.all()
+        field.queryset = access.editable_stages() if access else Stage.objects.all()
         field.holders = dict(
             StageCoverage.objects.exclude(configuration_id=self.instance.pk).values_list(
                 "stage_id", "configuration__name"

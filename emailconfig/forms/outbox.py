@@ -49,6 +49,11 @@ class OutboxFilter(PeriodFilter):
         widget=forms.TextInput({"type": "search"}),
     )
 
+    def __init__(self, *args: Any, stages: QuerySet[Stage], **kwargs: Any) -> None:
+        """`stages`: the ones the viewer sees, to choose from."""
+        super().__init__(*args, **kwargs)
+        self.fields["stage"].queryset = stages
+
     def filter(self, messages: QuerySet[Message]) -> QuerySet[Message]:
         if not self.is_valid():
             return messages.none()

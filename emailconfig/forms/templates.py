@@ -9,6 +9,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from emailconfig import production
+from emailconfig.access import Access
 from emailconfig.delivery import Address
 from emailconfig.forms.production import ProductionConfirmationMixin
 from emailconfig.models import EmailConfiguration, EmailTemplate, Stage, StageCoverage
@@ -129,11 +130,12 @@ class PreviewForm(ProductionConfirmationMixin, forms.Form):
         "address. With a test list they are replaced by its recipients.",
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any, access: Access, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.sending = "send" in self.data  # previewing only needs no confirmation
-        configurations = EmailConfiguration.objects.prefetch_related("coverages__stage")
+        self.fields["stage"].queryset = access.stages()
+        configurations = access.configurations().prefetch_related("coverages__stage")
         self.fields["configuration"].queryset = configurations
         self.fields["configuration"].label_from_instance = lambda c: (
             f"{c.name} ({', '.join(cov.stage.name for cov in c.coverages.all()) or 'no stage'})"

@@ -27,6 +27,7 @@ from emailconfig.models.outbox import (
     RateWindow,
     SinkMessage,
 )
+from emailconfig.models.roles import StageGrant, StageRole
 from emailconfig.models.templates import EmailTemplate, Outcome, TestSend
 
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "SinkMessage",
     "Stage",
     "StageCoverage",
+    "StageGrant",
+    "StageRole",
     "TestRecipient",
     "TestSend",
 ]

@@ -1,24 +1,75 @@
-"""Roles in the audit trail: what a user holds, and an entry per role granted or removed."""
+"""Granting roles: a role on a stage, or being an administrator; each change in the audit trail."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
 from emailconfig import audit
+from emailconfig.access import Access
 from emailconfig.audit import Who
-from emailconfig.models import AuditAction
-from emailconfig.roles import SUPERUSER
+from emailconfig.models import AuditAction, Stage, StageGrant, StageRole
+
+ADMINISTRATOR = "administrator"
+NO_ROLE = ""
 
 
-def held_by(user: Any) -> set[str]:
-    """The roles a saved user holds: their groups, and "superuser" if so."""
-    held = set(user.groups.values_list("name", flat=True)) if user.pk else set()
-    return held | ({SUPERUSER} if user.is_superuser else set())
+@transaction.atomic
+def set_roles(user: Any, *, administrator: bool, stage_roles: Mapping[Stage, str], by: Who) -> int:
+    """Give `user` exactly these roles (`NO_ROLE` removes one); returns how many changed.
+
+    Refused if it would leave the portal without an active administrator.
+    """
+    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    changed = 0
+    if user.is_superuser != administrator:
+        if not administrator:
+            _keep_an_administrator(user)
+        user.is_superuser = user.is_staff = administrator  # staff: Django's admin lets them in
+        user.save(update_fields=["is_superuser", "is_staff"])
+        record_administrator(user, administrator, by=by)
+        changed += 1
+    held = {grant.stage_id: grant for grant in user.stage_grants.select_for_update()}
+    for stage, role in stage_roles.items():
+        grant = held.get(stage.pk)
+        before = grant.role if grant else NO_ROLE
+        if role == before:
+            continue
+        if role == NO_ROLE:
+            grant.delete()
+            _record(by, AuditAction.ROLE_REMOVED, user, stage, role=before)
+        elif grant:
+            grant.role = role
+            grant.save(update_fields=["role"])
+            _record(by, AuditAction.ROLE_GRANTED, user, stage, role=role, was=before)
+        else:
+            StageGrant.objects.create(user=user, stage=stage, role=role)
+            _record(by, AuditAction.ROLE_GRANTED, user, stage, role=role)
+        changed += 1
+    Access.forget(user)
+    return changed
 
 
-def record_changes(user: Any, *, before: set[str], after: set[str], by: Who) -> None:
-    """One entry per role granted or removed; call it in the transaction that changed them."""
-    for role in sorted(after - before):
-        audit.record(by, AuditAction.ROLE_GRANTED, user.get_username(), details={"role": role})
-    for role in sorted(before - after):
-        audit.record(by, AuditAction.ROLE_REMOVED, user.get_username(), details={"role": role})
+def record_administrator(user: Any, administrator: bool, *, by: Who) -> None:
+    """Call it in the transaction that made or unmade the administrator."""
+    action = AuditAction.ROLE_GRANTED if administrator else AuditAction.ROLE_REMOVED
+    audit.record(by, action, user.get_username(), details={"role": ADMINISTRATOR})
+
+
+def _keep_an_administrator(leaving: Any) -> None:
+    others = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    if not others.exclude(pk=leaving.pk).exists():
+        raise ValidationError(
+            "At least one active administrator must remain: make someone else an "
+            "administrator first.",
+            code="last_administrator",
+        )
+
+
+def _record(by: Who, action: AuditAction, user: Any, stage: Stage, **details: str) -> None:
+    details = {key: StageRole(value).label for key, value in details.items()}
+    audit.record(by, action, user.get_username(), stage=stage, details=details)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,18 +19,19 @@ from emailconfig.models import App, AppliedConfiguration, Stage
 from emailconfig.pagination import paginate
 from emailconfig.services import configurations as services
 from emailconfig.services import ratelimits
+from emailconfig.views.guards import access, edited_stage, editor_required, member_required
 
 SECTION = "apps"
 SEARCHED = ("name", "slug", "description")
 
 
-@permission_required("emailconfig.view_app", raise_exception=True)
+@member_required
 def app_list(request: HttpRequest) -> HttpResponse:
     search = AppSearch(
         request.GET, label="Search apps (name, slug or description)", fields=SEARCHED
     )
     listing = paginate(request, search.filter(App.objects.order_by("name")))
-    queries.with_applied_rows(listing["page"].object_list)
+    queries.with_applied_rows(listing["page"].object_list, access(request))
     return render(
         request,
         "emailconfig/apps/list.html",
@@ -39,12 +39,12 @@ def app_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("emailconfig.add_app", raise_exception=True)
+@editor_required
 def app_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, App())
 
 
-@permission_required("emailconfig.change_app", raise_exception=True)
+@editor_required
 def app_edit(request: HttpRequest, slug: str) -> HttpResponse:
     return _edit(request, get_object_or_404(App, slug=slug))
 
@@ -61,7 +61,7 @@ def _edit(request: HttpRequest, app: App) -> HttpResponse:
     )
 
 
-@permission_required("emailconfig.view_app", raise_exception=True)
+@member_required
 def app_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return _detail(request, get_object_or_404(App, slug=slug))
 
@@ -79,7 +79,7 @@ def _detail(
         {
             "section": SECTION,
             "app": app,
-            "rows": queries.stage_rows(app),
+            "rows": queries.stage_rows(app, access(request)),
             "default_rate_limit": settings.STAGEMAIL_API_RATE_LIMIT,
             "rate_limit_stage": stage,
             "rate_limit_form": form,
@@ -88,12 +88,11 @@ def _detail(
 
 
 @require_POST
-@permission_required("emailconfig.change_appliedconfiguration", raise_exception=True)
+@member_required
 def rate_limit(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
+    stage = edited_stage(request, stage_slug)
     applied = get_object_or_404(
-        AppliedConfiguration.objects.select_related("app", "stage"),
-        app__slug=slug,
-        stage__slug=stage_slug,
+        AppliedConfiguration.objects.select_related("app", "stage"), app__slug=slug, stage=stage
     )
     form = RateLimitForm(request.POST)
     if not form.is_valid():
@@ -112,11 +111,11 @@ def rate_limit(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("emailconfig.change_appliedconfiguration", raise_exception=True)
+@member_required
 def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
     """GET asks for confirmation and shows what changes; POST applies the confirmed version."""
+    stage = edited_stage(request, stage_slug)
     app = get_object_or_404(App, slug=slug)
-    stage = get_object_or_404(Stage, slug=stage_slug)
     current = (
         AppliedConfiguration.objects.filter(app=app, stage=stage)
         .select_related("version", "version__configuration")

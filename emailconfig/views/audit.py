@@ -7,7 +7,6 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django.utils import timezone
 from emailconfig.forms.audit import AuditFilter
 from emailconfig.models import AuditEntry
 from emailconfig.pagination import CappedPaginator, paginate
+from emailconfig.views.guards import administrator_required
 
 SECTION = "audit"
 CSV_COLUMNS = ["time", "who", "address", "action", "target", "stage", "details"]
@@ -27,7 +27,7 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilter, Any]:
     return form, form.filter(AuditEntry.objects.all())
 
 
-@permission_required("emailconfig.view_auditentry", raise_exception=True)
+@administrator_required
 def audit_list(request: HttpRequest) -> HttpResponse:
     form, entries = _filtered(request)
     listing = paginate(request, entries, paginator=CappedPaginator)
@@ -36,7 +36,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("emailconfig.view_auditentry", raise_exception=True)
+@administrator_required
 def audit_csv(request: HttpRequest) -> StreamingHttpResponse:
     """Every entry the filters select, streamed: a year of entries never sits in memory."""
     _, entries = _filtered(request)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
@@ -21,34 +20,48 @@ from emailconfig.models import EmailConfiguration
 from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
 from emailconfig.services import connection_tests, previews
+from emailconfig.views.guards import access, allow, editor_required, member_required
 
 SECTION = "configurations"
 
 
-@permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
+@member_required
 def configuration_list(request: HttpRequest) -> HttpResponse:
+    seen = queries.configurations_with_usage(access(request))
     return render(
         request,
         "emailconfig/configurations/list.html",
-        {"section": SECTION, "configurations": queries.configurations_with_usage()},
+        {"section": SECTION, "configurations": seen},
     )
 
 
 @sensitive_post_parameters()
-@permission_required("emailconfig.add_emailconfiguration", raise_exception=True)
+@editor_required
 def configuration_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, EmailConfiguration())
 
 
 @sensitive_post_parameters()
-@permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
+@member_required
 def configuration_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _edit(request, get_object_or_404(EmailConfiguration, pk=pk))
+    return _edit(request, edited_configuration(request, pk))
+
+
+def seen_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
+    return get_object_or_404(access(request).configurations(), pk=pk)
+
+
+def edited_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
+    configuration = seen_configuration(request, pk)
+    allow(access(request).edits_configuration(configuration))
+    return configuration
 
 
 def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpResponse:
     form = ConfigurationForm(
-        request.POST if request.method == "POST" else None, instance=configuration
+        request.POST if request.method == "POST" else None,
+        instance=configuration,
+        access=access(request),
     )
     if request.method == "POST" and form.is_valid():
         version = form.save_version(author=Actor.of(request))
@@ -92,13 +105,14 @@ def _trial_form(
 
     A trial that `sends` a message through production asks for the stage's name, as saving does.
     """
-    needed = "add" if pk is None else "change"
-    if not request.user.has_perm(f"emailconfig.{needed}_emailconfiguration"):
-        raise PermissionDenied
-    configuration = (
-        EmailConfiguration() if pk is None else get_object_or_404(EmailConfiguration, pk=pk)
+    if pk is None:
+        allow(access(request).edits_somewhere)
+        configuration = EmailConfiguration()
+    else:
+        configuration = edited_configuration(request, pk)
+    form = ConfigurationForm(
+        request.POST, instance=configuration, access=access(request), confirming=sends
     )
-    form = ConfigurationForm(request.POST, instance=configuration, confirming=sends)
     valid = form.is_valid()  # the test list included
     if not valid:
         messages.error(request, "Nothing was tried. Correct the fields marked below.")
@@ -114,7 +128,7 @@ def _trial_form(
 
 @require_POST
 @sensitive_post_parameters()
-@permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
+@member_required
 def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     configuration, form, valid = _trial_form(request, pk, sends=False)
     if not valid:
@@ -129,7 +143,7 @@ def try_connection(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @require_POST
 @sensitive_post_parameters()
-@permission_required("emailconfig.add_testsend", raise_exception=True)
+@member_required
 def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     configuration, form, valid = _trial_form(request, pk, sends=True)
     if not valid:
@@ -152,22 +166,25 @@ def try_send(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return _form_page(request, form, configuration, sent=sent)
 
 
-@permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
+@member_required
 def configuration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    configuration = get_object_or_404(EmailConfiguration, pk=pk)
+    configuration = seen_configuration(request, pk)
     history = list(configuration.versions.select_related("created_by").order_by("-number"))
     current = history[0] if history else None
     older, newer = _versions_to_compare(request, history)
     search = ListSearch(
         request.GET, label="Search apps using it", fields=("app__name", "app__slug")
     )
-    applied = queries.applied_with_latest().filter(version__configuration=configuration)
+    applied = queries.applied_with_latest().filter(
+        version__configuration=configuration, stage__in=access(request).stages()
+    )
     return render(
         request,
         "emailconfig/configurations/detail.html",
         {
             "section": SECTION,
             "configuration": configuration,
+            "can_edit": access(request).edits_configuration(configuration),
             "current": current,
             "settings": versions.displayed_settings(current) if current else [],
             "history": history,

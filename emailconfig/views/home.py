@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from emailconfig import dashboard, queries
+from emailconfig.views.guards import access, member_required
 
 BEHIND_SHOWN = 10  # apps named per stage; the apps list has them all
 
 
-@permission_required("emailconfig.view_emailconfiguration", raise_exception=True)
+@member_required
 def home(request: HttpRequest) -> HttpResponse:
     latest = queries.latest_versions_by_stage()
     behind = queries.behind_by_stage(first=BEHIND_SHOWN)
@@ -22,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "behind_total": behind.get(activity.stage.pk, (0, []))[0],
             "behind": behind.get(activity.stage.pk, (0, []))[1],
         }
-        for activity in dashboard.activity()
+        for activity in dashboard.activity(access(request).stages())
     ]
     return render(
         request,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -13,21 +12,21 @@ from django.views.decorators.http import require_POST
 from emailconfig import mime
 from emailconfig.audit import Actor
 from emailconfig.forms.outbox import OutboxFilter
-from emailconfig.models import Message
 from emailconfig.pagination import CappedPaginator, paginate
 from emailconfig.services import outbox
 from emailconfig.views.framed import html_part
+from emailconfig.views.guards import access, allow, member_required
 
 SECTION = "outbox"
 BODIES = ("raw", "recipients", "original_recipients")  # not in the list
 
 
-@permission_required("emailconfig.view_message", raise_exception=True)
+@member_required
 def outbox_list(request: HttpRequest) -> HttpResponse:
-    form = OutboxFilter(request.GET or None)
+    form = OutboxFilter(request.GET or None, stages=access(request).stages())
     # Apps and stages fetched for the page's rows only: joined, they would be joined to
     # every row an OFFSET skips too.
-    found = Message.objects.prefetch_related("app", "stage").defer(*BODIES)
+    found = access(request).messages().prefetch_related("app", "stage").defer(*BODIES)
     found = form.filter(found) if form.is_bound else found
     listing = paginate(request, found.order_by(form.ordering()), paginator=CappedPaginator)
     return render(
@@ -35,10 +34,11 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("emailconfig.view_message", raise_exception=True)
+@member_required
 def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
     message = get_object_or_404(
-        Message.objects.select_related("app", "stage", "version__configuration"), pk=pk
+        access(request).messages().select_related("app", "stage", "version__configuration"),
+        pk=pk,
     )
     return render(
         request,
@@ -46,32 +46,34 @@ def message_detail(request: HttpRequest, pk: UUID) -> HttpResponse:
         {
             "section": SECTION,
             "message": message,
+            "can_act": access(request).edits(message.stage),
             "shown": mime.read(bytes(message.raw)),
             "attempts": message.attempts.all(),
         },
     )
 
 
-@permission_required("emailconfig.view_message", raise_exception=True)
+@member_required
 def message_html(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The HTML part, for the message page's sandboxed frame."""
-    message = get_object_or_404(Message.objects.only("raw"), pk=pk)
+    message = get_object_or_404(access(request).messages().only("raw"), pk=pk)
     return html_part(mime.read(bytes(message.raw)).html)
 
 
-@permission_required("emailconfig.view_message", raise_exception=True)
+@member_required
 def message_eml(request: HttpRequest, pk: UUID) -> HttpResponse:
     """The stored message, byte for byte as every attempt sent it."""
-    message = get_object_or_404(Message.objects.only("raw"), pk=pk)
+    message = get_object_or_404(access(request).messages().only("raw"), pk=pk)
     response = HttpResponse(bytes(message.raw), content_type="message/rfc822")
     response["Content-Disposition"] = f'attachment; filename="{message.pk}.eml"'
     return response
 
 
 @require_POST
-@permission_required("emailconfig.change_message", raise_exception=True)
+@member_required
 def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
-    message = get_object_or_404(Message, pk=pk)
+    message = get_object_or_404(access(request).messages().select_related("stage"), pk=pk)
+    allow(access(request).edits(message.stage))
     if action == "retry":
         done = outbox.retry(message, by=Actor.of(request))
         text = (

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from emailconfig.audit import Actor
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.lists import ListSearch
 from emailconfig.forms.templates import PreviewForm
-from emailconfig.models import EmailConfiguration, EmailTemplate, TestSend
+from emailconfig.models import EmailTemplate, TestSend
 from emailconfig.pagination import paginate
 from emailconfig.services import connection_tests, previews
+from emailconfig.views.configurations import edited_configuration
 from emailconfig.views.framed import html_part
+from emailconfig.views.guards import access, member_required
 
 SECTION = "preview"
 TEST_SEND_SHOWN = (
@@ -39,19 +42,16 @@ SHOWN_HTML = "preview_html"
 SHOWN_HTML_KEPT = 3
 
 
-@permission_required(
-    ["emailconfig.view_emailtemplate", "emailconfig.view_emailconfiguration"],
-    raise_exception=True,
-)
+@member_required
 def preview(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = request.POST.copy()
         _fill_sample_data(data)
-        form = PreviewForm(data, user=request.user)
+        form = PreviewForm(data, user=request.user, access=access(request))
     else:  # links may preselect a configuration and a template
         initial = request.GET.dict()
         _fill_sample_data(initial)
-        form = PreviewForm(initial=initial, user=request.user)
+        form = PreviewForm(initial=initial, user=request.user, access=access(request))
     built = sent = None
     if form.is_bound and form.is_valid():
         built = _build(form, sealed=request.POST.get("composed", ""))
@@ -62,8 +62,10 @@ def preview(request: HttpRequest) -> HttpResponse:
         label="Search test-sends (subject, recipient or server answer)",
         fields=TEST_SENDS_SEARCHED,
     )
-    test_sends = TestSend.objects.select_related("version", "sent_by", "template").only(
-        *TEST_SEND_SHOWN
+    test_sends = (
+        _test_sends_seen(request)
+        .select_related("version", "sent_by", "template")
+        .only(*TEST_SEND_SHOWN)
     )
     return render(
         request,
@@ -74,10 +76,21 @@ def preview(request: HttpRequest) -> HttpResponse:
             "preview": built,
             "html_key": _keep_html(request, built.shown.html) if built else "",
             "sent": sent,
-            "can_send": request.user.has_perm("emailconfig.add_testsend"),
+            "can_send": access(request).edits_somewhere,
             "search": search,
             **paginate(request, search.filter(test_sends).order_by("-sent_at")),
         },
+    )
+
+
+def _test_sends_seen(request: HttpRequest) -> Any:
+    """Through configurations one sees, and one's own trials of unsaved settings."""
+    seen = access(request)
+    every = TestSend.objects.all()
+    if seen.administrator:
+        return every
+    return every.filter(
+        Q(version__configuration__in=seen.configurations()) | Q(version=None, sent_by=request.user)
     )
 
 
@@ -91,10 +104,7 @@ def _keep_html(request: HttpRequest, html: str) -> str:
     return key
 
 
-@permission_required(
-    ["emailconfig.view_emailtemplate", "emailconfig.view_emailconfiguration"],
-    raise_exception=True,
-)
+@member_required
 def preview_html(request: HttpRequest, key: str) -> HttpResponse:
     """A preview's HTML part, for the preview page's sandboxed frame."""
     html = request.session.get(SHOWN_HTML, {}).get(key)
@@ -129,8 +139,13 @@ def _build(form: PreviewForm, *, sealed: str) -> previews.Preview | None:
 
 
 def _send(request: HttpRequest, form: PreviewForm, built: previews.Preview) -> TestSend | None:
-    if not request.user.has_perm("emailconfig.add_testsend"):
-        messages.error(request, "You may preview, but not send test messages.")
+    configuration = form.cleaned_data["configuration"]
+    if not access(request).edits_configuration(configuration):
+        messages.error(
+            request,
+            f"You may preview through “{configuration}”, but not send tests through it: "
+            "that takes edit rights on every stage it covers.",
+        )
         return None
     try:
         return previews.test_send(
@@ -142,9 +157,9 @@ def _send(request: HttpRequest, form: PreviewForm, built: previews.Preview) -> T
 
 
 @require_POST
-@permission_required("emailconfig.change_emailconfiguration", raise_exception=True)
+@member_required
 def connection_test(request: HttpRequest, pk: int) -> HttpResponse:
-    configuration = get_object_or_404(EmailConfiguration, pk=pk)
+    configuration = edited_configuration(request, pk)
     version = configuration.latest_version()
     steps = []
     if version is not None:

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -23,6 +22,7 @@ from emailconfig.models import SinkMessage
 from emailconfig.pagination import paginate
 from emailconfig.services import sink as sink_services
 from emailconfig.views.framed import SHOWN_MAIL_POLICY, html_part
+from emailconfig.views.guards import editor_required, member_required
 
 SECTION = "sink"
 SEARCHED = ("subject", "mail_from", "rcpt_tos")
@@ -41,7 +41,7 @@ def sink_enabled(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 
 @sink_enabled
-@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+@member_required
 def sink(request: HttpRequest) -> HttpResponse:
     """What the local development sink (started by `make run`) received."""
     search = ListSearch(request.GET, label="Search (subject, sender or recipient)", fields=SEARCHED)
@@ -59,7 +59,7 @@ def _read(pk: int) -> tuple[SinkMessage, received.ReceivedMail]:
 
 
 @sink_enabled
-@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+@member_required
 def sink_message(request: HttpRequest, pk: int) -> HttpResponse:
     message, mail = _read(pk)
     return render(
@@ -70,14 +70,14 @@ def sink_message(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @sink_enabled
-@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+@member_required
 def sink_html(request: HttpRequest, pk: int) -> HttpResponse:
     _, mail = _read(pk)
     return html_part(mail.html)
 
 
 @sink_enabled
-@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+@member_required
 def sink_attachment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     _, mail = _read(pk)
     if not 1 <= number <= len(mail.attachments):
@@ -95,7 +95,7 @@ def sink_attachment(request: HttpRequest, pk: int, number: int) -> HttpResponse:
 
 
 @sink_enabled
-@permission_required("emailconfig.view_sinkmessage", raise_exception=True)
+@member_required
 def sink_raw(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(SinkMessage, pk=pk)
     return FileResponse(
@@ -107,7 +107,7 @@ def sink_raw(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @sink_enabled
-@permission_required("emailconfig.delete_sinkmessage", raise_exception=True)
+@editor_required
 def sink_delete(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(SinkMessage.objects.defer("raw"), pk=pk)
     if request.method == "POST":
@@ -120,7 +120,7 @@ def sink_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @sink_enabled
-@permission_required("emailconfig.delete_sinkmessage", raise_exception=True)
+@editor_required
 def sink_delete_all(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         deleted = sink_services.delete_all_received()

@@ -3,40 +3,54 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from emailconfig.audit import Actor
 from emailconfig.forms.catalogue import MoveForm, StageForm
 from emailconfig.models import Stage
 from emailconfig.services import stages as stage_services
+from emailconfig.views.guards import (
+    access,
+    administrator_required,
+    allow,
+    member_required,
+    seen_stage,
+)
 
 SECTION = "stages"
 
 
-@permission_required("emailconfig.view_stage", raise_exception=True)
+@member_required
 def stage_list(request: HttpRequest) -> HttpResponse:
     # Explicit order: Django leaves Meta.ordering out of queries that aggregate.
     stages = (
-        Stage.objects.select_related("coverage__configuration")
+        access(request)
+        .stages()
+        .select_related("coverage__configuration")
         .annotate(apps=Count("applied"))
         .order_by("order", "name")
     )
     return render(request, "emailconfig/stages/list.html", {"section": SECTION, "stages": stages})
 
 
-@permission_required("emailconfig.add_stage", raise_exception=True)
+@administrator_required
 def stage_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, Stage(order=stage_services.next_order()))
 
 
-@permission_required("emailconfig.change_stage", raise_exception=True)
+@member_required
 def stage_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    return _edit(request, get_object_or_404(Stage, slug=slug))
+    return _edit(request, _administered_stage(request, slug))
+
+
+def _administered_stage(request: HttpRequest, slug: str) -> Stage:
+    stage = seen_stage(request, slug)
+    allow(access(request).administrator)
+    return stage
 
 
 def _edit(request: HttpRequest, stage: Stage) -> HttpResponse:
@@ -54,9 +68,9 @@ def _edit(request: HttpRequest, stage: Stage) -> HttpResponse:
 
 
 @require_POST
-@permission_required("emailconfig.change_stage", raise_exception=True)
+@member_required
 def stage_move(request: HttpRequest, slug: str) -> HttpResponse:
-    stage = get_object_or_404(Stage, slug=slug)
+    stage = _administered_stage(request, slug)
     form = MoveForm(request.POST)
     if not form.is_valid():
         return HttpResponseBadRequest("direction must be up or down")
@@ -66,9 +80,9 @@ def stage_move(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect("emailconfig:stage_list")
 
 
-@permission_required("emailconfig.delete_stage", raise_exception=True)
+@member_required
 def stage_delete(request: HttpRequest, slug: str) -> HttpResponse:
-    stage = get_object_or_404(Stage, slug=slug)
+    stage = _administered_stage(request, slug)
     if request.method == "POST":
         try:
             stage_services.delete(stage, by=Actor.of(request))

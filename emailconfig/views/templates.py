@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -11,11 +10,12 @@ from emailconfig.audit import Actor
 from emailconfig.forms.templates import EmailTemplateForm
 from emailconfig.models import EmailTemplate
 from emailconfig.services import templates as template_services
+from emailconfig.views.guards import member_required, templates_editor_required
 
 SECTION = "templates"
 
 
-@permission_required("emailconfig.view_emailtemplate", raise_exception=True)
+@member_required
 def template_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -24,12 +24,12 @@ def template_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@permission_required("emailconfig.add_emailtemplate", raise_exception=True)
+@templates_editor_required
 def template_create(request: HttpRequest) -> HttpResponse:
     return _edit(request, EmailTemplate())
 
 
-@permission_required("emailconfig.change_emailtemplate", raise_exception=True)
+@templates_editor_required
 def template_edit(request: HttpRequest, key: str) -> HttpResponse:
     return _edit(request, get_object_or_404(EmailTemplate, key=key))
 

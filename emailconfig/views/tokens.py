@@ -6,8 +6,6 @@ from datetime import timedelta
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
@@ -15,8 +13,9 @@ from django.views.decorators.http import require_POST
 
 from emailconfig import crypto
 from emailconfig.audit import Actor
-from emailconfig.models import ApiToken, App, Stage
+from emailconfig.models import ApiToken, App
 from emailconfig.services import tokens
+from emailconfig.views.guards import access, edited_stage, member_required, seen_stage
 
 GRACE_CHOICES = [
     ("0", "None: the old tokens stop now"),
@@ -36,14 +35,11 @@ class RotateForm(forms.Form):
     )
 
 
-def _app_stage(slug: str, stage_slug: str) -> tuple[App, Stage]:
-    return get_object_or_404(App, slug=slug), get_object_or_404(Stage, slug=stage_slug)
-
-
 @never_cache  # the page may show a new token once; no cache may keep it
-@permission_required("emailconfig.view_apitoken", raise_exception=True)
+@member_required
 def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
-    app, stage = _app_stage(slug, stage_slug)
+    stage = seen_stage(request, stage_slug)
+    app = get_object_or_404(App, slug=slug)
     # Taken out of the session whichever page asks, so the plaintext does not linger there.
     issued = request.session.pop(NEW_TOKEN, None)
     shown_here = issued and (issued["app"], issued["stage"]) == (app.pk, stage.pk)
@@ -54,6 +50,7 @@ def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse
             "section": "apps",
             "app": app,
             "stage": stage,
+            "can_edit": access(request).edits(stage),
             "credentials": ApiToken.objects.filter(app=app, stage=stage).select_related(
                 "created_by"
             ),
@@ -64,12 +61,11 @@ def token_list(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse
 
 
 @require_POST
-@permission_required("emailconfig.add_apitoken", raise_exception=True)
+@member_required
 def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
-    app, stage = _app_stage(slug, stage_slug)
+    stage = edited_stage(request, stage_slug)
+    app = get_object_or_404(App, slug=slug)
     rotating = "rotate" in request.POST
-    if rotating and not request.user.has_perm("emailconfig.change_apitoken"):
-        raise PermissionDenied  # rotation cuts the life of the tokens in use
     form = RotateForm(request.POST)
     if rotating and form.is_valid():
         grace = timedelta(seconds=form.cleaned_data["grace"])
@@ -83,9 +79,10 @@ def token_issue(request: HttpRequest, slug: str, stage_slug: str) -> HttpRespons
 
 
 @require_POST
-@permission_required("emailconfig.change_apitoken", raise_exception=True)
+@member_required
 def token_revoke(request: HttpRequest, slug: str, stage_slug: str, pk: int) -> HttpResponse:
-    app, stage = _app_stage(slug, stage_slug)
+    stage = edited_stage(request, stage_slug)
+    app = get_object_or_404(App, slug=slug)
     credential = get_object_or_404(ApiToken, pk=pk, app=app, stage=stage)
     tokens.revoke(credential, by=Actor.of(request))
     messages.success(request, f"Revoked token {credential.prefix}…; it no longer works.")

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 
-from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
 from emailconfig.models import AppliedConfiguration, EmailConfiguration
-from emailconfig.roles import VIEWERS
 from tests.browser.conftest import BROWSER_TEST, sign_in
 
 pytestmark = BROWSER_TEST
@@ -110,7 +108,7 @@ def test_a_viewer_reads_but_cannot_change(page, django_user_model):
     config = factories.configuration("qa", name="QA mail")
     factories.app("Billing")
     viewer = django_user_model.objects.create_user("viewer", password="viewer-pw")
-    viewer.groups.add(Group.objects.get(name=VIEWERS))
+    factories.grant(viewer, "viewer")
     sign_in(page, "viewer", "viewer-pw")
 
     page.get_by_role("link", name="Apps").click()

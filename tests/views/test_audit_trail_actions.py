@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
@@ -17,8 +16,8 @@ from emailconfig.models import (
     EmailConfiguration,
     EmailTemplate,
     Message,
+    Stage,
 )
-from emailconfig.roles import EDITORS, VIEWERS
 from emailconfig.services import outbox, tokens
 from tests import factories
 from tests.servers import smtp_server
@@ -141,20 +140,18 @@ def test_applying_then_re_applying_are_recorded(editor_client):
 # Stages and templates -------------------------------------------------------------
 
 
-def test_adding_a_stage_is_recorded(editor_client, mark):
-    editor_client.post(
-        reverse("emailconfig:stage_create"), {"name": "Staging"}, REMOTE_ADDR=ADDRESS
-    )
-    assert the_entry(mark, AuditAction.STAGE_CREATED).target == "Staging"
+def test_adding_a_stage_is_recorded(admin_client, mark):
+    admin_client.post(reverse("emailconfig:stage_create"), {"name": "Staging"}, REMOTE_ADDR=ADDRESS)
+    assert the_entry(mark, AuditAction.STAGE_CREATED, actor="admin").target == "Staging"
 
 
-def test_editing_a_stage_records_the_changes(editor_client, mark):
-    editor_client.post(
+def test_editing_a_stage_records_the_changes(admin_client, mark):
+    admin_client.post(
         reverse("emailconfig:stage_edit", args=["qa"]),
         {"name": "Quality", "slug": "qa", "is_production": "on"},
         REMOTE_ADDR=ADDRESS,
     )
-    entry = the_entry(mark, AuditAction.STAGE_EDITED)
+    entry = the_entry(mark, AuditAction.STAGE_EDITED, actor="admin")
     assert entry.details == {
         "changes": [
             {"field": "Name", "old": "QA", "new": "Quality"},
@@ -163,25 +160,25 @@ def test_editing_a_stage_records_the_changes(editor_client, mark):
     }
 
 
-def test_moving_a_stage_is_recorded(editor_client, mark):
-    editor_client.post(
+def test_moving_a_stage_is_recorded(admin_client, mark):
+    admin_client.post(
         reverse("emailconfig:stage_move", args=["production"]),
         {"direction": "up"},
         REMOTE_ADDR=ADDRESS,
     )
-    entry = the_entry(mark, AuditAction.STAGE_MOVED)
+    entry = the_entry(mark, AuditAction.STAGE_MOVED, actor="admin")
     assert (entry.target, entry.details) == ("Production", {"to": "up"})
 
 
-def test_deleting_a_stage_is_recorded(editor_client, mark):
-    editor_client.post(reverse("emailconfig:stage_delete", args=["qa"]), REMOTE_ADDR=ADDRESS)
-    assert the_entry(mark, AuditAction.STAGE_DELETED).target == "QA"
+def test_deleting_a_stage_is_recorded(admin_client, mark):
+    admin_client.post(reverse("emailconfig:stage_delete", args=["qa"]), REMOTE_ADDR=ADDRESS)
+    assert the_entry(mark, AuditAction.STAGE_DELETED, actor="admin").target == "QA"
 
 
-def test_a_refused_stage_deletion_writes_nothing(editor_client):
+def test_a_refused_stage_deletion_writes_nothing(admin_client):
     factories.configuration("qa")
     mark = _newest()
-    editor_client.post(reverse("emailconfig:stage_delete", args=["qa"]), REMOTE_ADDR=ADDRESS)
+    admin_client.post(reverse("emailconfig:stage_delete", args=["qa"]), REMOTE_ADDR=ADDRESS)
     assert not AuditEntry.objects.filter(pk__gt=mark).exists()
 
 
@@ -253,7 +250,6 @@ def _user_change(admin_client, user, **changes):
         "username": user.username,
         "email": user.email,
         "is_active": "on",
-        "groups": [g.pk for g in user.groups.all()],
         "date_joined_0": user.date_joined.strftime("%Y-%m-%d"),
         "date_joined_1": user.date_joined.strftime("%H:%M:%S"),
         **changes,
@@ -264,25 +260,57 @@ def _user_change(admin_client, user, **changes):
     assert response.status_code == 302, response.context["adminform"].form.errors
 
 
-def test_granting_and_removing_a_role_are_recorded(admin_client, viewer):
-    mark = _newest()
-    _user_change(
-        admin_client, viewer, groups=[Group.objects.get(name=n).pk for n in (VIEWERS, EDITORS)]
+def _roles(admin_client, user, *, administrator=False, **stage_roles):
+    """Post the People page's roles form: `stage_roles` by stage slug, the others kept."""
+    held = dict(user.stage_grants.values_list("stage__slug", "role"))
+    data = {
+        f"stage_{stage.pk}": stage_roles.get(stage.slug, held.get(stage.slug, ""))
+        for stage in Stage.objects.all()
+    }
+    if administrator:
+        data["administrator"] = "on"
+    response = admin_client.post(
+        reverse("emailconfig:person_roles", args=[user.pk]), data, REMOTE_ADDR=ADDRESS
     )
+    assert response.status_code == 302
+
+
+def test_granting_changing_and_removing_a_stage_role_are_recorded(admin_client, viewer):
+    mark = _newest()
+    _roles(admin_client, viewer, qa="editor")
     entry = the_entry(mark, AuditAction.ROLE_GRANTED, actor="admin")
-    assert (entry.target, entry.details) == ("viewer", {"role": EDITORS})
+    assert (entry.target, entry.stage, entry.details) == (
+        "viewer",
+        "QA",
+        {"role": "Editor", "was": "Viewer"},
+    )
+    assert entry.address == ADDRESS
 
     mark = _newest()
-    _user_change(admin_client, viewer, groups=[Group.objects.get(name=EDITORS).pk])
+    _roles(admin_client, viewer, qa="")
     entry = the_entry(mark, AuditAction.ROLE_REMOVED, actor="admin")
-    assert (entry.target, entry.details) == ("viewer", {"role": VIEWERS})
+    assert (entry.target, entry.stage, entry.details) == ("viewer", "QA", {"role": "Editor"})
+
+    mark = _newest()
+    _roles(admin_client, viewer, qa="viewer")
+    entry = the_entry(mark, AuditAction.ROLE_GRANTED, actor="admin")
+    assert (entry.stage, entry.details) == ("QA", {"role": "Viewer"})
 
 
-def test_making_a_user_superuser_is_recorded_as_a_role(admin_client, viewer):
+def test_making_an_administrator_is_recorded_as_a_role(admin_client, viewer):
+    mark = _newest()
+    _roles(admin_client, viewer, administrator=True)
+    entry = the_entry(mark, AuditAction.ROLE_GRANTED, actor="admin")
+    assert (entry.target, entry.details) == ("viewer", {"role": "administrator"})
+
+
+def test_making_an_administrator_in_djangos_admin_is_recorded_too(admin_client, viewer):
     mark = _newest()
     _user_change(admin_client, viewer, is_superuser="on")
     entry = the_entry(mark, AuditAction.ROLE_GRANTED, actor="admin")
-    assert (entry.target, entry.details) == ("viewer", {"role": "superuser"})
+    assert (entry.target, entry.details) == ("viewer", {"role": "administrator"})
+    viewer.refresh_from_db()
+    assert viewer.is_staff  # so Django's admin lets them in
 
 
 def test_saving_a_user_without_changing_roles_writes_nothing(admin_client, viewer):

@@ -5,13 +5,11 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from emailconfig.models import ConnectionTestWindow
-from emailconfig.roles import EDITORS
+from emailconfig.models import ConnectionTestWindow, StageRole
 from tests import factories
 from tests.servers import scripted_server, smtp_server
 from tests.views.test_configuration_trials import GreetingHandler, _data
@@ -22,7 +20,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def second_editor_client(django_user_model):
     user = django_user_model.objects.create_user(username="second-editor")
-    user.groups.add(Group.objects.get(name=EDITORS))
+    factories.grant(user, StageRole.EDITOR)
     client = Client()
     client.force_login(user)
     return client

@@ -191,7 +191,8 @@ def test_a_failed_test_send_shows_the_reason(editor_client, template):
 def test_a_viewer_may_preview_but_not_send(viewer_client, template, sink):
     config = _qa_config(sink.port)
     response = _post(viewer_client, config, template, send="1")
-    assert "You may preview, but not send test messages." in response.content.decode()
+    assert "You may preview through" in response.content.decode()
+    assert "but not send tests through it" in response.content.decode()
     assert sink.handler.received == []
 
 

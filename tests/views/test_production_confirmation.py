@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from emailconfig.models import AppliedConfiguration, EmailTemplate, Stage, TestSend
+from emailconfig.models import AppliedConfiguration, EmailTemplate, Stage, StageRole, TestSend
 from tests import factories
 from tests.servers import free_port, smtp_server
 
@@ -166,8 +166,9 @@ def test_creating_a_production_configuration_asks_too(editor_client):
     )
 
 
-def test_with_several_production_stages_any_of_their_names_confirms(editor_client):
+def test_with_several_production_stages_any_of_their_names_confirms(editor, editor_client):
     Stage.objects.create(name="Production EU", slug="production-eu", order=40, is_production=True)
+    factories.grant(editor, StageRole.EDITOR, "production-eu")
     config = factories.configuration("production", "production-eu", name="Live mail")
     stages = ("production", "production-eu")
     response = _edit(editor_client, config, stages=stages)

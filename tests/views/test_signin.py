@@ -13,6 +13,8 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from emailconfig.models import StageRole
+from tests import factories
 from tests.factories import authenticator_code
 
 pytestmark = pytest.mark.django_db
@@ -178,10 +180,22 @@ class TestSettingUpTheApp:
         device.refresh_from_db()
         assert device.confirmed
 
-    def test_an_editor_is_not_asked_and_may_set_it_up(self, editor, settings):
+    def test_a_production_editor_must_set_it_up_when_mfa_is_required(self, editor, settings):
         settings.STAGEMAIL_REQUIRE_MFA = True
         client = Client()
         _sign_in(client, "editor", "pw-editor")
+        assert client.get(HOME).url == SETUP
+        assert "Your account needs a second factor" in client.get(SETUP).content.decode()
+
+    def test_an_editor_off_production_is_not_asked_and_may_set_it_up(
+        self, django_user_model, settings
+    ):
+        settings.STAGEMAIL_REQUIRE_MFA = True
+        qa_editor = django_user_model.objects.create_user("qa-editor", password="pw")
+        factories.grant(qa_editor, StageRole.EDITOR, "development", "qa")
+        factories.grant(qa_editor, StageRole.VIEWER, "production")
+        client = Client()
+        _sign_in(client, "qa-editor", "pw")
         assert client.get(HOME).status_code == 200
         assert "Your account needs" not in client.get(SETUP).content.decode()
 

@@ -45,12 +45,11 @@ def _stored(raw: bytes, subject: str = "Your invoice") -> SinkMessage:
 def test_a_message_received_over_smtp_opens_with_its_parts(
     seeded_transactional_db, django_user_model
 ):
-    from django.contrib.auth.models import Group
-
-    from emailconfig.roles import VIEWERS
+    from emailconfig.models import StageRole
+    from tests import factories
 
     viewer = django_user_model.objects.create_user("viewer2", password="pw")
-    viewer.groups.add(Group.objects.get(name=VIEWERS))
+    factories.grant(viewer, StageRole.VIEWER)
     client = Client()
     client.force_login(viewer)
     sent = _mail().as_bytes(policy=policy.SMTP)
