@@ -6,10 +6,13 @@ from base64 import b32encode
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from emailconfig import audit
 from emailconfig.access import Access
-from emailconfig.models import StageRole
+from emailconfig.audit import Who
+from emailconfig.models import AuditAction, StageRole
 
 DEVICE_NAME = "Authenticator app"
 
@@ -33,10 +36,12 @@ def pending_device(user: AbstractBaseUser) -> TOTPDevice:
     return device or TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
 
 
-def confirm(device: TOTPDevice) -> None:
+@transaction.atomic
+def confirm(device: TOTPDevice, *, by: Who) -> None:
     """The device gave a right code: from now on sign-ins ask it for one."""
     device.confirmed = True
     device.save(update_fields=["confirmed"])
+    audit.record(by, AuditAction.SECOND_FACTOR_SET_UP, device.user.get_username())
 
 
 def readable_secret(device: TOTPDevice) -> str:

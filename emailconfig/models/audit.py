@@ -32,6 +32,8 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKED = "token_revoked", "Token revoked"
     ROLE_GRANTED = "role_granted", "Role granted"
     ROLE_REMOVED = "role_removed", "Role removed"
+    PASSWORD_CHANGED = "password_changed", "Password changed"
+    SECOND_FACTOR_SET_UP = "second_factor_set_up", "Two-factor sign-in set up"
     TEST_SEND = "test_send", "Test-send"
     CONNECTION_TEST = "connection_test", "Connection test"
     MESSAGE_RETRIED = "message_retried", "Message retried"

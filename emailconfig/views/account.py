@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
 import django_otp
 import qrcode
@@ -15,6 +16,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.auth.views import PasswordChangeView
 from django.contrib.messages.views import SuccessMessageMixin
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
@@ -22,9 +24,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
-from emailconfig import mfa
+from emailconfig import audit, mfa
+from emailconfig.audit import Actor
 from emailconfig.forms.signin import CodeForm
 from emailconfig.middleware import second_factor_not_required
+from emailconfig.models import AuditAction
 
 SECTION = "account"
 
@@ -34,6 +38,16 @@ class PasswordChange(SuccessMessageMixin, PasswordChangeView):
     success_url = reverse_lazy("emailconfig:home")
     success_message = "Your password is changed."
     extra_context = {"section": SECTION}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with transaction.atomic():
+            response = super().form_valid(form)
+            audit.record(
+                Actor.of(self.request),
+                AuditAction.PASSWORD_CHANGED,
+                self.request.user.get_username(),
+            )
+        return response
 
 
 @never_cache
@@ -53,7 +67,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     pending = mfa.pending_device(user)  # type: ignore[arg-type]
     form = CodeForm(pending, request.POST if request.method == "POST" else None)
     if form.is_valid():
-        mfa.confirm(pending)
+        mfa.confirm(pending, by=Actor.of(request))
         django_otp.login(request, pending)
         messages.success(request, "Your authenticator app is set up: sign-ins now ask for a code.")
         return redirect("emailconfig:home")

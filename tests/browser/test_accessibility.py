@@ -33,6 +33,7 @@ class Seed:
     app: App
     message: Message
     received: SinkMessage
+    person: Any
 
 
 def _seed(admin_user) -> Seed:
@@ -72,6 +73,7 @@ def _seed(admin_user) -> Seed:
         app=app,
         message=failed,
         received=factories.received(),
+        person=admin_user,
     )
 
 
@@ -103,6 +105,8 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "stage_edit": lambda s: {"slug": "qa"},
     "stage_delete": lambda s: {"slug": "production"},
     "audit": lambda s: {},
+    "people": lambda s: {},
+    "person_roles": lambda s: {"pk": s.person.pk},
     "password_change": lambda s: {},
     "two_factor_setup": lambda s: {},
 }

@@ -457,3 +457,26 @@ def test_a_lockout_is_recorded_by_the_handler_django_axes_signals(rf, mark):
     request = rf.post(reverse("login"), REMOTE_ADDR=ADDRESS)
     sign_ins.locked_out("axes", request=request, username="editor", ip_address=ADDRESS)
     assert the_entry(mark, AuditAction.SIGN_IN_LOCKED_OUT, actor="").target == "editor"
+
+
+# The signed-in user's own account ------------------------------------------------------
+
+
+def test_changing_ones_password_is_recorded(editor, editor_client, mark):
+    new = "a-much-longer-passphrase-42"
+    editor_client.post(
+        reverse("emailconfig:password_change"),
+        {"old_password": "pw-editor", "new_password1": new, "new_password2": new},
+        REMOTE_ADDR=ADDRESS,
+    )
+    assert the_entry(mark, AuditAction.PASSWORD_CHANGED).target == "editor"
+
+
+def test_setting_up_two_factor_sign_in_is_recorded(editor, editor_client, mark):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    setup = reverse("emailconfig:two_factor_setup")
+    editor_client.get(setup)
+    device = TOTPDevice.objects.get(user=editor)
+    editor_client.post(setup, {"code": factories.authenticator_code(device)}, REMOTE_ADDR=ADDRESS)
+    assert the_entry(mark, AuditAction.SECOND_FACTOR_SET_UP).target == "editor"
