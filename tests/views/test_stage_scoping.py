@@ -86,3 +86,9 @@ def test_a_stage_not_granted_cannot_be_chosen_by_a_forged_post(qa_editor, two_st
 def test_an_editor_of_qa_may_not_change_templates_shared_with_production(qa_editor, two_stages):
     assert "New template" not in _page(qa_editor, "template_list")
     assert qa_editor.get(reverse("emailconfig:template_create")).status_code == 403
+
+
+def test_someone_without_a_role_is_told_to_ask_for_one(outsider_client):
+    response = outsider_client.get(reverse("emailconfig:home"))
+    assert response.status_code == 403
+    assert "no role on any stage yet" in response.content.decode()
