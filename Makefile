@@ -64,7 +64,7 @@ endef
 
 screenshots: install
 	mkdir -p docs
-	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or page_by_page or grants_a_role"
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or page_by_page or adds_a_person"
 
 lint: install
 	$(VENV)/bin/ruff check .

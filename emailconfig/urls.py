@@ -98,6 +98,7 @@ urlpatterns = [
     path("sink/<int:pk>/delete/", sink.sink_delete, name="sink_delete"),
     path("audit/", audit.audit_list, name="audit"),
     path("people/", people.people, name="people"),
+    path("people/new/", people.person_add, name="person_add"),
     path("people/<int:pk>/roles/", people.person_roles, name="person_roles"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("account/password/", account.PasswordChange.as_view(), name="password_change"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from emailconfig.models import Stage, StageGrant, StageRole
 from emailconfig.services.roles import NO_ROLE
@@ -17,7 +18,18 @@ def role_choices(stage: Stage) -> list[tuple[str, str]]:
     return [(NO_ROLE, "No access"), (StageRole.VIEWER, "Viewer"), (change, change.label)]
 
 
+class PersonForm(forms.ModelForm):
+    class Meta:
+        model = get_user_model()
+        fields = ["username", "first_name", "last_name", "email"]
+
+
 class RolesForm(forms.Form):
+    active = forms.BooleanField(
+        required=False,
+        label="May sign in",
+        help_text="Off: the person is signed out and cannot sign in; their roles are kept.",
+    )
     administrator = forms.BooleanField(
         required=False,
         label="Administrator",
@@ -29,6 +41,7 @@ class RolesForm(forms.Form):
         self.stages = stages
         held = dict(StageGrant.objects.filter(user=user).values_list("stage_id", "role"))
         self.initial.setdefault("administrator", user.is_superuser)
+        self.initial.setdefault("active", user.is_active)
         for stage in stages:
             choices = role_choices(stage)
             current = held.get(stage.pk, NO_ROLE)

@@ -1,5 +1,5 @@
 """Stage roles replace the two groups: their members keep what they could do, stage by stage.
-The audit trail records password changes and two-factor set-ups too."""
+The audit trail records people added and deactivated, password changes and two-factor set-ups."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -91,7 +91,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='auditentry',
             name='action',
-            field=models.CharField(choices=[('sign_in', 'Signed in'), ('sign_in_failed', 'Failed sign-in'), ('sign_in_locked_out', 'Locked out'), ('configuration_created', 'Configuration created'), ('configuration_edited', 'Configuration edited'), ('applied', 'Configuration applied'), ('reapplied', 'Configuration re-applied'), ('stage_created', 'Stage created'), ('stage_edited', 'Stage edited'), ('stage_moved', 'Stage moved'), ('stage_deleted', 'Stage deleted'), ('template_created', 'Template created'), ('template_edited', 'Template edited'), ('token_issued', 'Token issued'), ('token_rotated', 'Tokens rotated'), ('token_revoked', 'Token revoked'), ('role_granted', 'Role granted'), ('role_removed', 'Role removed'), ('password_changed', 'Password changed'), ('second_factor_set_up', 'Two-factor sign-in set up'), ('test_send', 'Test-send'), ('connection_test', 'Connection test'), ('message_retried', 'Message retried'), ('message_cancelled', 'Message cancelled'), ('keys_rotated', 'Encryption keys rotated')], max_length=40),
+            field=models.CharField(choices=[('sign_in', 'Signed in'), ('sign_in_failed', 'Failed sign-in'), ('sign_in_locked_out', 'Locked out'), ('configuration_created', 'Configuration created'), ('configuration_edited', 'Configuration edited'), ('applied', 'Configuration applied'), ('reapplied', 'Configuration re-applied'), ('stage_created', 'Stage created'), ('stage_edited', 'Stage edited'), ('stage_moved', 'Stage moved'), ('stage_deleted', 'Stage deleted'), ('template_created', 'Template created'), ('template_edited', 'Template edited'), ('token_issued', 'Token issued'), ('token_rotated', 'Tokens rotated'), ('token_revoked', 'Token revoked'), ('role_granted', 'Role granted'), ('role_removed', 'Role removed'), ('person_added', 'Person added'), ('person_deactivated', 'Person deactivated'), ('person_reactivated', 'Person reactivated'), ('password_changed', 'Password changed'), ('second_factor_set_up', 'Two-factor sign-in set up'), ('test_send', 'Test-send'), ('connection_test', 'Connection test'), ('message_retried', 'Message retried'), ('message_cancelled', 'Message cancelled'), ('keys_rotated', 'Encryption keys rotated')], max_length=40),
         ),
         migrations.RunPython(grants_from_groups, migrations.RunPython.noop),
     ]

@@ -1,7 +1,9 @@
-"""Granting roles: a role on a stage, or being an administrator; each change in the audit trail."""
+"""People and their roles: adding a person, a role on a stage, being an administrator, being
+able to sign in at all; each change in the audit trail."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,13 +21,40 @@ NO_ROLE = ""
 
 
 @transaction.atomic
-def set_roles(user: Any, *, administrator: bool, stage_roles: Mapping[Stage, str], by: Who) -> int:
-    """Give `user` exactly these roles (`NO_ROLE` removes one); returns how many changed.
+def add_person(user: Any, *, by: Who) -> str:
+    """Save a new `user` (unsaved, from the form) with a generated password, returned to be
+    shown once: nobody else ever sees it, and the person changes it under Password."""
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.save()
+    audit.record(by, AuditAction.PERSON_ADDED, user.get_username())
+    return password
+
+
+@transaction.atomic
+def set_roles(
+    user: Any,
+    *,
+    administrator: bool,
+    stage_roles: Mapping[Stage, str],
+    active: bool = True,
+    by: Who,
+) -> int:
+    """Give `user` exactly these roles (`NO_ROLE` removes one) and let them sign in or not;
+    returns how many things changed.
 
     Refused if it would leave the portal without an active administrator.
     """
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
     changed = 0
+    if user.is_active != active:
+        if not active and user.is_superuser:
+            _keep_an_administrator(user)
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        action = AuditAction.PERSON_REACTIVATED if active else AuditAction.PERSON_DEACTIVATED
+        audit.record(by, action, user.get_username())
+        changed += 1
     if user.is_superuser != administrator:
         if not administrator:
             _keep_an_administrator(user)

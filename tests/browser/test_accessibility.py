@@ -106,6 +106,7 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "stage_delete": lambda s: {"slug": "production"},
     "audit": lambda s: {},
     "people": lambda s: {},
+    "person_add": lambda s: {},
     "person_roles": lambda s: {"pk": s.person.pk},
     "password_change": lambda s: {},
     "two_factor_setup": lambda s: {},

@@ -114,6 +114,7 @@ NEEDS: dict[str, str] = {
     "audit": "administrator",
     "audit_csv": "administrator",
     "people": "administrator",
+    "person_add": "administrator",
     "person_roles": "administrator",
     "password_change": "signed in",
     "two_factor_setup": "signed in",
