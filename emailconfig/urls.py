@@ -30,6 +30,11 @@ urlpatterns = [
         name="configuration_edit",
     ),
     path(
+        "configurations/<int:pk>/versions/<int:number>/make-current/",
+        configurations.configuration_restore,
+        name="configuration_restore",
+    ),
+    path(
         "configurations/new/test-connection/",
         configurations.try_connection,
         name="try_connection",

@@ -117,3 +117,16 @@ def displayed_settings(version: ConfigurationVersion) -> list[Setting]:
         for n in DeliverySettings.setting_names()
         if _applies(version, n)
     ]
+
+
+def as_restored(current: ConfigurationVersion, old: ConfigurationVersion) -> ConfigurationVersion:
+    """What making `old` current would record (unsaved): its settings and test list, with
+    today's name and stages, which a restore keeps."""
+    return ConfigurationVersion(
+        configuration=current.configuration,
+        number=0,
+        name=current.name,
+        stage_names=current.stage_names,
+        test_recipients=old.test_recipients,
+        **{name: getattr(old, name) for name in DeliverySettings.setting_names()},
+    )

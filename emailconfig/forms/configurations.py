@@ -384,3 +384,19 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
                 self.instance._state.adding = True
             self.add_error(None, exc)
             return None
+
+
+class RestoreForm(ProductionConfirmationMixin, forms.Form):
+    """Making an older version current: confirmed like an edit, guarded like one."""
+
+    based_on = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, configuration: EmailConfiguration, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.configuration = configuration
+        self.warn_about(production.touched_by_edit(configuration))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.confirm_production(production.touched_by_edit(self.configuration))
+        return data

@@ -277,7 +277,8 @@ class App(models.Model):
 class AppliedQuerySet(models.QuerySet["AppliedConfiguration"]):
     @staticmethod
     def behind_condition() -> Q:
-        """Behind: a newer version of the applied configuration exists (the one definition).
+        """Behind: a newer version of the applied configuration exists, and the older one was
+        not applied on purpose (pinned). The one definition.
 
         Asked of the few versions, not of every applied row: the versions that have a
         newer one are found once, and applied rows match them by their version index.
@@ -285,7 +286,9 @@ class AppliedQuerySet(models.QuerySet["AppliedConfiguration"]):
         newer = ConfigurationVersion.objects.filter(
             configuration=OuterRef("configuration"), number__gt=OuterRef("number")
         )
-        return Q(version__in=ConfigurationVersion.objects.filter(Exists(newer)).values("pk"))
+        return Q(pinned=False) & Q(
+            version__in=ConfigurationVersion.objects.filter(Exists(newer)).values("pk")
+        )
 
     def with_latest_number(self) -> AppliedQuerySet:
         """Annotate `latest_number` (the applied configuration's newest) and `is_behind`."""
@@ -324,6 +327,11 @@ class AppliedConfiguration(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     applied_at = models.DateTimeField(auto_now=True)
+    pinned = models.BooleanField(
+        default=False,
+        help_text="An older version applied on purpose: not shown as behind until a newer "
+        "one is applied.",
+    )
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True,
         blank=True,

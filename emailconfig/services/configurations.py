@@ -83,11 +83,13 @@ def save_configuration(
     test_recipients: Sequence[dict[str, str]],
     author: Who,
     based_on: int | None = None,
+    restored_from: ConfigurationVersion | None = None,
 ) -> ConfigurationVersion | None:
     """Save a configuration with its stages and test list; record a version if anything changed.
 
     `based_on` is the version number the editor started from; if someone saved a
     newer one meanwhile, the save is refused instead of silently overwriting it.
+    `restored_from`: the older version this save makes current again, for the record.
     """
     check_test_list(configuration.recipients_mode, [r["email"] for r in test_recipients])
     if not stages:
@@ -107,7 +109,25 @@ def save_configuration(
         TestRecipient(configuration=configuration, email=r["email"], name=r.get("name", ""))
         for r in test_recipients
     )
-    return record_version(configuration, author=author)
+    return record_version(configuration, author=author, restored_from=restored_from)
+
+
+def restore_version(
+    configuration: EmailConfiguration, version: ConfigurationVersion, *, by: Who, based_on: int
+) -> ConfigurationVersion | None:
+    """Make an older version current again by recording a new one equal to it (settings,
+    secrets and test list): the history stays append-only. The name and the stages stay as
+    they are now, since the stages' apps were applied against today's coverage."""
+    for name in DeliverySettings.setting_names():
+        setattr(configuration, name, getattr(version, name))
+    return save_configuration(
+        configuration,
+        stages=list(Stage.objects.filter(coverage__configuration=configuration)),
+        test_recipients=version.test_recipients,
+        author=by,
+        based_on=based_on,
+        restored_from=version,
+    )
 
 
 def _refuse_lost_update(configuration: EmailConfiguration, based_on: int | None) -> None:
@@ -187,7 +207,10 @@ def _same_version(a: ConfigurationVersion, b: ConfigurationVersion) -> bool:
 
 
 def record_version(
-    configuration: EmailConfiguration, *, author: Who
+    configuration: EmailConfiguration,
+    *,
+    author: Who,
+    restored_from: ConfigurationVersion | None = None,
 ) -> ConfigurationVersion | None:
     """Freeze the current state as the next version, unless nothing a version shows changed.
 
@@ -208,14 +231,19 @@ def record_version(
         now.number = latest.number + 1 if latest else 1
         now.created_by = audit.actor(author).user
         now.save()
-        _audit_version(author, latest, now)
+        _audit_version(author, latest, now, restored_from)
         return now
 
 
 def _audit_version(
-    author: Who, previous: ConfigurationVersion | None, version: ConfigurationVersion
+    author: Who,
+    previous: ConfigurationVersion | None,
+    version: ConfigurationVersion,
+    restored_from: ConfigurationVersion | None,
 ) -> None:
     details: dict[str, Any] = {"version": version.number}
+    if restored_from is not None:
+        details["restored_from"] = restored_from.number
     if previous is not None:
         details["changes"] = [
             {"field": c.label, "old": c.old, "new": c.new} for c in versions.diff(previous, version)
@@ -233,13 +261,18 @@ def _audit_version(
 def apply_version(
     app: App, stage: Stage, version: ConfigurationVersion, *, by: Who
 ) -> AppliedConfiguration:
-    """Make `app` use `version` on `stage`; refused unless its configuration covers the stage."""
+    """Make `app` use `version` on `stage`; refused unless its configuration covers the stage.
+
+    An older version than the configuration's newest is applied on purpose (a rollback), so
+    the app is pinned to it rather than shown as behind.
+    """
     StageCoverage.objects.select_for_update().filter(stage=stage).first()
     applied = AppliedConfiguration.objects.filter(app=app, stage=stage).first()
     before = applied.version if applied else None
     if applied is None:
         applied = AppliedConfiguration(app=app, stage=stage)
     applied.version = version
+    applied.pinned = version.configuration.versions.filter(number__gt=version.number).exists()
     applied.applied_by = audit.actor(by).user
     applied.clean()
     applied.save()
@@ -248,6 +281,10 @@ def apply_version(
         AuditAction.REAPPLIED if before else AuditAction.APPLIED,
         app,
         stage=stage,
-        details={"version": str(version), "before": str(before) if before else None},
+        details={
+            "version": str(version),
+            "before": str(before) if before else None,
+            **({"pinned": True} if applied.pinned else {}),
+        },
     )
     return applied

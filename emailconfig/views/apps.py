@@ -122,6 +122,7 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         .first()
     )
     form = ApplyForm(request.POST if request.method == "POST" else None, stage=stage)
+    newest = None
     if request.method == "POST":
         if "version" in form.errors:
             messages.error(request, "That version does not exist; nothing was applied.")
@@ -129,18 +130,28 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         version = form.cleaned_data["version"]
         if form.is_valid():
             try:
-                services.apply_version(app, stage, version, by=Actor.of(request))
+                applied = services.apply_version(app, stage, version, by=Actor.of(request))
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
                 verb = "Re-applied" if current else "Applied"
-                messages.success(request, f"{verb} {version} to {app} on {stage}.")
+                pinned = (
+                    f" {app} is pinned to it: not shown as behind until a newer version is applied."
+                    if applied.pinned
+                    else ""
+                )
+                messages.success(request, f"{verb} {version} to {app} on {stage}.{pinned}")
             return redirect("emailconfig:app_detail", slug=app.slug)
     else:
-        version = queries.latest_versions_by_stage().get(stage.pk)
-        if version is None:
+        newest = queries.latest_versions_by_stage().get(stage.pk)
+        if newest is None:
             messages.error(request, f"No configuration covers {stage}; create one first.")
             return redirect("emailconfig:app_detail", slug=app.slug)
+        # ?version= picks an older version of the covering configuration: a rollback.
+        version = newest
+        chosen = request.GET.get("version", "")
+        if chosen.isdecimal():
+            version = newest.configuration.versions.filter(pk=chosen).first() or newest
     same_configuration = current and current.version.configuration_id == version.configuration_id
     return render(
         request,
@@ -151,6 +162,8 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
             "stage": stage,
             "form": form,
             "version": version,
+            "history": newest.configuration.versions.order_by("-number") if newest else (),
+            "newest": newest,
             "current": current,
             "changes": versions.diff(current.version, version) if same_configuration else None,
         },

@@ -14,11 +14,12 @@ from django.views.decorators.http import require_POST
 from emailconfig import queries, versions
 from emailconfig.audit import Actor
 from emailconfig.delivery import Address
-from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.configurations import ConfigurationForm, RestoreForm
 from emailconfig.forms.lists import ListSearch
 from emailconfig.models import EmailConfiguration
 from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
+from emailconfig.services import configurations as services
 from emailconfig.services import connection_tests, previews
 from emailconfig.views.guards import access, allow, editor_required, member_required
 
@@ -194,6 +195,48 @@ def configuration_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stages": [c.stage for c in configuration.coverages.select_related("stage")],
             "search": search,
             **paginate(request, search.filter(applied).order_by("stage__order", "app__name")),
+        },
+    )
+
+
+@member_required
+def configuration_restore(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    """GET shows what making version `number` current changes; POST records it as new."""
+    configuration = edited_configuration(request, pk)
+    version = get_object_or_404(configuration.versions, number=number)
+    current = configuration.latest_version()
+    form = RestoreForm(
+        request.POST if request.method == "POST" else None,
+        configuration=configuration,
+        initial={"based_on": current.number},
+    )
+    if form.is_valid():
+        try:
+            restored = services.restore_version(
+                configuration, version, by=Actor.of(request), based_on=form.cleaned_data["based_on"]
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            if restored is None:
+                messages.info(request, f"Version {number} is what is current already.")
+            else:
+                messages.success(
+                    request,
+                    f"Recorded version {restored.number}, equal to version {number}. Apps show "
+                    "as behind until they re-apply.",
+                )
+        return redirect("emailconfig:configuration_detail", pk=configuration.pk)
+    return render(
+        request,
+        "emailconfig/configurations/restore_confirm.html",
+        {
+            "section": SECTION,
+            "configuration": configuration,
+            "version": version,
+            "current": current,
+            "changes": versions.diff(current, versions.as_restored(current, version)),
+            "form": form,
         },
     )
 

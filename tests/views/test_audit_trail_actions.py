@@ -267,6 +267,7 @@ def _roles(admin_client, user, *, administrator=False, **stage_roles):
         f"stage_{stage.pk}": stage_roles.get(stage.slug, held.get(stage.slug, ""))
         for stage in Stage.objects.all()
     }
+    data["active"] = "on"
     if administrator:
         data["administrator"] = "on"
     response = admin_client.post(

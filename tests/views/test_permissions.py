@@ -81,6 +81,7 @@ NEEDS: dict[str, str] = {
     "configuration_create": "edit somewhere",
     "configuration_detail": "see",
     "configuration_edit": "edit",
+    "configuration_restore": "edit",
     "try_connection": "edit",
     "try_send": "edit",
     "connection_test": "edit",
@@ -140,6 +141,7 @@ POST_ONLY = {
 # Routes with a configuration as their object: also asked about a draft, covering no stage.
 CONFIGURATION_ROUTES = {
     "configuration_detail",
+    "configuration_restore",
     "configuration_edit",
     "try_connection",
     "try_send",
@@ -212,6 +214,7 @@ def url_for(name: str, stage: str, world: dict) -> str:
     kwargs: dict[str, Any] = {
         "configuration_detail": {"pk": on["config"].pk},
         "configuration_edit": {"pk": on["config"].pk},
+        "configuration_restore": {"pk": on["config"].pk, "number": 1},
         "try_connection": {"pk": on["config"].pk},
         "try_send": {"pk": on["config"].pk},
         "connection_test": {"pk": on["config"].pk},
