@@ -6,6 +6,7 @@ from emailconfig.views import (
     audit,
     configurations,
     home,
+    imports,
     outbox,
     people,
     preview,
@@ -21,6 +22,7 @@ urlpatterns = [
     path("", home.home, name="home"),
     path("configurations/", configurations.configuration_list, name="configuration_list"),
     path("configurations/new/", configurations.configuration_create, name="configuration_create"),
+    path("configurations/import/", imports.codestream_import, name="codestream_import"),
     path(
         "configurations/<int:pk>/", configurations.configuration_detail, name="configuration_detail"
     ),

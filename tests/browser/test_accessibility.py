@@ -82,6 +82,7 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "home": lambda s: {},
     "configuration_list": lambda s: {},
     "configuration_create": lambda s: {},
+    "codestream_import": lambda s: {},
     "configuration_detail": lambda s: {"pk": s.configuration.pk},
     "configuration_edit": lambda s: {"pk": s.configuration.pk},
     "configuration_restore": lambda s: {"pk": s.configuration.pk, "number": 1},

@@ -79,6 +79,7 @@ NEEDS: dict[str, str] = {
     "home": "member",
     "configuration_list": "member",
     "configuration_create": "edit somewhere",
+    "codestream_import": "edit somewhere",
     "configuration_detail": "see",
     "configuration_edit": "edit",
     "configuration_restore": "edit",
