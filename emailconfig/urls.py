@@ -5,6 +5,7 @@ from emailconfig.views import (
     apps,
     audit,
     configurations,
+    exports,
     home,
     imports,
     outbox,
@@ -30,6 +31,11 @@ urlpatterns = [
         "configurations/<int:pk>/edit/",
         configurations.configuration_edit,
         name="configuration_edit",
+    ),
+    path(
+        "configurations/<int:pk>/versions/<int:number>/export/<str:fmt>",
+        exports.version_export,
+        name="version_export",
     ),
     path(
         "configurations/<int:pk>/versions/<int:number>/make-current/",

@@ -129,8 +129,10 @@ SKIPPED = {
     # POST-only actions that only redirect to a page checked above, with a flash message.
     "token_revoke",
     "message_cancel",
-    # Downloads, not pages: the .eml files, a received attachment, the audit trail's CSV.
+    # Downloads, not pages: the .eml files, a received attachment, the audit trail's CSV,
+    # a configuration's exports.
     "message_eml",
+    "version_export",
     "audit_csv",
     "sink_raw",
     "sink_attachment",

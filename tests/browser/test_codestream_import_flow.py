@@ -18,9 +18,7 @@ def test_an_editor_imports_codestreams_gmail_settings(page, editor, screenshot):
     sign_in(page, "editor", "pw-editor")
     page.get_by_role("link", name="Email configurations").click()
     page.get_by_role("link", name="Import from CodeStream").click()
-    page.get_by_label("CodeStream config file").set_input_files(
-        FIXTURES / "nodemailer-gmail.json"
-    )
+    page.get_by_label("CodeStream config file").set_input_files(FIXTURES / "nodemailer-gmail.json")
     page.get_by_label("Stage").select_option(label="QA")
     page.get_by_role("button", name="Show what it creates").click()
 

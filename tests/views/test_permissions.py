@@ -83,6 +83,7 @@ NEEDS: dict[str, str] = {
     "configuration_detail": "see",
     "configuration_edit": "edit",
     "configuration_restore": "edit",
+    "version_export": "see",
     "try_connection": "edit",
     "try_send": "edit",
     "connection_test": "edit",
@@ -142,6 +143,7 @@ POST_ONLY = {
 # Routes with a configuration as their object: also asked about a draft, covering no stage.
 CONFIGURATION_ROUTES = {
     "configuration_detail",
+    "version_export",
     "configuration_restore",
     "configuration_edit",
     "try_connection",
@@ -216,6 +218,7 @@ def url_for(name: str, stage: str, world: dict) -> str:
         "configuration_detail": {"pk": on["config"].pk},
         "configuration_edit": {"pk": on["config"].pk},
         "configuration_restore": {"pk": on["config"].pk, "number": 1},
+        "version_export": {"pk": on["config"].pk, "number": 1, "fmt": "django.py"},
         "try_connection": {"pk": on["config"].pk},
         "try_send": {"pk": on["config"].pk},
         "connection_test": {"pk": on["config"].pk},

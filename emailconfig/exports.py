@@ -1,0 +1,162 @@
+"""A configuration version written for somewhere else: Django's `MAILERS` setting (a Python
+snippet or JSON) and CodeStream On-Prem's `emailDeliveryService` block.
+
+Secrets are never written: each becomes a reference to an environment variable, named after
+the configuration, that the reader sets where the setting is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from emailconfig.codestream import BLOCK, NODEMAILER, SENDGRID, SENDGRID_API
+from emailconfig.models import ConfigurationVersion, Engine, RecipientsMode, Security
+from emailconfig.presets import PRESETS
+
+DJANGO_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+SENDGRID_RELAY = next(p for p in PRESETS if p.key == "sendgrid_smtp")
+SENDGRID_RELAY_USERNAME = "apikey"  # SendGrid's relay takes this word and the API key
+
+
+@dataclass
+class Export:
+    document: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict)  # environment variable -> what
+    notes: list[str] = field(default_factory=list)
+
+
+class Secret(str):
+    """A secret's place in the output: the environment variable that holds it."""
+
+    __slots__ = ()
+
+
+def variable_name(version: ConfigurationVersion, what: str) -> str:
+    """QA mail, password -> QA_MAIL_PASSWORD: one variable per configuration and secret."""
+    stem = re.sub(r"[^A-Z0-9]+", "_", version.name.upper()).strip("_") or "STAGEMAIL"
+    return f"{stem}_{what}"
+
+
+def django_mailers(version: ConfigurationVersion) -> Export:
+    """`MAILERS` with a "default" alias, using only options Django's SMTP backend takes."""
+    notes = []
+    if version.engine == Engine.SENDGRID:
+        host, port, security = SENDGRID_RELAY.host, SENDGRID_RELAY.port, SENDGRID_RELAY.security
+        username, secret = SENDGRID_RELAY_USERNAME, ("API_KEY", "the SendGrid API key")
+        notes.append(
+            "Django has no SendGrid API backend, so this uses SendGrid's SMTP relay with the "
+            "same API key (username apikey)."
+        )
+    else:
+        host, port, security = version.smtp_host, version.smtp_port, version.smtp_security
+        needs_auth = version.smtp_requires_auth
+        username = version.smtp_username if needs_auth else ""
+        secret = ("PASSWORD", "the SMTP password") if needs_auth else None
+        if version.trusted_ca:
+            notes.append(
+                "The trusted CA certificates are not part of Django's options: add them to "
+                "the system's trust store (or SSL_CERT_FILE) where the app runs."
+            )
+    options: dict[str, Any] = {"host": host, "port": port}
+    export = Export({"default": {"BACKEND": DJANGO_SMTP_BACKEND, "OPTIONS": options}}, {}, notes)
+    if username:
+        options["username"] = username
+    if secret:
+        name = variable_name(version, secret[0])
+        options["password"] = Secret(name)
+        export.secrets[name] = secret[1]
+    if security == Security.STARTTLS:
+        options["use_tls"] = True
+    elif security == Security.TLS:
+        options["use_ssl"] = True
+    options["timeout"] = version.send_timeout
+    _note_stagemail_only(version, export)
+    return export
+
+
+def _note_stagemail_only(version: ConfigurationVersion, export: Export) -> None:
+    if version.recipients_mode == RecipientsMode.TEST_LIST:
+        export.notes.append(
+            "The test list is Stagemail's own: mail sent with this setting goes to the real "
+            "recipients."
+        )
+    if version.subject_prefix:
+        export.notes.append(f"The subject prefix {version.subject_prefix!r} is Stagemail's own.")
+    export.notes.append(
+        f"Set DEFAULT_FROM_EMAIL = {version.from_email!r} for the same sender."
+        if not version.from_name
+        else f"Set DEFAULT_FROM_EMAIL = {f'{version.from_name} <{version.from_email}>'!r} "
+        "for the same sender."
+    )
+
+
+def codestream_block(version: ConfigurationVersion) -> Export:
+    """The `emailDeliveryService` and `email` blocks of codestream-services-config.json."""
+    export = Export({})
+    if version.engine == Engine.SENDGRID:
+        name = variable_name(version, "API_KEY")
+        export.secrets[name] = "the SendGrid API key"
+        url = version.sendgrid_endpoint
+        section = {
+            "apiKey": Secret(name),
+            "url": url.removeprefix(SENDGRID_API) if url.startswith(SENDGRID_API) else url,
+        }
+        export.document[BLOCK] = {SENDGRID: section}
+    else:
+        section = {
+            "host": version.smtp_host,
+            "port": version.smtp_port,
+            "secure": version.smtp_security == Security.TLS,
+        }
+        if version.smtp_security == Security.NONE:
+            export.notes.append("NodeMailer upgrades to STARTTLS when the server offers it.")
+        if version.smtp_requires_auth:
+            name = variable_name(version, "PASSWORD")
+            export.secrets[name] = "the SMTP password"
+            section |= {"username": version.smtp_username, "password": Secret(name)}
+        export.document[BLOCK] = {NODEMAILER: section}
+    email: dict[str, Any] = {"senderEmail": version.from_email}
+    if version.recipients_mode == RecipientsMode.TEST_LIST and version.test_recipients:
+        email["emailTo"] = version.test_recipients[0]["email"]
+        if len(version.test_recipients) > 1:
+            export.notes.append("CodeStream diverts to one address: the first of the test list.")
+    export.document["email"] = email
+    return export
+
+
+# Writing them out ----------------------------------------------------------------------
+
+
+def as_json(export: Export) -> str:
+    """JSON, each secret as "${VARIABLE}", the way CodeStream's own files refer to them."""
+
+    def placeholders(value: Any) -> Any:
+        if isinstance(value, Secret):
+            return f"${{{value}}}"
+        if isinstance(value, dict):
+            return {key: placeholders(item) for key, item in value.items()}
+        return value
+
+    return json.dumps(placeholders(export.document), indent=2) + "\n"
+
+
+def as_python(export: Export, *, setting: str = "MAILERS") -> str:
+    """A settings.py snippet; each secret read from the environment when settings load."""
+    lines = [f"# {note}" for note in export.notes]
+    lines += ["import os", "", f"{setting} = {_python(export.document, 0)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _python(value: Any, depth: int) -> str:
+    if isinstance(value, Secret):
+        return f"os.environ[{str(value)!r}]"
+    if isinstance(value, dict):
+        inner = "    " * (depth + 1)
+        items = "".join(
+            f"{inner}{key!r}: {_python(item, depth + 1)},\n" for key, item in value.items()
+        )
+        return "{\n" + items + "    " * depth + "}"
+    return repr(value)
