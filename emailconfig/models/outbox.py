@@ -90,6 +90,10 @@ class Message(models.Model):
     original_recipients = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
+    send_at = models.DateTimeField(
+        null=True, blank=True, help_text="Scheduled by the app: not sent before this."
+    )
+    # The queue's clock: a scheduled message is due at its send_at, a deferred one at its retry.
     next_attempt_at = models.DateTimeField(default=timezone.now)
     give_up_at = models.DateTimeField(help_text="After this, a temporary failure is final.")
     lease_until = models.DateTimeField(null=True, blank=True)
