@@ -244,7 +244,12 @@ ANSWERS: dict[int, dict[str, Any]] = {
                         "operationId": "get_message",
                         "parameters": {"message_id": "$response.body#/id"},
                         "description": "The message's status and attempts.",
-                    }
+                    },
+                    "CancelMessage": {
+                        "operationId": "cancel_message",
+                        "parameters": {"message_id": "$response.body#/id"},
+                        "description": "Cancel the message while it waits.",
+                    },
                 },
             },
             **{code: ANSWERS[code] for code in SUBMIT_ERRORS},
