@@ -280,7 +280,7 @@ def _store(credential: ApiToken, messages: list[Message], limit: int) -> None:
     if not messages:
         return
     with transaction.atomic(durable=True):
-        Message.objects.bulk_create(messages)
+        _insert(messages)
         # Counted in the messages' own commit, and last: every request of this app and
         # stage updates the same counter row, whose lock is held until the commit.
         _take_rate_limit(credential, limit, len(messages))
@@ -383,6 +383,28 @@ def _check_keys(submission: Submission) -> None:
                 single_line(name, value)
     except ComposeError as exc:
         raise invalid_field(exc.field, exc.message) from None
+
+
+def _insert(messages: list[Message]) -> None:
+    """One statement for all of them. On PostgreSQL a COPY, which psycopg streams row by
+    row: a multi-row INSERT of a batch spent half its time having Django compile, and
+    psycopg bind, 26 parameters a message."""
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create(messages)
+        return
+    fields = Message._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    copying = f"COPY {table} ({columns}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError)
+        cursor.cursor.copy(copying) as copy,
+    ):
+        for message in messages:
+            copy.write_row(
+                [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+            )
 
 
 _COUNT_IN_WINDOW = """

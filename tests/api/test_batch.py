@@ -6,7 +6,7 @@ import pytest
 from django.db import OperationalError, connection
 
 from emailconfig.models import AppliedConfiguration, Message, RateWindow
-from tests.api.conftest import message_body
+from tests.api.conftest import ApiClient, message_body
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +136,29 @@ def test_no_configuration_refuses_the_whole_batch(api):
     response = api.post(URL, {"messages": [message_body()]})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "no_configuration"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/messages", URL])
+def test_a_key_stored_by_another_request_meanwhile_answers_its_message(api, qa_world, path):
+    """Another request commits a message with the same key just after this one looked."""
+    body = message_body(idempotency_key="inv-1")
+    elsewhere = ApiClient(qa_world["token"])
+    looked = []
+
+    def other_request_wins(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if '"idempotency_key" IN' in sql or '"idempotency_key" =' in sql:
+            if not looked:
+                looked.append(sql)
+                with connection.execute_wrapper(lambda e, *a: e(*a)):
+                    winner = elsewhere.post("/api/v1/messages", body).json()["id"]
+                    looked.append(winner)
+        return result
+
+    with connection.execute_wrapper(other_request_wins):
+        response = api.post(path, {"messages": [body, message_body()]} if path == URL else body)
+    answer = response.json()
+    accepted = answer["results"][0]["message"] if path == URL else answer
+    assert accepted["id"] == looked[1]
+    assert Message.objects.filter(idempotency_key="inv-1").count() == 1
+    assert Message.objects.count() == (2 if path == URL else 1)
