@@ -258,22 +258,29 @@ ANSWERS: dict[int, dict[str, Any]] = {
 )
 def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
     message, created = outbox.accept(request.auth, _submission(payload))
-    body = _accepted(request, message)
+    body = MessageAccepted(**_accepted(message, _status_urls(request)))
     response = api.create_response(request, body.model_dump(mode="json"), status=202)
     if not created:
         response["Idempotent-Replayed"] = "true"  # the original message, not a new one
     return response
 
 
-def _accepted(request: HttpRequest, message: Message) -> MessageAccepted:
-    url = request.build_absolute_uri(reverse("api-v1:get_message", args=[message.pk]))
-    return MessageAccepted(
-        id=message.pk,
-        status=message.status,
-        message_id=message.message_id,
-        status_url=url,
-        send_at=message.send_at,
-    )
+def _accepted(message: Message, status_url: Callable[[Message], str]) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "status": message.status,
+        "message_id": message.message_id,
+        "status_url": status_url(message),
+        "send_at": message.send_at,
+    }
+
+
+def _status_urls(request: HttpRequest) -> Callable[[Message], str]:
+    """Each message's status URL, resolved once for a request (a batch has up to 100)."""
+    placeholder = UUID(int=0)
+    url = request.build_absolute_uri(reverse("api-v1:get_message", args=[placeholder]))
+    head, tail = url.split(str(placeholder))
+    return lambda message: f"{head}{message.pk}{tail}"
 
 
 @api.post(
@@ -306,6 +313,7 @@ def _accepted(request: HttpRequest, message: Message) -> MessageAccepted:
 def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
     items = [_batch_item(index, raw) for index, raw in enumerate(payload.messages)]
     outcomes = outbox.accept_batch(request.auth, items)
+    status_url = _status_urls(request)
     results = []
     for index, outcome in enumerate(outcomes):
         if outcome.error is not None:
@@ -313,7 +321,7 @@ def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
             body = {"code": error.code, "message": error.message, "fields": error.fields}
             results.append({"status": error.status, "error": body})
         else:
-            accepted = _accepted(request, outcome.message)
+            accepted = _accepted(outcome.message, status_url)
             results.append({"status": 202, "message": accepted, "replayed": not outcome.created})
     refused = sum(outcome.error is not None for outcome in outcomes)
     return {"accepted": len(outcomes) - refused, "refused": refused, "results": results}
