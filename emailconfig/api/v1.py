@@ -311,7 +311,7 @@ def _status_urls(request: HttpRequest) -> Callable[[Message], str]:
     },
 )
 def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
-    items = [_batch_item(index, raw) for index, raw in enumerate(payload.messages)]
+    items = [_batch_item(raw) for raw in payload.messages]
     outcomes = outbox.accept_batch(request.auth, items)
     status_url = _status_urls(request)
     results = []
@@ -327,7 +327,7 @@ def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
     return {"accepted": len(outcomes) - refused, "refused": refused, "results": results}
 
 
-def _batch_item(index: int, raw: Any) -> outbox.Submission | outbox.ApiError:
+def _batch_item(raw: Any) -> outbox.Submission | outbox.ApiError:
     """One message of a batch, checked as POST /api/v1/messages checks its body."""
     if not isinstance(raw, dict):  # a schema would read another value's attributes
         return outbox.invalid_field("body", "A message is a JSON object.")
@@ -399,11 +399,13 @@ def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
 def cancel_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     credential: ApiToken = request.auth
     message = _own_message(credential, message_id)
-    cancelled = message.status == MessageStatus.CANCELLED  # before: nothing more to do
-    if not cancelled and not outbox.cancel(message, by=Actor.token(credential, request)):
+    if message.status != MessageStatus.CANCELLED and not outbox.cancel(
+        message, by=Actor.token(credential, request)
+    ):
         message.refresh_from_db(fields=["status"])
-        raise outbox.ApiError(409, "not_cancellable", _too_late(message.status))
-    message.status = MessageStatus.CANCELLED
+        if message.status != MessageStatus.CANCELLED:  # not by another request meanwhile
+            raise outbox.ApiError(409, "not_cancellable", _too_late(message.status))
+    message.status = MessageStatus.CANCELLED  # a cancel is answered with the status it made
     return _status(message)
 
 

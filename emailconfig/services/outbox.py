@@ -269,7 +269,7 @@ def _due(send_at: datetime | None, now: datetime) -> datetime:
         raise ApiError(
             422,
             "send_at_too_late",
-            f"send_at is at most {days} days ahead; store the message later.",
+            f"send_at is at most {days} days ahead; submit the message closer to its time.",
             {"send_at": [f"At most {days} days from now (a time in the past sends now)."]},
         )
     return max(moment, now)
