@@ -311,6 +311,7 @@ def _status_urls(request: HttpRequest) -> Callable[[Message], str]:
     },
 )
 def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
+    outbox.check_batch_size(len(payload.messages))
     items = [_batch_item(raw) for raw in payload.messages]
     outcomes = outbox.accept_batch(request.auth, items)
     status_url = _status_urls(request)

@@ -134,10 +134,7 @@ def accept_batch(credential: ApiToken, submissions: list[Submission | ApiError])
     A batch refused as a whole (no configuration applied, the database away, the rate limit
     overtaken meanwhile by another request) raises, and stores nothing.
     """
-    if not 1 <= len(submissions) <= MAX_BATCH:
-        raise invalid_field(
-            "messages", f"Send 1 to {MAX_BATCH} messages in one request, not {len(submissions)}."
-        )
+    check_batch_size(len(submissions))
     version_id, limit = _open_for(credential)
     for _ in range(2):
         outcomes = _prepare_batch(credential, version_id, limit, submissions)
@@ -149,6 +146,14 @@ def accept_batch(credential: ApiToken, submissions: list[Submission | ApiError])
             continue
         return outcomes
     raise IntegrityError("idempotency keys kept being taken by other requests")
+
+
+def check_batch_size(count: int) -> None:
+    """A batch holds 1 to MAX_BATCH messages (the API checks it before reading them)."""
+    if not 1 <= count <= MAX_BATCH:
+        raise invalid_field(
+            "messages", f"Send 1 to {MAX_BATCH} messages in one request, not {count}."
+        )
 
 
 def _prepare_batch(
