@@ -8,8 +8,10 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (b) API accept rate and latency p50/p95/p99 for N messages (8 clients; gunicorn,
       one process per core, 2 threads each);
   (c) delivery rate of those queued messages with 1 and with 2 workers;
-  (d) end-to-end rate with the API and 2 workers running together.
-and ends with the two ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
+  (d) end-to-end rate with the API and 2 workers running together;
+  (e) API accept rate through POST /api/v1/messages/batch, 100 messages a request
+      (8 clients), once the workers have stopped.
+and ends with the three ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
 it creates a scratch database and drops it afterwards.
 """
 
@@ -38,6 +40,7 @@ DATABASE = f"stagemail_bench_{os.getpid()}"
 TEXT = "Hello Ada,\n\nyour invoice 2026-0042 is ready. " + "Thank you for your order. " * 22
 HTML = "<p>Hello <b>Ada</b>,</p><p>your invoice 2026-0042 is ready.</p>" + "<p>Thanks.</p>" * 40
 CLIENTS = 8
+BATCH = 100  # messages in one POST /api/v1/messages/batch
 
 os.environ.update(
     {
@@ -111,6 +114,15 @@ def start_api(port: int) -> subprocess.Popen[bytes]:
     return start_gunicorn(port, os.cpu_count() or 2)
 
 
+def message(i: int) -> dict[str, object]:
+    return {
+        "to": [{"email": f"user{i}@example.com", "name": f"User {i}"}],
+        "subject": f"Your invoice {i}",
+        "text": TEXT,
+        "html": HTML,
+    }
+
+
 def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
     """POST n messages from CLIENTS threads over kept-alive connections."""
     latencies: list[float] = []
@@ -122,14 +134,7 @@ def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         mine = []
         for i in counter:
-            body = json.dumps(
-                {
-                    "to": [{"email": f"user{i}@example.com", "name": f"User {i}"}],
-                    "subject": f"Your invoice {i}",
-                    "text": TEXT,
-                    "html": HTML,
-                }
-            )
+            body = json.dumps(message(i))
             started = time.perf_counter()
             connection.request("POST", "/api/v1/messages", body=body, headers=headers)
             response = connection.getresponse()
@@ -147,6 +152,32 @@ def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
     for thread in threads:
         thread.join()
     return n / (time.perf_counter() - started), latencies
+
+
+def submit_batches(api_port: int, token: str, n: int) -> float:
+    """POST n messages in batches of BATCH from CLIENTS threads over kept-alive connections."""
+    starts = iter(range(0, n, BATCH))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", api_port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for start in starts:
+            body = json.dumps(
+                {"messages": [message(i) for i in range(start, min(start + BATCH, n))]}
+            )
+            connection.request("POST", "/api/v1/messages/batch", body=body, headers=headers)
+            response = connection.getresponse()
+            answer = response.read()
+            if response.status != 200 or json.loads(answer)["refused"]:
+                raise SystemExit(f"the batch API answered {response.status}: {answer[:300]!r}")
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n / (time.perf_counter() - started)
 
 
 def sent_count() -> int:
@@ -248,8 +279,12 @@ def main() -> None:
 
         both = end_to_end(api_port, token, n)
         print(f"(d) end-to-end, API + 2 workers:               {both:8.0f} messages/s")
+        batched = submit_batches(api_port, token, n)
+        label = f"(e) API batch accept ({CLIENTS} clients, {BATCH} a POST):"
+        print(f"{label:47}{batched:8.0f} messages/s")
         print(f"ratio delivery-2-workers/raw: {two / raw:.2f}")
         print(f"ratio end-to-end/raw: {both / raw:.2f}")
+        print(f"ratio batch-accept/raw: {batched / raw:.2f}")
     finally:
         for process in (api, sink):
             if process is not None:

@@ -15,12 +15,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
 from emailconfig.client_address import client_address as address_of
-from emailconfig.models import AuditAction, AuditEntry
+from emailconfig.models import ApiToken, AuditAction, AuditEntry
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a user (with the address the request came from), or a command."""
+    """Who acts: a user (with the address the request came from), an app's API token, or a
+    command."""
 
     user: AbstractBaseUser | None
     name: str
@@ -39,6 +40,12 @@ class Actor:
     @classmethod
     def command(cls, name: str) -> Actor:
         return cls(None, f"manage.py {name}")
+
+    @classmethod
+    def token(cls, credential: ApiToken, request: HttpRequest) -> Actor:
+        """An app acting through the API with one of its tokens, named by its prefix."""
+        name = f"API token {credential.prefix}… ({credential.app.slug}/{credential.stage.slug})"
+        return cls(None, name[:150], client_address(request))
 
 
 Who = Actor | AbstractBaseUser | None

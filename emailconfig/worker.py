@@ -30,14 +30,21 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from emailconfig import rollup
 from emailconfig.composer import WireMessage
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import DeliveryResult, Engine, MessageError, engine_for
-from emailconfig.models import PENDING_STATUSES, DeliveryAttempt, Message, MessageStatus, Outcome
+from emailconfig.models import (
+    PENDING_STATUSES,
+    WAITING_STATUSES,
+    DeliveryAttempt,
+    Message,
+    MessageStatus,
+    Outcome,
+)
 from emailconfig.services import audit_retention, retention
 
 log = logging.getLogger("stagemail.worker")
@@ -71,23 +78,25 @@ class Done:
     started_at: datetime
 
 
-def due_filter(now: datetime) -> Q:
-    waiting = Q(status__in=[MessageStatus.QUEUED, MessageStatus.DEFERRED], next_attempt_at__lte=now)
-    abandoned = Q(status=MessageStatus.SENDING, lease_until__lt=now)
-    return waiting | abandoned
-
-
 def claim(batch_size: int) -> list[Claimed]:
-    """Take up to `batch_size` due messages for this worker, oldest due first."""
+    """Take up to `batch_size` due messages for this worker: those whose lease ran out
+    (few, and late already), then waiting ones, the soonest due first.
+
+    Two queries rather than one with OR: each is an ordered index scan that stops at the
+    batch's size (`message_due` and `message_waiting`), where an OR of both made PostgreSQL
+    read and sort every due row of a backlog, and never reads messages scheduled later.
+    """
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
+    lockable = Message.objects.select_for_update(skip_locked=True)
     with transaction.atomic():
-        ids = list(
-            Message.objects.select_for_update(skip_locked=True)
-            .filter(due_filter(now))
-            .order_by("next_attempt_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
+        abandoned = lockable.filter(status=MessageStatus.SENDING, lease_until__lt=now)
+        ids = list(abandoned.order_by("lease_until").values_list("pk", flat=True)[:batch_size])
+        if len(ids) < batch_size:
+            waiting = lockable.filter(status__in=WAITING_STATUSES, next_attempt_at__lte=now)
+            ids += waiting.order_by("next_attempt_at").values_list("pk", flat=True)[
+                : batch_size - len(ids)
+            ]
         if not ids:
             return []
         Message.objects.filter(pk__in=ids).update(

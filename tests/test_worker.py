@@ -435,3 +435,24 @@ def test_sendgrid_gets_the_stored_message_parts_headers_and_attachments():
         "headers": {"Message-ID": message.message_id, "X-Campaign": "invoices"},
         "reply_to": {"email": "billing@example.com"},
     }
+
+
+def test_a_claim_takes_abandoned_leases_first_then_the_soonest_due(settings):
+    credential = credential_for(free_port())
+    now = timezone.now()
+    later, soon, sooner, abandoned, scheduled = submit(credential, 5)
+    Message.objects.filter(pk=later.pk).update(next_attempt_at=now - timedelta(seconds=1))
+    Message.objects.filter(pk=soon.pk).update(next_attempt_at=now - timedelta(seconds=2))
+    Message.objects.filter(pk=sooner.pk).update(
+        status=MessageStatus.DEFERRED, next_attempt_at=now - timedelta(seconds=3)
+    )
+    Message.objects.filter(pk=abandoned.pk).update(
+        status=MessageStatus.SENDING, lease_until=now - timedelta(seconds=1)
+    )
+    Message.objects.filter(pk=scheduled.pk).update(
+        send_at=now + timedelta(minutes=5), next_attempt_at=now + timedelta(minutes=5)
+    )
+
+    assert {c.message.pk for c in claim(2)} == {abandoned.pk, sooner.pk}
+    assert {c.message.pk for c in claim(10)} == {soon.pk, later.pk}
+    assert claim(10) == []

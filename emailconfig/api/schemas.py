@@ -14,7 +14,7 @@ from uuid import UUID
 
 from django.conf import settings
 from ninja import Field, Schema
-from pydantic import ConfigDict, Discriminator, Tag
+from pydantic import AwareDatetime, ConfigDict, Discriminator, PlainValidator, Tag
 
 from emailconfig.composer import (
     CONTENT_TYPE_PATTERN,
@@ -24,6 +24,7 @@ from emailconfig.composer import (
     STRUCTURED_VALUE_PATTERNS,
 )
 from emailconfig.headers import MAX_LINE_OCTETS as MAX_HEADER_LINE
+from emailconfig.services.outbox import MAX_BATCH, MAX_SCHEDULE_AHEAD
 from emailconfig.validators import (
     CONTROL_CHARACTERS,
     MAX_ADDRESS,
@@ -38,6 +39,10 @@ NOT_BLANK_SINGLE_LINE = (
     f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}{_SPACES}][^{CONTROL_CHARACTERS}]*$"
 )
 NO_NUL = "^[^\\x00]*$"
+_SCHEDULED = (
+    "Scheduled: the send_at the app gave, before which the message is not delivered. Null "
+    "when it goes as soon as possible."
+)
 BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 
 # Django's EmailValidator, which the composer applies, in its ASCII form and without the
@@ -203,6 +208,12 @@ class MessageIn(Schema):
     attachments: list[AttachmentIn] = Field(
         default_factory=list, json_schema_extra=_attachment_limits
     )
+    send_at: AwareDatetime | None = Field(
+        None,
+        description="Not delivered before this time (ISO 8601 with its offset, e.g. "
+        f"2026-12-24T09:00:00+01:00), at most {MAX_SCHEDULE_AHEAD.days} days ahead (further "
+        "is answered 422); a time in the past sends now.",
+    )
 
 
 class MessageAccepted(Schema):
@@ -210,6 +221,7 @@ class MessageAccepted(Schema):
     status: str
     message_id: str = Field(description="The RFC 5322 Message-ID, the same on every attempt.")
     status_url: str
+    send_at: datetime | None = Field(None, description=_SCHEDULED)
 
 
 class AttemptOut(Schema):
@@ -238,6 +250,7 @@ class MessageOut(Schema):
         "again on their own. Null when nobody is waiting."
     )
     created_at: datetime
+    send_at: datetime | None = Field(description=_SCHEDULED)
     next_attempt_at: datetime | None
     sent_at: datetime | None
     last_error: str
@@ -256,3 +269,37 @@ class ErrorBody(Schema):
 
 class ErrorOut(Schema):
     error: ErrorBody
+
+
+# A batch's messages are each validated on their own, so that one that breaks a rule is
+# answered in its own result while the others are stored: the document says what a message
+# must be, the API checks it message by message.
+EachMessage = Annotated[Any, PlainValidator(lambda value: value, json_schema_input_type=MessageIn)]
+
+
+class BatchIn(Schema):
+    messages: list[EachMessage] = Field(
+        description=f"1 to {MAX_BATCH} messages, each as POST /api/v1/messages takes it (its "
+        "own idempotency_key included).",
+        json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH},
+    )
+
+
+class BatchResult(Schema):
+    status: int = Field(
+        description="202 when the message is stored (or was before, under its "
+        "idempotency_key), else the status POST /api/v1/messages would answer for it."
+    )
+    message: MessageAccepted | None = Field(None, description="When stored.")
+    replayed: bool = Field(
+        False, description="true when its idempotency_key answers with the original message."
+    )
+    error: ErrorBody | None = Field(
+        None, description="When refused; fields are named by their path in the batch."
+    )
+
+
+class BatchOut(Schema):
+    accepted: int = Field(description="Messages stored, replays included.")
+    refused: int
+    results: list[BatchResult] = Field(description="One per message, in the request's order.")

@@ -1,11 +1,12 @@
-"""POST /api/v1/messages, GET /api/v1/messages/{id}; OpenAPI at /api/v1/openapi.json."""
+"""POST /api/v1/messages and /api/v1/messages/batch, GET and DELETE /api/v1/messages/{id};
+OpenAPI at /api/v1/openapi.json."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -14,13 +15,22 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer
+from pydantic import ValidationError as PydanticValidationError
 
 from emailconfig.api.paths import field_path
-from emailconfig.api.schemas import ErrorOut, MessageAccepted, MessageIn, MessageOut
+from emailconfig.api.schemas import (
+    BatchIn,
+    BatchOut,
+    ErrorOut,
+    MessageAccepted,
+    MessageIn,
+    MessageOut,
+)
+from emailconfig.audit import Actor
 from emailconfig.composer import AttachmentData
 from emailconfig.delivery import Address
 from emailconfig.models import ApiToken, Message, MessageStatus
@@ -43,7 +53,9 @@ api = NinjaAPI(
 )
 
 SUBMIT_ERRORS = (400, 401, 409, 413, 422, 429, 503)
+BATCH_ERRORS = (400, 401, 409, 413, 429, 503)
 STATUS_ERRORS = (400, 401, 404, 503)
+CANCEL_ERRORS = (400, 401, 404, 409, 503)
 RETRY_UNAVAILABLE_AFTER = 5  # seconds an app waits before asking again when the database is away
 
 log = logging.getLogger("stagemail.api")
@@ -57,7 +69,7 @@ def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse
     return response
 
 
-PATHS = "POST /api/v1/messages and GET /api/v1/messages/{id}"
+PATHS = "POST /api/v1/messages, POST /api/v1/messages/batch, GET and DELETE /api/v1/messages/{id}"
 
 
 @csrf_exempt  # like every API view: a POST to a wrong path gets the 404, not the CSRF page
@@ -94,13 +106,16 @@ def _api_error(request: HttpRequest, exc: outbox.ApiError) -> HttpResponse:
 
 @api.exception_handler(NinjaValidationError)
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    batch = request.resolver_match is not None and request.resolver_match.url_name == "batch"
+    return error_response(request, _invalid(BatchIn if batch else MessageIn, exc.errors))
+
+
+def _invalid(body: type[Schema], errors: Iterable[Any], prefix: str = "") -> outbox.ApiError:
     fields: dict[str, list[str]] = {}
-    for item in exc.errors:
-        path = field_path(MessageIn, item.get("loc", ()))
-        fields.setdefault(path, []).append(item.get("msg", "invalid"))
-    return error_response(
-        request, outbox.ApiError(400, "validation_error", "The request is not valid.", fields)
-    )
+    for item in errors:
+        path = field_path(body, item.get("loc", ()))
+        fields.setdefault(prefix + path, []).append(item.get("msg", "invalid"))
+    return outbox.ApiError(400, "validation_error", "The request is not valid.", fields)
 
 
 @api.exception_handler(AuthenticationError)
@@ -179,6 +194,7 @@ def _submission(payload: MessageIn) -> outbox.Submission:
         headers=payload.headers,
         idempotency_key=payload.idempotency_key,
         attachments=tuple(_attachment(i, a) for i, a in enumerate(payload.attachments)),
+        send_at=payload.send_at,
     )
 
 
@@ -228,7 +244,12 @@ ANSWERS: dict[int, dict[str, Any]] = {
                         "operationId": "get_message",
                         "parameters": {"message_id": "$response.body#/id"},
                         "description": "The message's status and attempts.",
-                    }
+                    },
+                    "CancelMessage": {
+                        "operationId": "cancel_message",
+                        "parameters": {"message_id": "$response.body#/id"},
+                        "description": "Cancel the message while it waits.",
+                    },
                 },
             },
             **{code: ANSWERS[code] for code in SUBMIT_ERRORS},
@@ -237,14 +258,110 @@ ANSWERS: dict[int, dict[str, Any]] = {
 )
 def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
     message, created = outbox.accept(request.auth, _submission(payload))
-    url = request.build_absolute_uri(reverse("api-v1:get_message", args=[message.pk]))
-    body = MessageAccepted(
-        id=message.pk, status=message.status, message_id=message.message_id, status_url=url
-    )
+    body = MessageAccepted(**_accepted(message, _status_urls(request)))
     response = api.create_response(request, body.model_dump(mode="json"), status=202)
     if not created:
         response["Idempotent-Replayed"] = "true"  # the original message, not a new one
     return response
+
+
+def _accepted(message: Message, status_url: Callable[[Message], str]) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "status": message.status,
+        "message_id": message.message_id,
+        "status_url": status_url(message),
+        "send_at": message.send_at,
+    }
+
+
+def _status_urls(request: HttpRequest) -> Callable[[Message], str]:
+    """Each message's status URL, resolved once for a request (a batch has up to 100)."""
+    placeholder = UUID(int=0)
+    url = request.build_absolute_uri(reverse("api-v1:get_message", args=[placeholder]))
+    head, tail = url.split(str(placeholder))
+    return lambda message: f"{head}{message.pk}{tail}"
+
+
+@api.post(
+    "/messages/batch",
+    response={200: BatchOut, **dict.fromkeys(BATCH_ERRORS, ErrorOut)},
+    url_name="batch",
+    summary="Submit up to 100 messages at once",
+    operation_id="submit_batch",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "Every message validated on its own; those that passed are "
+                "stored together, in one transaction. One result per message, in order."
+            },
+            400: {
+                "description": "The request is not a batch of 1 to 100 messages; a message "
+                "that breaks a rule is answered in its own result instead."
+            },
+            409: {"description": "No configuration is applied to the app on the stage."},
+            413: {"description": "The request is larger than the upload limit."},
+            429: {
+                "description": "Over the rate limit when the batch is stored (another request "
+                "took the rest of the minute meanwhile): nothing is stored.",
+                "headers": _RETRY_AFTER,
+            },
+            **{code: ANSWERS[code] for code in (401, 503)},
+        }
+    },
+)
+def submit_batch(request: HttpRequest, payload: BatchIn) -> dict[str, Any]:
+    outbox.check_batch_size(len(payload.messages))
+    items = [_batch_item(raw) for raw in payload.messages]
+    outcomes = outbox.accept_batch(request.auth, items)
+    status_url = _status_urls(request)
+    results = []
+    for index, outcome in enumerate(outcomes):
+        if outcome.error is not None:
+            error = _in_batch(index, outcome.error)
+            body = {"code": error.code, "message": error.message, "fields": error.fields}
+            results.append({"status": error.status, "error": body})
+        else:
+            accepted = _accepted(outcome.message, status_url)
+            results.append({"status": 202, "message": accepted, "replayed": not outcome.created})
+    refused = sum(outcome.error is not None for outcome in outcomes)
+    return {"accepted": len(outcomes) - refused, "refused": refused, "results": results}
+
+
+def _batch_item(raw: Any) -> outbox.Submission | outbox.ApiError:
+    """One message of a batch, checked as POST /api/v1/messages checks its body."""
+    if not isinstance(raw, dict):  # a schema would read another value's attributes
+        return outbox.invalid_field("body", "A message is a JSON object.")
+    try:
+        return _submission(MessageIn.model_validate(raw))
+    except PydanticValidationError as exc:
+        located = [{**e, "loc": ("body", "payload", *e["loc"])} for e in exc.errors()]
+        return _invalid(MessageIn, located)
+    except outbox.ApiError as error:
+        return error
+
+
+def _in_batch(index: int, error: outbox.ApiError) -> outbox.ApiError:
+    """The error of one message, its fields named by their path in the batch."""
+    where = f"messages[{index}]"
+    fields = {
+        where if name == "body" else f"{where}.{name}": messages
+        for name, messages in error.fields.items()
+    }
+    return outbox.ApiError(error.status, error.code, error.message, fields)
+
+
+def _own_message(credential: ApiToken, message_id: UUID) -> Message:
+    message = (
+        Message.objects.filter(pk=message_id, app=credential.app_id, stage=credential.stage_id)
+        .defer("raw")
+        .select_related("app", "stage")
+        .prefetch_related("attempts")
+        .first()
+    )
+    if message is None:
+        raise outbox.ApiError(404, "not_found", "No such message for this app and stage.")
+    return message
 
 
 @api.get(
@@ -261,16 +378,45 @@ def submit_message(request: HttpRequest, payload: MessageIn) -> HttpResponse:
     },
 )
 def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
+    return _status(_own_message(request.auth, message_id))
+
+
+@api.delete(
+    "/messages/{message_id}",
+    response={200: MessageOut, **dict.fromkeys(CANCEL_ERRORS, ErrorOut)},
+    summary="Cancel a message that has not been sent",
+    operation_id="cancel_message",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "Cancelled (now, or before): it will not be sent. The message "
+                "stays on record with its status."
+            },
+            409: {"description": "Too late: the message is being sent, was sent, or failed."},
+            **{code: ANSWERS[code] for code in (400, 401, 404, 503)},
+        }
+    },
+)
+def cancel_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     credential: ApiToken = request.auth
-    message = (
-        Message.objects.filter(pk=message_id, app=credential.app, stage=credential.stage)
-        .defer("raw")
-        .select_related("app", "stage")
-        .prefetch_related("attempts")
-        .first()
-    )
-    if message is None:
-        raise outbox.ApiError(404, "not_found", "No such message for this app and stage.")
+    message = _own_message(credential, message_id)
+    if message.status != MessageStatus.CANCELLED and not outbox.cancel(
+        message, by=Actor.token(credential, request)
+    ):
+        message.refresh_from_db(fields=["status"])
+        if message.status != MessageStatus.CANCELLED:  # not by another request meanwhile
+            raise outbox.ApiError(409, "not_cancellable", _too_late(message.status))
+    message.status = MessageStatus.CANCELLED  # a cancel is answered with the status it made
+    return _status(message)
+
+
+def _too_late(status: str) -> str:
+    if status == MessageStatus.SENDING:
+        return "The message is being sent right now; it cannot be stopped."
+    return f"The message is {status} already; only a message still waiting can be cancelled."
+
+
+def _status(message: Message) -> dict[str, Any]:
     waiting = message.status in (MessageStatus.QUEUED, MessageStatus.DEFERRED)
     return {
         "id": message.pk,
@@ -284,6 +430,7 @@ def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
         "refused": message.refused,
         "remaining_recipients": message.remaining_recipients,
         "created_at": message.created_at,
+        "send_at": message.send_at,
         "next_attempt_at": message.next_attempt_at if waiting else None,
         "sent_at": message.sent_at,
         "last_error": message.last_error,

@@ -52,6 +52,7 @@ class MessageStatus(models.TextChoices):
 
 
 PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED, MessageStatus.SENDING)
+WAITING_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED)  # for their next_attempt_at
 # What an admin may do to a message: cancel one that waits (one being sent cannot be
 # stopped), queue one again that failed, was cancelled or waits for its retry.
 CANCELLABLE_STATUSES = (MessageStatus.QUEUED, MessageStatus.DEFERRED)
@@ -90,6 +91,10 @@ class Message(models.Model):
     original_recipients = models.TextField(blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
+    send_at = models.DateTimeField(
+        null=True, blank=True, help_text="Scheduled by the app: not sent before this."
+    )
+    # The queue's clock: a scheduled message is due at its send_at, a deferred one at its retry.
     next_attempt_at = models.DateTimeField(default=timezone.now)
     give_up_at = models.DateTimeField(help_text="After this, a temporary failure is final.")
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -119,6 +124,13 @@ class Message(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="message_due"),
+            # The worker's claim of waiting messages: an ordered scan that stops at the batch's
+            # size, skipping what is scheduled later (worker.claim).
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=WAITING_STATUSES),
+                name="message_waiting",
+            ),
             models.Index(fields=["app", "stage", "created_at"], name="message_app_stage_time"),
             models.Index(fields=["created_at"], name="message_created"),
             models.Index(fields=["message_id"], name="message_message_id"),  # outbox search

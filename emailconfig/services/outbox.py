@@ -11,7 +11,7 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -72,6 +72,10 @@ def invalid_field(field_name: str, message: str) -> ApiError:
     return ApiError(400, "validation_error", "The request is not valid.", {field_name: [message]})
 
 
+MAX_BATCH = 100  # messages in one batch request
+MAX_SCHEDULE_AHEAD = timedelta(days=30)  # how far ahead send_at may be
+
+
 @dataclass(frozen=True)
 class Submission:
     """A message as an app submits it, shape already checked by the API schema."""
@@ -88,6 +92,16 @@ class Submission:
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     attachments: tuple[AttachmentData, ...] = ()
+    send_at: datetime | None = None  # aware; not delivered before
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message of a batch: stored (or replayed), or refused."""
+
+    message: Message | None = None
+    created: bool = False
+    error: ApiError | None = None
 
 
 def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
@@ -95,31 +109,118 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
 
     `credential` comes from tokens.authenticate, which brings the applied version along.
     """
-    app_id, stage_id = credential.app_id, credential.stage_id
     _check_keys(submission)
-    if submission.idempotency_key:
-        existing = (
-            Message.objects.filter(
-                app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
-            )
-            .defer("raw")
-            .first()
+    key = submission.idempotency_key
+    if key and (existing := _existing(credential, [key]).get(key)) is not None:
+        return _replayed(existing, submission), False
+    version_id, limit = _open_for(credential)
+    _check_rate(credential, limit, credential.counted_this_minute)
+    message = _prepare(credential, version_id, submission)
+    try:
+        _store(credential, [message], limit)
+    except IntegrityError:
+        if not key:
+            raise
+        # Another request with the same key won the race: answer with its message.
+        return _replayed(_existing(credential, [key])[key], submission), False
+    return message, True
+
+
+def accept_batch(credential: ApiToken, submissions: list[Submission | ApiError]) -> list[Outcome]:
+    """Check every message on its own, as `accept` does, and store those that pass in one
+    transaction. Returns one outcome per message, in order; a message already refused
+    (by the API's schema) is passed as its error, and keeps it.
+
+    A batch refused as a whole (no configuration applied, the database away, the rate limit
+    overtaken meanwhile by another request) raises, and stores nothing.
+    """
+    check_batch_size(len(submissions))
+    version_id, limit = _open_for(credential)
+    for _ in range(2):
+        outcomes = _prepare_batch(credential, version_id, limit, submissions)
+        try:
+            _store(credential, [o.message for o in outcomes if o.created and o.message], limit)
+        except IntegrityError:
+            # Another request stored a message under one of these keys meanwhile: once
+            # more, now that it is there, which makes those messages replays.
+            continue
+        return outcomes
+    raise IntegrityError("idempotency keys kept being taken by other requests")
+
+
+def check_batch_size(count: int) -> None:
+    """A batch holds 1 to MAX_BATCH messages (the API checks it before reading them)."""
+    if not 1 <= count <= MAX_BATCH:
+        raise invalid_field(
+            "messages", f"Send 1 to {MAX_BATCH} messages in one request, not {count}."
         )
-        if existing is not None:
-            return _replayed(existing, submission), False
-    version_id, limit, counted = _applied(credential)
-    if version_id is None:
+
+
+def _prepare_batch(
+    credential: ApiToken, version_id: int, limit: int, submissions: list[Submission | ApiError]
+) -> list[Outcome]:
+    keys = [
+        s.idempotency_key for s in submissions if isinstance(s, Submission) and s.idempotency_key
+    ]
+    stored = _existing(credential, keys) if keys else {}
+    earlier: dict[str, Message] = {}  # keys met earlier in this batch
+    counted = credential.counted_this_minute
+    outcomes = []
+    for submission in submissions:
+        if isinstance(submission, ApiError):
+            outcomes.append(Outcome(error=submission))
+            continue
+        key = submission.idempotency_key
+        try:
+            _check_keys(submission)
+            if key and (existing := stored.get(key) or earlier.get(key)) is not None:
+                outcomes.append(Outcome(_replayed(existing, submission)))
+                continue
+            _check_rate(credential, limit, counted)
+            message = _prepare(credential, version_id, submission)
+        except ApiError as error:
+            outcomes.append(Outcome(error=error))
+            continue
+        counted += 1
+        if key:
+            earlier[key] = message
+        outcomes.append(Outcome(message, created=True))
+    return outcomes
+
+
+def _existing(credential: ApiToken, keys: list[str]) -> dict[str, Message]:
+    """The app and stage's messages stored with these idempotency keys, by key."""
+    found = Message.objects.filter(
+        app_id=credential.app_id, stage_id=credential.stage_id, idempotency_key__in=keys
+    ).defer("raw")
+    return {m.idempotency_key: m for m in found if m.idempotency_key}
+
+
+def _open_for(credential: ApiToken) -> tuple[int, int]:
+    """The version applied to the credential's app and stage, and its rate limit a minute
+    (tokens.authenticate brings both, with the messages counted this minute)."""
+    if credential.applied_version_id is None:
         raise ApiError(
             409,
             "no_configuration",
             f"No email configuration is applied to {credential.app} on {credential.stage}; "
             "an admin applies one on the app's page.",
         )
+    rate_limit = credential.applied_rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
+    return credential.applied_version_id, rate_limit
+
+
+def _check_rate(credential: ApiToken, limit: int, counted: int) -> None:
     if counted >= limit:  # refused before anything is composed or written
         raise _rate_limited(credential, limit)
+
+
+def _prepare(credential: ApiToken, version_id: int, submission: Submission) -> Message:
+    """Check and compose a message; the row to store, not stored yet."""
+    now = timezone.now()
+    due = _due(submission.send_at, now)
     _check_size(submission)
     subject, text, html = _content(submission)
-    settings_ = frozen_settings(version_id)
     request = EmailRequest(
         subject=subject,
         text=text,
@@ -131,14 +232,13 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         headers=submission.headers,
         attachments=submission.attachments,
     )
-    try:
-        composed = compose(request, settings_)
+    try:  # dated when it is due: a scheduled message is not dated the day it was accepted
+        composed = compose(request, frozen_settings(version_id), now=due)
     except ComposeError as exc:
         raise invalid_field(exc.field, exc.message) from None
-    now = timezone.now()
-    message = Message(
-        app_id=app_id,
-        stage_id=stage_id,
+    return Message(
+        app_id=credential.app_id,
+        stage_id=credential.stage_id,
         version_id=version_id,
         idempotency_key=submission.idempotency_key or None,
         idempotency_hash=_fingerprint(submission) if submission.idempotency_key else "",
@@ -155,24 +255,40 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         final_recipients=composed.envelope_recipients,
         original_recipients=composed.original_recipients,
         created_at=now,
-        next_attempt_at=now,
-        give_up_at=now + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),
+        send_at=due if due > now else None,
+        next_attempt_at=due,
+        give_up_at=due + timedelta(seconds=settings.STAGEMAIL_MAX_MESSAGE_AGE),
     )
+
+
+def _due(send_at: datetime | None, now: datetime) -> datetime:
+    """When a message may first be sent: now, or its send_at if that is later."""
+    if send_at is None:
+        return now
     try:
-        with transaction.atomic(durable=True):
-            message.save(force_insert=True)
-            # Counted in the message's own commit, and last: every request of this app and
-            # stage updates the same counter row, whose lock is held until the commit.
-            _take_rate_limit(credential, limit)
-    except IntegrityError:
-        if not submission.idempotency_key:
-            raise
-        # Another request with the same key won the race: answer with its message.
-        winner = Message.objects.defer("raw").get(
-            app_id=app_id, stage_id=stage_id, idempotency_key=submission.idempotency_key
+        moment = send_at.astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or year 9999
+        moment = datetime.min.replace(tzinfo=UTC) if send_at.year == 1 else None
+    if moment is None or moment > now + MAX_SCHEDULE_AHEAD:
+        days = MAX_SCHEDULE_AHEAD.days
+        raise ApiError(
+            422,
+            "send_at_too_late",
+            f"send_at is at most {days} days ahead; submit the message closer to its time.",
+            {"send_at": [f"At most {days} days from now (a time in the past sends now)."]},
         )
-        return _replayed(winner, submission), False
-    return message, True
+    return max(moment, now)
+
+
+def _store(credential: ApiToken, messages: list[Message], limit: int) -> None:
+    """Insert the messages and count them against the rate limit, in one transaction."""
+    if not messages:
+        return
+    with transaction.atomic(durable=True):
+        _insert(messages)
+        # Counted in the messages' own commit, and last: every request of this app and
+        # stage updates the same counter row, whose lock is held until the commit.
+        _take_rate_limit(credential, limit, len(messages))
 
 
 def _replayed(existing: Message, submission: Submission) -> Message:
@@ -201,6 +317,8 @@ def _fingerprint(submission: Submission) -> str:
         [a.filename, a.content_type, hashlib.sha256(a.content).hexdigest()]
         for a in submission.attachments
     ]
+    if submission.send_at is not None:  # only then: keys stored before send_at keep their hash
+        facts["send_at"] = submission.send_at.isoformat()
     canonical = json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -272,24 +390,39 @@ def _check_keys(submission: Submission) -> None:
         raise invalid_field(exc.field, exc.message) from None
 
 
-def _applied(credential: ApiToken) -> tuple[int | None, int, int]:
-    """The version applied to the credential's app and stage, its rate limit, and the
-    messages counted in the current minute: tokens.authenticate brings all three."""
-    rate_limit = credential.applied_rate_limit or settings.STAGEMAIL_API_RATE_LIMIT
-    return credential.applied_version_id, rate_limit, credential.counted_this_minute
+def _insert(messages: list[Message]) -> None:
+    """One statement for all of them. On PostgreSQL a COPY, which psycopg streams row by
+    row: a multi-row INSERT of a batch spent half its time having Django compile, and
+    psycopg bind, 26 parameters a message."""
+    if connection.vendor != "postgresql":
+        Message.objects.bulk_create(messages)
+        return
+    fields = Message._meta.concrete_fields
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    copying = f"COPY {table} ({columns}) FROM STDIN"
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,  # psycopg's errors as Django's (IntegrityError)
+        cursor.cursor.copy(copying) as copy,
+    ):
+        for message in messages:
+            copy.write_row(
+                [f.get_db_prep_save(f.pre_save(message, True), connection) for f in fields]
+            )
 
 
 _COUNT_IN_WINDOW = """
     INSERT INTO emailconfig_ratewindow (app_id, stage_id, window_start, count)
-    VALUES (%s, %s, %s, 1)
+    VALUES (%s, %s, %s, %s)
     ON CONFLICT (app_id, stage_id, window_start)
-    DO UPDATE SET count = emailconfig_ratewindow.count + 1
+    DO UPDATE SET count = emailconfig_ratewindow.count + EXCLUDED.count
     RETURNING count
 """
 
 
-def _take_rate_limit(credential: ApiToken, limit: int) -> None:
-    """Count this message in its minute; over the limit, the transaction rolls back.
+def _take_rate_limit(credential: ApiToken, limit: int, messages: int = 1) -> None:
+    """Count messages in their minute; over the limit, the transaction rolls back.
 
     The first message of a minute also removes the app and stage's earlier minutes.
     """
@@ -298,10 +431,10 @@ def _take_rate_limit(credential: ApiToken, limit: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             _COUNT_IN_WINDOW,
-            [app_id, stage_id, connection.ops.adapt_datetimefield_value(window)],
+            [app_id, stage_id, connection.ops.adapt_datetimefield_value(window), messages],
         )
         count = cursor.fetchone()[0]
-    if count == 1:
+    if count == messages:
         RateWindow.objects.filter(
             app_id=app_id, stage_id=stage_id, window_start__lt=window
         ).delete()
@@ -354,8 +487,9 @@ def _audit(by: Who, action: AuditAction, message: Message) -> None:
 
 
 def retry(message: Message, *, by: Who) -> bool:
-    """Queue a failed, cancelled or deferred message again now, with a fresh maximum age."""
-    now = timezone.now()
+    """Queue a failed, cancelled or deferred message again now (or at its send_at, if that
+    is still ahead), with a fresh maximum age."""
+    now = max(timezone.now(), message.send_at or timezone.now())
     with transaction.atomic():
         failed = Message.objects.select_for_update().filter(
             pk=message.pk, status=MessageStatus.FAILED

@@ -21,6 +21,9 @@ class ApiClient:
     def get(self, path: str):
         return self.client.get(path, headers=self.headers)
 
+    def delete(self, path: str):
+        return self.client.delete(path, headers=self.headers)
+
 
 @pytest.fixture
 def qa_world(db):

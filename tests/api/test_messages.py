@@ -342,7 +342,11 @@ def test_earlier_minutes_of_the_rate_limit_are_removed(api, qa_world):
 
 def test_the_openapi_document_describes_the_endpoints(client):
     document = client.get("/api/v1/openapi.json").json()
-    assert set(document["paths"]) == {"/api/v1/messages", "/api/v1/messages/{message_id}"}
+    assert set(document["paths"]) == {
+        "/api/v1/messages",
+        "/api/v1/messages/batch",
+        "/api/v1/messages/{message_id}",
+    }
     post = document["paths"]["/api/v1/messages"]["post"]
     assert set(post["responses"]) == {"202", "400", "401", "409", "413", "422", "429", "503"}
     assert post["responses"]["202"]["links"]["GetMessage"] == {
@@ -354,6 +358,13 @@ def test_the_openapi_document_describes_the_endpoints(client):
     get = document["paths"]["/api/v1/messages/{message_id}"]["get"]
     assert get["operationId"] == "get_message"
     assert set(get["responses"]) == {"200", "400", "401", "404", "503"}
+    delete = document["paths"]["/api/v1/messages/{message_id}"]["delete"]
+    assert set(delete["responses"]) == {"200", "400", "401", "404", "409", "503"}
+    batch = document["paths"]["/api/v1/messages/batch"]["post"]
+    assert set(batch["responses"]) == {"200", "400", "401", "409", "413", "429", "503"}
+    messages = document["components"]["schemas"]["BatchIn"]["properties"]["messages"]
+    assert messages["items"] == {"$ref": "#/components/schemas/MessageIn"}
+    assert (messages["minItems"], messages["maxItems"]) == (1, 100)
     assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
 
 

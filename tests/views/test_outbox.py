@@ -2,6 +2,7 @@ import html
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -286,3 +287,16 @@ def test_the_message_page_shows_a_message_whose_stored_bytes_are_malformed(
     response = viewer_client.get(reverse("emailconfig:message_detail", args=[message.pk]))
     assert response.status_code == 200
     assert "j\u00fcrgen@example.com" in response.content.decode()
+
+
+def test_a_scheduled_message_shows_when_it_is_due(viewer_client, credential):
+    send_at = timezone.now().replace(microsecond=0) + timedelta(days=2)
+    submission = outbox.Submission(
+        to=(Address("ada@example.com", "Ada"),), subject="Later", text="Hi", send_at=send_at
+    )
+    message = outbox.accept(credential, submission)[0]
+    page = viewer_client.get(reverse("emailconfig:outbox")).content.decode()
+    assert f"scheduled for {send_at:%Y-%m-%d %H:%M}" in page
+    detail = reverse("emailconfig:message_detail", args=[message.pk])
+    page = viewer_client.get(detail).content.decode()
+    assert f"<dt>Scheduled for</dt><dd>{send_at:%Y-%m-%d %H:%M:%S}" in page
