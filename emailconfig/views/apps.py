@@ -121,7 +121,9 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         .select_related("version", "version__configuration")
         .first()
     )
-    form = ApplyForm(request.POST if request.method == "POST" else None, stage=stage)
+    form = ApplyForm(
+        request.POST if request.method == "POST" else None, stage=stage, access=access(request)
+    )
     if request.method == "POST":
         if "version" in form.errors:
             messages.error(request, "That version does not exist; nothing was applied.")
