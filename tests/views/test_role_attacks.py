@@ -235,21 +235,21 @@ def test_a_deactivated_person_is_signed_out(django_user_model, world):
 
 
 def test_the_last_administrator_cannot_unmake_themselves_in_djangos_admin(admin_user):
+    """People refuses it (services/roles.py); Django's user admin must too, for unticking
+    either "superuser" or "active"."""
     client = _client(admin_user)
     url = reverse("admin:auth_user_change", args=[admin_user.pk])
-    response = client.post(
-        url,
-        {
-            "username": admin_user.username,
-            "first_name": "",
-            "last_name": "",
-            "email": admin_user.email,
-            "is_active": "on",
-            "last_login_0": "",
-            "last_login_1": "",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
-        },
-    )
-    admin_user.refresh_from_db()
-    assert admin_user.is_superuser, response.status_code
+    kept = {
+        "username": admin_user.username,
+        "email": admin_user.email,
+        "is_active": "on",
+        "is_superuser": "on",
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+    }
+    for unticked in ("is_superuser", "is_active"):
+        data = {k: v for k, v in kept.items() if k != unticked}
+        response = client.post(url, data)
+        admin_user.refresh_from_db()
+        assert admin_user.is_superuser and admin_user.is_active, (unticked, response.status_code)
+        assert "At least one active administrator must remain" in response.content.decode()
