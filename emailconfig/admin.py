@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
@@ -201,10 +202,24 @@ class TestSendAdmin(admin.ModelAdmin):
 admin.site.unregister(get_user_model())
 
 
+class AdministratorKeepingForm(UserChangeForm):
+    """Unticking "superuser" or "active" keeps an active administrator, as People does."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stored = self.instance  # the posted values reach it only after clean()
+        leaving = not (data.get("is_superuser") and data.get("is_active"))
+        if stored.pk and stored.is_superuser and stored.is_active and leaving:
+            roles.keep_an_administrator(stored)
+        return data
+
+
 @admin.register(get_user_model())
 class AuditedUserAdmin(UserAdmin):
     """Django's user admin without groups and permissions, which grant nothing here: roles
     are granted on the portal's People page. Making an administrator is audited."""
+
+    form = AdministratorKeepingForm
 
     fieldsets = [
         (None, {"fields": ("username", "password")}),
