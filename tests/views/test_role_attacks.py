@@ -253,3 +253,21 @@ def test_the_last_administrator_cannot_unmake_themselves_in_djangos_admin(admin_
         admin_user.refresh_from_db()
         assert admin_user.is_superuser and admin_user.is_active, (unticked, response.status_code)
         assert "At least one active administrator must remain" in response.content.decode()
+
+
+def test_the_roles_form_does_not_call_a_production_editor_of_a_stage_no_longer_production_read_only(
+    admin_client, django_user_model
+):
+    """Unmarking production leaves its production editors able to change the stage:
+    the People form must not tell the administrator they only read there."""
+    person = django_user_model.objects.create_user("live-editor", "l@example.com")
+    factories.grant(person, StageRole.PRODUCTION_EDITOR, "production")
+    production = factories.stage("production")
+    production.is_production = False
+    production.save()
+    page = admin_client.get(reverse("emailconfig:person_roles", args=[person.pk])).content
+    assert b"may only read here now" not in page
+    editor = _client(person)
+    config = factories.configuration("production", name="Live mail")
+    edit = editor.get(reverse("emailconfig:configuration_edit", args=[config.pk]))
+    assert edit.status_code == 200  # they do edit it
