@@ -4,6 +4,7 @@ messages, redirects and status codes give away. QA is granted, Production is not
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -271,3 +272,10 @@ def test_the_roles_form_does_not_call_a_production_editor_of_a_stage_no_longer_p
     config = factories.configuration("production", name="Live mail")
     edit = editor.get(reverse("emailconfig:configuration_edit", args=[config.pk]))
     assert edit.status_code == 200  # they do edit it
+
+
+def test_the_last_administrator_cannot_delete_themselves_in_djangos_admin(admin_user):
+    client = _client(admin_user)
+    url = reverse("admin:auth_user_delete", args=[admin_user.pk])
+    response = client.post(url, {"post": "yes"})
+    assert get_user_model().objects.filter(pk=admin_user.pk).exists(), response.status_code
