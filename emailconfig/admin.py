@@ -238,6 +238,15 @@ class AuditedUserAdmin(UserAdmin):
             if made:
                 roles.record_administrator(obj, obj.is_superuser, by=Actor.of(request))
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Not the last active administrator (whose delete page then answers 403)."""
+        if obj is not None and obj.is_superuser and obj.is_active:
+            try:
+                roles.keep_an_administrator(obj)
+            except ValidationError:
+                return False
+        return super().has_delete_permission(request, obj)
+
 
 def administrators_only(request: HttpRequest) -> bool:
     return request.user.is_active and request.user.is_superuser

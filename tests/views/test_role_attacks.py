@@ -279,3 +279,14 @@ def test_the_last_administrator_cannot_delete_themselves_in_djangos_admin(admin_
     url = reverse("admin:auth_user_delete", args=[admin_user.pk])
     response = client.post(url, {"post": "yes"})
     assert get_user_model().objects.filter(pk=admin_user.pk).exists(), response.status_code
+
+
+def test_the_last_administrator_cannot_be_deleted_among_others_in_djangos_admin(
+    admin_user, django_user_model
+):
+    other = django_user_model.objects.create_user("someone", "s@example.com")
+    response = _client(admin_user).post(
+        reverse("admin:auth_user_changelist"),
+        {"action": "delete_selected", "_selected_action": [admin_user.pk, other.pk], "post": "yes"},
+    )
+    assert get_user_model().objects.filter(pk=admin_user.pk).exists(), response.status_code
