@@ -290,3 +290,11 @@ def test_the_last_administrator_cannot_be_deleted_among_others_in_djangos_admin(
         {"action": "delete_selected", "_selected_action": [admin_user.pk, other.pk], "post": "yes"},
     )
     assert get_user_model().objects.filter(pk=admin_user.pk).exists(), response.status_code
+
+
+def test_only_apps_behind_counts_only_the_stages_seen(qa_viewer, world):
+    """Billing is up to date on QA and behind on Production: to a QA viewer it is not behind."""
+    factories.edit(world["production"]["config"], smtp_port=10)
+    url = reverse("emailconfig:app_list")
+    assert "Billing" in qa_viewer.get(url).content.decode()
+    assert "Billing" not in qa_viewer.get(url, {"behind": "on"}).content.decode()
