@@ -28,7 +28,10 @@ SEARCHED = ("name", "slug", "description")
 @member_required
 def app_list(request: HttpRequest) -> HttpResponse:
     search = AppSearch(
-        request.GET, label="Search apps (name, slug or description)", fields=SEARCHED
+        request.GET,
+        label="Search apps (name, slug or description)",
+        fields=SEARCHED,
+        stages=access(request).stages(),
     )
     listing = paginate(request, search.filter(App.objects.order_by("name")))
     queries.with_applied_rows(listing["page"].object_list, access(request))
