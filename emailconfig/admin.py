@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model
@@ -201,10 +202,24 @@ class TestSendAdmin(admin.ModelAdmin):
 admin.site.unregister(get_user_model())
 
 
+class AdministratorKeepingForm(UserChangeForm):
+    """Unticking "superuser" or "active" keeps an active administrator, as People does."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        stored = self.instance  # the posted values reach it only after clean()
+        leaving = not (data.get("is_superuser") and data.get("is_active"))
+        if stored.pk and stored.is_superuser and stored.is_active and leaving:
+            roles.keep_an_administrator(stored)
+        return data
+
+
 @admin.register(get_user_model())
 class AuditedUserAdmin(UserAdmin):
     """Django's user admin without groups and permissions, which grant nothing here: roles
     are granted on the portal's People page. Making an administrator is audited."""
+
+    form = AdministratorKeepingForm
 
     fieldsets = [
         (None, {"fields": ("username", "password")}),
@@ -222,6 +237,15 @@ class AuditedUserAdmin(UserAdmin):
             super().save_model(request, obj, form, change)
             if made:
                 roles.record_administrator(obj, obj.is_superuser, by=Actor.of(request))
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        """Not the last active administrator (whose delete page then answers 403)."""
+        if obj is not None and obj.is_superuser and obj.is_active:
+            try:
+                roles.keep_an_administrator(obj)
+            except ValidationError:
+                return False
+        return super().has_delete_permission(request, obj)
 
 
 def administrators_only(request: HttpRequest) -> bool:

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.text import slugify
 
 from emailconfig import production
+from emailconfig.access import Access
 from emailconfig.forms.production import ProductionConfirmationMixin
 from emailconfig.models import App, ConfigurationVersion, Stage
 
@@ -53,13 +54,20 @@ class AppForm(SlugFromNameMixin, forms.ModelForm):
 
 
 class ApplyForm(ProductionConfirmationMixin, forms.Form):
-    """The version confirmed on the apply page; coverage is checked by the service."""
+    """The version confirmed on the apply page; coverage is checked by the service.
 
-    version = forms.ModelChoiceField(queryset=ConfigurationVersion.objects.all())
+    Only versions of configurations one sees can be chosen: another one answers as a
+    version that does not exist, not with its configuration's name.
+    """
 
-    def __init__(self, *args: Any, stage: Stage, **kwargs: Any) -> None:
+    version = forms.ModelChoiceField(queryset=ConfigurationVersion.objects.none())
+
+    def __init__(self, *args: Any, stage: Stage, access: Access, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.stage = stage
+        self.fields["version"].queryset = ConfigurationVersion.objects.filter(
+            configuration__in=access.configurations()
+        )
         self.warn_about(production.touched_by_apply(stage))
 
     def clean(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@ apps list's filter."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
@@ -35,10 +37,16 @@ class ListSearch(forms.Form):
 class AppSearch(ListSearch):
     behind = forms.BooleanField(required=False, label="Only apps behind")
 
+    def __init__(self, data: QueryDict, *, stages: QuerySet, **kwargs: Any) -> None:
+        """`stages`: the ones the viewer sees; behind elsewhere does not count."""
+        super().__init__(data, **kwargs)
+        self.stages = stages
+
     def filter(self, rows: QuerySet) -> QuerySet:
         rows = super().filter(rows)
         if self.is_valid() and self.cleaned_data["behind"]:
-            rows = rows.filter(pk__in=AppliedConfiguration.objects.behind().values("app"))
+            behind = AppliedConfiguration.objects.behind().filter(stage__in=self.stages)
+            rows = rows.filter(pk__in=behind.values("app"))
         return rows
 
 

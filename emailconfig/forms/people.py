@@ -45,8 +45,11 @@ class RolesForm(forms.Form):
         for stage in stages:
             choices = role_choices(stage)
             current = held.get(stage.pk, NO_ROLE)
-            if current not in dict(choices):  # an editor on a stage since made production
-                choices.append((current, f"{StageRole(current).label} (may only read here now)"))
+            if current not in dict(choices):  # held from before the stage changed
+                # An editor of a stage since made production only reads there; a production
+                # editor of one no longer production still changes it.
+                note = "may only read here now" if stage.is_production else "changes it here"
+                choices.append((current, f"{StageRole(current).label} ({note})"))
             self.fields[self.field_name(stage)] = forms.ChoiceField(
                 choices=choices, required=False, label=stage.name, initial=current
             )

@@ -49,7 +49,7 @@ def set_roles(
     changed = 0
     if user.is_active != active:
         if not active and user.is_superuser:
-            _keep_an_administrator(user)
+            keep_an_administrator(user)
         user.is_active = active
         user.save(update_fields=["is_active"])
         action = AuditAction.PERSON_REACTIVATED if active else AuditAction.PERSON_DEACTIVATED
@@ -57,7 +57,7 @@ def set_roles(
         changed += 1
     if user.is_superuser != administrator:
         if not administrator:
-            _keep_an_administrator(user)
+            keep_an_administrator(user)
         user.is_superuser = user.is_staff = administrator  # staff: Django's admin lets them in
         user.save(update_fields=["is_superuser", "is_staff"])
         record_administrator(user, administrator, by=by)
@@ -89,7 +89,9 @@ def record_administrator(user: Any, administrator: bool, *, by: Who) -> None:
     audit.record(by, action, user.get_username(), details={"role": ADMINISTRATOR})
 
 
-def _keep_an_administrator(leaving: Any) -> None:
+def keep_an_administrator(leaving: Any) -> None:
+    """Refuse, as a ValidationError, to let `leaving` stop being an active administrator if
+    no other would remain."""
     others = get_user_model().objects.filter(is_superuser=True, is_active=True)
     if not others.exclude(pk=leaving.pk).exists():
         raise ValidationError(

@@ -28,7 +28,10 @@ SEARCHED = ("name", "slug", "description")
 @member_required
 def app_list(request: HttpRequest) -> HttpResponse:
     search = AppSearch(
-        request.GET, label="Search apps (name, slug or description)", fields=SEARCHED
+        request.GET,
+        label="Search apps (name, slug or description)",
+        fields=SEARCHED,
+        stages=access(request).stages(),
     )
     listing = paginate(request, search.filter(App.objects.order_by("name")))
     queries.with_applied_rows(listing["page"].object_list, access(request))
@@ -121,7 +124,9 @@ def apply(request: HttpRequest, slug: str, stage_slug: str) -> HttpResponse:
         .select_related("version", "version__configuration")
         .first()
     )
-    form = ApplyForm(request.POST if request.method == "POST" else None, stage=stage)
+    form = ApplyForm(
+        request.POST if request.method == "POST" else None, stage=stage, access=access(request)
+    )
     newest = None
     if request.method == "POST":
         if "version" in form.errors:
