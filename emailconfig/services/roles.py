@@ -45,7 +45,11 @@ def set_roles(
 
     Refused if it would leave the portal without an active administrator.
     """
-    user = get_user_model().objects.select_for_update().get(pk=user.pk)
+    people = get_user_model().objects
+    # The administrators first, always in the same order: two administrators removing each
+    # other at once wait for each other, and the second sees the first's change.
+    list(people.filter(is_superuser=True).order_by("pk").select_for_update())
+    user = people.select_for_update().get(pk=user.pk)
     changed = 0
     if user.is_active != active:
         if not active and user.is_superuser:
