@@ -11,6 +11,7 @@ from emailconfig.views import (
     outbox,
     people,
     preview,
+    promotion,
     sink,
     stages,
     templates,
@@ -37,6 +38,7 @@ urlpatterns = [
         exports.version_export,
         name="version_export",
     ),
+    path("configurations/<int:pk>/promote/", promotion.promote, name="promote"),
     path(
         "configurations/<int:pk>/versions/<int:number>/make-current/",
         configurations.configuration_restore,

@@ -27,13 +27,13 @@ class Setting:
     warning: bool = False
 
 
-def _is_secret_field(name: str) -> bool:
+def is_secret_field(name: str) -> bool:
     return isinstance(ConfigurationVersion._meta.get_field(name), EncryptedSecretField)
 
 
-def _display(version: ConfigurationVersion, name: str) -> str:
+def display(version: ConfigurationVersion, name: str) -> str:
     value = getattr(version, name)
-    if _is_secret_field(name):
+    if is_secret_field(name):
         return "Stored" if value is not None else "Not set"
     if name == "envelope_from" and not value:
         return "Same as the from address"
@@ -58,7 +58,7 @@ def _secret_change(old: Secret | None, new: Secret | None) -> str | None:
     return None if new.same_plaintext_as(old) else "changed"
 
 
-def _recipients(version: ConfigurationVersion) -> str:
+def recipients(version: ConfigurationVersion) -> str:
     return (
         ", ".join(
             f"{r['name']} <{r['email']}>" if r["name"] else r["email"]
@@ -85,16 +85,16 @@ def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
             if what:
                 changes.append(Change(label, "(hidden)", f"(hidden, {what})"))
         elif old_value != new_value:
-            before, after = _display(old, name), _display(new, name)
+            before, after = display(old, name), display(new, name)
             changes.append(
                 Change(label, before, after if after != before else f"{after} (changed)")
             )
     if old.test_recipients != new.test_recipients:
-        changes.append(Change("Test recipients", _recipients(old), _recipients(new)))
+        changes.append(Change("Test recipients", recipients(old), recipients(new)))
     return changes
 
 
-def _applies(settings: DeliverySettings, name: str) -> bool:
+def applies(settings: DeliverySettings, name: str) -> bool:
     if name.startswith("smtp_") or name == "envelope_from":  # SendGrid has no envelope sender
         if settings.engine != Engine.SMTP:
             return False
@@ -110,12 +110,12 @@ def displayed_settings(version: ConfigurationVersion) -> list[Setting]:
     return [
         Setting(
             label=capfirst(ConfigurationVersion._meta.get_field(n).verbose_name),
-            text=_display(version, n),
-            is_secret=_is_secret_field(n),
+            text=display(version, n),
+            is_secret=is_secret_field(n),
             warning=n == "trusted_ca" and bool(version.trusted_ca.strip()),
         )
         for n in DeliverySettings.setting_names()
-        if _applies(version, n)
+        if applies(version, n)
     ]
 
 

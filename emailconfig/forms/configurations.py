@@ -15,7 +15,7 @@ from emailconfig.access import Access
 from emailconfig.delivery import DeliverySettings
 from emailconfig.forms.fields import AddressField
 from emailconfig.forms.production import ProductionConfirmationMixin
-from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin
+from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin, SecretFormField
 from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
@@ -400,3 +400,34 @@ class RestoreForm(ProductionConfirmationMixin, forms.Form):
         data = super().clean()
         self.confirm_production(production.touched_by_edit(self.configuration))
         return data
+
+
+def form_data(
+    settings: EmailConfiguration | ConfigurationVersion,
+    *,
+    name: str,
+    stages: list[Stage],
+    test_recipients: list[dict[str, str]],
+    secrets: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The configuration form's fields, filled from stored settings, as a browser posts them.
+
+    A secret is posted only when given in `secrets` (its plaintext); left out, the form keeps
+    the one stored on the instance it edits.
+    """
+    data: dict[str, Any] = {"name": name, "stages": [stage.pk for stage in stages]}
+    for field_name in ConfigurationVersion.setting_names():
+        value = getattr(settings, field_name)
+        if isinstance(ConfigurationForm.base_fields.get(field_name), SecretFormField):
+            data[f"{field_name}_0"] = (secrets or {}).get(field_name, "")
+        elif isinstance(value, bool):
+            if value:
+                data[field_name] = "on"
+        else:
+            data[field_name] = "" if value is None else str(value)
+    data["recipients-TOTAL_FORMS"] = str(len(test_recipients))
+    data["recipients-INITIAL_FORMS"] = "0"
+    for number, recipient in enumerate(test_recipients):
+        data[f"recipients-{number}-email"] = recipient["email"]
+        data[f"recipients-{number}-name"] = recipient.get("name", "")
+    return data

@@ -11,12 +11,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from emailconfig import queries, versions
+from emailconfig import promotion, queries, versions
 from emailconfig.audit import Actor
 from emailconfig.delivery import Address
 from emailconfig.forms.configurations import ConfigurationForm, RestoreForm
 from emailconfig.forms.lists import ListSearch
-from emailconfig.models import EmailConfiguration
+from emailconfig.models import EmailConfiguration, Stage
 from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
 from emailconfig.services import configurations as services
@@ -186,6 +186,7 @@ def configuration_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "section": SECTION,
             "configuration": configuration,
             "can_edit": access(request).edits_configuration(configuration),
+            "promote_to": _promotion_target(request, configuration),
             "current": current,
             "settings": versions.displayed_settings(current) if current else [],
             "history": history,
@@ -239,6 +240,13 @@ def configuration_restore(request: HttpRequest, pk: int, number: int) -> HttpRes
             "form": form,
         },
     )
+
+
+def _promotion_target(request: HttpRequest, configuration: EmailConfiguration) -> Stage | None:
+    """The next stage up, if one may promote this configuration to it."""
+    here = promotion.source_stage(configuration)
+    stage = promotion.next_stage(here) if here else None
+    return stage if stage and access(request).edits(stage) else None
 
 
 def _versions_to_compare(request: HttpRequest, history: list) -> tuple:

@@ -86,6 +86,7 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "configuration_detail": lambda s: {"pk": s.configuration.pk},
     "configuration_edit": lambda s: {"pk": s.configuration.pk},
     "configuration_restore": lambda s: {"pk": s.configuration.pk, "number": 1},
+    "promote": lambda s: {"pk": s.configuration.pk},
     "template_list": lambda s: {},
     "template_create": lambda s: {},
     "template_edit": lambda s: {"key": s.template.key},

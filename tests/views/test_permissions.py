@@ -83,6 +83,7 @@ NEEDS: dict[str, str] = {
     "configuration_detail": "see",
     "configuration_edit": "edit",
     "configuration_restore": "edit",
+    "promote": "see, and edit the next stage",
     "version_export": "see",
     "try_connection": "edit",
     "try_send": "edit",
@@ -143,6 +144,7 @@ POST_ONLY = {
 # Routes with a configuration as their object: also asked about a draft, covering no stage.
 CONFIGURATION_ROUTES = {
     "configuration_detail",
+    "promote",
     "version_export",
     "configuration_restore",
     "configuration_edit",
@@ -162,12 +164,21 @@ def allowed(persona: Persona, need: str, stage: str) -> bool:
         "edit everywhere": persona.edits_everywhere,
         "administrator": persona.administrator,
         "administrator of a stage seen": persona.administrator,
+        # QA's configuration goes to Production; Production's has no stage after it (404).
+        "see, and edit the next stage": stage == "qa"
+        and persona.sees("qa")
+        and persona.edits("production"),
     }[need]
 
 
 def hidden(persona: Persona, need: str, stage: str) -> bool:
     """A member asking for an object of a stage they do not see gets 404."""
-    stage_scoped = need in ("see", "edit", "administrator of a stage seen")
+    stage_scoped = need in (
+        "see",
+        "edit",
+        "administrator of a stage seen",
+        "see, and edit the next stage",
+    )
     return stage_scoped and persona.member and not persona.sees(stage)
 
 
@@ -218,6 +229,7 @@ def url_for(name: str, stage: str, world: dict) -> str:
         "configuration_detail": {"pk": on["config"].pk},
         "configuration_edit": {"pk": on["config"].pk},
         "configuration_restore": {"pk": on["config"].pk, "number": 1},
+        "promote": {"pk": on["config"].pk},
         "version_export": {"pk": on["config"].pk, "number": 1, "fmt": "django.py"},
         "try_connection": {"pk": on["config"].pk},
         "try_send": {"pk": on["config"].pk},
@@ -272,8 +284,8 @@ def _ask(client: Client, method: str, url: str, data: dict[str, str]) -> int:
 def expectation(persona: Persona, name: str, stage: str) -> tuple[bool, bool]:
     """(allowed, hidden) for route `name` with its object on `stage`."""
     need = NEEDS[name]
-    if stage == "draft":  # a configuration covering no stage
-        return {"see": persona.member, "edit": persona.edits_somewhere}[need], False
+    if stage == "draft":  # a configuration covering no stage, so none after it either
+        return {"see": persona.member, "edit": persona.edits_somewhere}.get(need, False), False
     return allowed(persona, need, stage), hidden(persona, need, stage)
 
 

@@ -1,0 +1,111 @@
+"""Promotion: carrying a configuration's settings up to the next stage, field by field.
+
+The source is the newest version of a configuration covering a stage; the target is the
+configuration covering the next stage up (by the stages' order), or a new one. What is
+carried is chosen per field; a secret is carried only when chosen on purpose, or typed anew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.text import capfirst
+
+from emailconfig import versions
+from emailconfig.models import ConfigurationVersion, DeliverySettings, EmailConfiguration, Stage
+
+TEST_LIST = "test_recipients"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One field, here and there."""
+
+    name: str
+    label: str
+    here: str
+    there: str
+    is_secret: bool
+
+    @property
+    def differs(self) -> bool:
+        return self.here != self.there or self.is_secret
+
+
+def source_stage(configuration: EmailConfiguration) -> Stage | None:
+    """The highest stage the configuration covers: promotion starts there."""
+    return Stage.objects.filter(coverage__configuration=configuration).order_by("-order").first()
+
+
+def next_stage(stage: Stage) -> Stage | None:
+    later = Stage.objects.filter(order__gt=stage.order).order_by("order", "name")
+    return later.first()
+
+
+def target_configuration(stage: Stage) -> EmailConfiguration | None:
+    return EmailConfiguration.objects.filter(coverages__stage=stage).first()
+
+
+def rows(source: ConfigurationVersion, target: ConfigurationVersion | None) -> list[Row]:
+    """Every setting that applies here or there, and the test list, side by side."""
+    result = []
+    for name in DeliverySettings.setting_names():
+        applies = versions.applies(source, name) or (target and versions.applies(target, name))
+        if not applies:
+            continue
+        result.append(
+            Row(
+                name=name,
+                label=capfirst(ConfigurationVersion._meta.get_field(name).verbose_name),
+                here=versions.display(source, name),
+                there=versions.display(target, name) if target else "—",
+                is_secret=versions.is_secret_field(name),
+            )
+        )
+    result.append(
+        Row(
+            name=TEST_LIST,
+            label="Test recipients",
+            here=versions.recipients(source),
+            there=versions.recipients(target) if target else "—",
+            is_secret=False,
+        )
+    )
+    return result
+
+
+def configuration_data(
+    source: ConfigurationVersion,
+    target: EmailConfiguration | None,
+    stage: Stage,
+    *,
+    carried: set[str],
+    typed: dict[str, str],
+) -> dict[str, object]:
+    """The configuration form's values for the target: its own (a new one's defaults), with
+    the carried fields taken from the source. A carried secret is the source's; a typed one
+    wins over both; any other is the target's stored one, kept."""
+    from emailconfig.forms.configurations import form_data
+
+    base = target.latest_version() if target else None
+    stages = list(Stage.objects.filter(coverage__configuration=target)) if target else [stage]
+    name = target.name if target else f"{source.configuration.name} ({stage.name})"
+    recipients = (
+        source.test_recipients if TEST_LIST in carried else (base.test_recipients if base else [])
+    )
+    shape = {"name": name, "stages": stages, "test_recipients": recipients}
+    values = form_data(base or EmailConfiguration(), **shape)
+    from_source = form_data(source, **shape)
+    for field_name in carried - {TEST_LIST}:
+        if versions.is_secret_field(field_name):
+            secret = getattr(source, field_name)
+            if secret is None:
+                values[f"{field_name}_1"] = "on"  # not set here: cleared there
+            else:
+                values[f"{field_name}_0"] = secret.reveal()
+        elif field_name in from_source:
+            values[field_name] = from_source[field_name]
+        else:
+            values.pop(field_name, None)  # a checkbox carried as off
+    values.update({f"{field}_0": plaintext for field, plaintext in typed.items()})
+    return values

@@ -1,0 +1,79 @@
+"""Promote a configuration to the next stage: both side by side, chosen fields carried."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from emailconfig import promotion
+from emailconfig.audit import Actor
+from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.promotion import PromotionForm
+from emailconfig.models import EmailConfiguration
+from emailconfig.views.configurations import seen_configuration
+from emailconfig.views.guards import access, allow, member_required
+
+
+@sensitive_post_parameters()
+@member_required
+def promote(request: HttpRequest, pk: int) -> HttpResponse:
+    configuration = seen_configuration(request, pk)
+    source = configuration.latest_version()
+    here = promotion.source_stage(configuration)
+    stage = promotion.next_stage(here) if here else None
+    if source is None or stage is None:
+        raise Http404("There is no stage after this configuration's to promote it to.")
+    allow(access(request).edits(stage))
+    target = promotion.target_configuration(stage)
+    if target is not None:
+        allow(access(request).edits_configuration(target))
+    current = target.latest_version() if target else None
+    rows = promotion.rows(source, current)
+    form = PromotionForm(
+        request.POST if request.method == "POST" else None,
+        rows=rows,
+        initial={"based_on": current.number if current else None},
+    )
+    form.warn_about([stage])
+    problems: list[str] = []
+    if form.is_valid():
+        data = promotion.configuration_data(
+            source, target, stage, carried=form.carried(), typed=form.typed_secrets()
+        )
+        based_on = form.cleaned_data["based_on"]
+        data["based_on"] = "" if based_on is None else based_on
+        data["confirm_stage"] = request.POST.get("confirm_stage", "")
+        result = ConfigurationForm(
+            data, instance=target or EmailConfiguration(), access=access(request)
+        )
+        if result.is_valid():
+            version = result.save_version(author=Actor.of(request))
+            if version is not None:
+                messages.success(
+                    request,
+                    f"Promoted to {stage}: recorded {version}. Apps on {stage} show as behind "
+                    "until they re-apply.",
+                )
+                return redirect("emailconfig:configuration_detail", pk=version.configuration_id)
+            if not result.errors:
+                messages.info(request, f"Nothing to carry: {stage} has these settings already.")
+                return redirect("emailconfig:configuration_detail", pk=configuration.pk)
+        problems = form.problems(result)
+        messages.error(request, "Nothing was promoted. Correct what is listed below.")
+    return render(
+        request,
+        "emailconfig/configurations/promote.html",
+        {
+            "section": "configurations",
+            "configuration": configuration,
+            "source": source,
+            "here": here,
+            "stage": stage,
+            "target": target,
+            "current": current,
+            "form": form,
+            "problems": problems,
+        },
+    )
