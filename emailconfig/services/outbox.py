@@ -88,6 +88,7 @@ class Submission:
     headers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
     attachments: tuple[AttachmentData, ...] = ()
+    message_id: str | None = None  # the app's own, kept (SMTP submission); else one is made
 
 
 def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]:
@@ -130,6 +131,7 @@ def accept(credential: ApiToken, submission: Submission) -> tuple[Message, bool]
         reply_to=submission.reply_to,
         headers=submission.headers,
         attachments=submission.attachments,
+        message_id=submission.message_id,
     )
     try:
         composed = compose(request, settings_)
