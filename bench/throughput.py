@@ -8,8 +8,10 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (b) API accept rate and latency p50/p95/p99 for N messages (8 clients; gunicorn,
       one process per core, 2 threads each);
   (c) delivery rate of those queued messages with 1 and with 2 workers;
-  (d) end-to-end rate with the API and 2 workers running together.
-and ends with the two ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
+  (d) end-to-end rate with the API and 2 workers running together;
+  (e) SMTP submission accept rate (`run_smtp_ingress`, 8 client connections, each signed in
+      once and sending messages built as in (a)).
+and ends with the three ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
 it creates a scratch database and drops it afterwards.
 """
 
@@ -218,11 +220,51 @@ def end_to_end(api_port: int, token: str, n: int) -> float:
         stop(running)
 
 
+def start_ingress(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_smtp_ingress", "--listen", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the SMTP ingress did not start")
+
+
+def submit_over_smtp(port: int, token: str, n: int) -> float:
+    """Send n messages from CLIENTS connections, each signed in once (on loopback)."""
+    counter = iter(range(n))
+
+    def client() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.login("bench/qa", token)
+            for i in counter:
+                message = EmailMessage()
+                message["From"] = "Example Team <noreply@example.com>"
+                message["To"] = f"User {i} <user{i}@example.com>"
+                message["Subject"] = f"Your invoice {i}"
+                message.set_content(TEXT)
+                message.add_alternative(HTML, subtype="html")
+                smtp.send_message(message)  # raises unless the ingress answers 250
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n / (time.perf_counter() - started)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {DATABASE}")
-    sink = api = None
+    sink = api = ingress = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
         smtp_port, api_port = free_port(), free_port()
@@ -248,10 +290,17 @@ def main() -> None:
 
         both = end_to_end(api_port, token, n)
         print(f"(d) end-to-end, API + 2 workers:               {both:8.0f} messages/s")
+
+        ingress_port = free_port()
+        ingress = start_ingress(ingress_port)
+        smtp_accept = submit_over_smtp(ingress_port, token, n)
+        label = f"(e) SMTP ingress accept ({CLIENTS} connections):"
+        print(f"{label:47}{smtp_accept:8.0f} messages/s")
         print(f"ratio delivery-2-workers/raw: {two / raw:.2f}")
         print(f"ratio end-to-end/raw: {both / raw:.2f}")
+        print(f"ratio smtp-ingress-accept/raw: {smtp_accept / raw:.2f}")
     finally:
-        for process in (api, sink):
+        for process in (api, sink, ingress):
             if process is not None:
                 process.terminate()
                 process.wait()
