@@ -9,8 +9,8 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
       one process per core, 2 threads each);
   (c) delivery rate of those queued messages with 1 and with 2 workers;
   (d) end-to-end rate with the API and 2 workers running together;
-  (e) SMTP submission accept rate (`run_smtp_ingress`, 8 client connections, each signed in
-      once and sending messages built as in (a)).
+  (e) SMTP submission accept rate (`run_smtp_ingress`, one process per core, 8 client
+      connections, each signed in once and sending messages built as in (a)).
 and ends with the three ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
 it creates a scratch database and drops it afterwards.
 """
@@ -220,9 +220,10 @@ def end_to_end(api_port: int, token: str, n: int) -> float:
         stop(running)
 
 
-def start_ingress(port: int) -> subprocess.Popen[bytes]:
+def start_ingress(port: int, processes: int) -> subprocess.Popen[bytes]:
+    listen = ["--listen", f"127.0.0.1:{port}", "--processes", str(processes)]
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_smtp_ingress", "--listen", f"127.0.0.1:{port}"],
+        [sys.executable, "manage.py", "run_smtp_ingress", *listen],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
@@ -292,7 +293,7 @@ def main() -> None:
         print(f"(d) end-to-end, API + 2 workers:               {both:8.0f} messages/s")
 
         ingress_port = free_port()
-        ingress = start_ingress(ingress_port)
+        ingress = start_ingress(ingress_port, os.cpu_count() or 2)
         smtp_accept = submit_over_smtp(ingress_port, token, n)
         label = f"(e) SMTP ingress accept ({CLIENTS} connections):"
         print(f"{label:47}{smtp_accept:8.0f} messages/s")

@@ -16,6 +16,7 @@ import ssl
 import threading
 import time
 import warnings
+import weakref
 from base64 import b64decode
 from collections import deque
 from collections.abc import Callable
@@ -24,7 +25,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
@@ -51,7 +51,6 @@ warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", User
 
 DATABASE_AWAY = (OperationalError, InterfaceError)
 FAILURE_DELAY = 1.0  # seconds before a failed login is answered
-READY_TIMEOUT = 10.0
 
 
 class IngressError(Exception):
@@ -308,7 +307,8 @@ def tls_context(certificate: str, key: str) -> ssl.SSLContext:
 
 class Ingress:
     """The running ingress: STARTTLS (or plain, on loopback) on `port`, implicit TLS on
-    `tls_port`, one handler and one database thread pool shared by both."""
+    `tls_port`, one event loop in a thread of its own, and one handler and database thread
+    pool for both. With `reuse_port`, several processes share the ports (SO_REUSEPORT)."""
 
     def __init__(
         self,
@@ -320,6 +320,7 @@ class Ingress:
         key: str = "",
         threads: int = 4,
         auth_without_tls: bool | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if bool(certificate) != bool(key):
             raise IngressError(
@@ -336,61 +337,84 @@ class Ingress:
         context = tls_context(certificate, key) if certificate else None
         if connection.vendor == "sqlite":
             threads = 1  # one writer at a time anyway
-        self.threads = threads
+        self.host, self.reuse_port, self.threads = host, reuse_port, threads
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="smtp-ingress")
         self.failures = FailedLogins(
             settings.STAGEMAIL_SIGNIN_FAILURE_LIMIT, settings.STAGEMAIL_SIGNIN_LOCKOUT_MINUTES * 60
         )
-        handler = IngressHandler(self.pool, self.failures)
+        self.handler = IngressHandler(self.pool, self.failures)
         common = {
-            "server_hostname": socket.getfqdn(),  # the greeting's name
+            "hostname": socket.getfqdn(),  # the greeting's name, looked up once
             "ident": "Stagemail",
             "decode_data": False,
             "enable_SMTPUTF8": False,
             "data_size_limit": data_size_limit(),
             "auth_required": True,
-            "ready_timeout": READY_TIMEOUT,
         }
         if auth_without_tls is None:
             auth_without_tls = is_loopback(host)
-        self.controllers = [
-            Controller(
-                handler,
-                hostname=host,
-                port=port,
-                tls_context=context,
-                auth_require_tls=not auth_without_tls,
-                **common,
+        # (port, TLS for the whole connection, SMTP's own options)
+        self.listeners: list[tuple[int, ssl.SSLContext | None, dict[str, Any]]] = [
+            (
+                port,
+                None,
+                {**common, "tls_context": context, "auth_require_tls": not auth_without_tls},
             )
         ]
         if tls_port:
-            self.controllers.append(
-                Controller(
-                    handler,
-                    hostname=host,
-                    port=tls_port,
-                    ssl_context=context,
-                    auth_require_tls=False,  # the whole connection is TLS
-                    **common,
-                )
+            self.listeners.append((tls_port, context, {**common, "auth_require_tls": False}))
+        self.ports = [listener[0] for listener in self.listeners]
+        self.loop = asyncio.new_event_loop()
+        self._servers: list[asyncio.Server] = []
+        self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()  # to end them on stop
+        self._thread: threading.Thread | None = None
+
+    def _session(self, options: dict[str, Any]) -> SMTP:
+        session = SMTP(self.handler, loop=self.loop, **options)
+        self._sessions.add(session)
+        return session
+
+    async def _listen(self) -> None:
+        for port, whole_tls, options in self.listeners:
+            server = await self.loop.create_server(
+                partial(self._session, options),
+                host=self.host,
+                port=port,
+                ssl=whole_tls,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
             )
+            self._servers.append(server)
 
     def start(self) -> None:
-        started = []
         try:
-            for controller in self.controllers:
-                controller.start()
-                started.append(controller)
-        except Exception as exc:
-            for controller in started:
-                controller.stop()
-            raise IngressError(f"Cannot listen: {exc}") from exc
+            self.loop.run_until_complete(self._listen())
+        except OSError as exc:
+            self._close_servers()
+            raise IngressError(f"Cannot listen on {self.host} {self.ports}: {exc}.") from None
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="smtp-ingress-loop", daemon=True
+        )
+        self._thread.start()
 
     def stop(self) -> None:
-        for controller in self.controllers:
-            controller.stop()
+        """Stop listening and end the open connections (an app sends again what was not
+        answered), then close the pool's database connections."""
+        if self._thread is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join()
+        self._close_servers()
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.abort()
+        self.loop.run_until_complete(asyncio.sleep(0))  # let the sessions see it
+        self.loop.close()
         self._close_connections()
         self.pool.shutdown(wait=True)
+
+    def _close_servers(self) -> None:
+        for server in self._servers:
+            server.close()
 
     def _close_connections(self) -> None:
         """Each pool thread closes its own database connection (Django's are per thread)."""

@@ -56,7 +56,7 @@ def ingress(world, certificates):
 
 
 def port(ingress: Ingress, which: int = 0) -> int:
-    return ingress.controllers[which].port
+    return ingress.ports[which]
 
 
 def client_context(certificates) -> ssl.SSLContext:
