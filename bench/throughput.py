@@ -10,7 +10,8 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (c) delivery rate of those queued messages with 1 and with 2 workers;
   (d) end-to-end rate with the API and 2 workers running together;
   (e) SMTP submission accept rate (`run_smtp_ingress`, one process per core, 8 client
-      connections, each signed in once and sending messages built as in (a)).
+      connections, each signed in once and sending messages built as in (a)), after the
+      same clients against aiosmtpd's own Sink handler, which does nothing (its ceiling).
 and ends with the three ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
 it creates a scratch database and drops it afterwards.
 """
@@ -53,9 +54,9 @@ os.environ.update(
 sys.path.insert(0, str(ROOT))
 
 
-def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_sink(port: int, *, python: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     smtp_sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-    if Path(smtp_sink).exists():
+    if Path(smtp_sink).exists() and not python:
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
         command = [smtp_sink, *user, f"127.0.0.1:{port}", "1000"]
         name = "Postfix smtp-sink"
@@ -236,13 +237,14 @@ def start_ingress(port: int, processes: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the SMTP ingress did not start")
 
 
-def submit_over_smtp(port: int, token: str, n: int) -> float:
+def submit_over_smtp(port: int, token: str | None, n: int) -> float:
     """Send n messages from CLIENTS connections, each signed in once (on loopback)."""
     counter = iter(range(n))
 
     def client() -> None:
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-            smtp.login("bench/qa", token)
+            if token:
+                smtp.login("bench/qa", token)
             for i in counter:
                 message = EmailMessage()
                 message["From"] = "Example Team <noreply@example.com>"
@@ -292,6 +294,13 @@ def main() -> None:
         both = end_to_end(api_port, token, n)
         print(f"(d) end-to-end, API + 2 workers:               {both:8.0f} messages/s")
 
+        ceiling_port = free_port()
+        python_sink, _ = start_sink(ceiling_port, python=True)
+        ceiling = submit_over_smtp(ceiling_port, None, n)
+        python_sink.terminate()
+        python_sink.wait()
+        label = f"(e) aiosmtpd's own Sink, {CLIENTS} connections (the ceiling):"
+        print(f"{label:47}{ceiling:8.0f} messages/s")
         ingress_port = free_port()
         ingress = start_ingress(ingress_port, os.cpu_count() or 2)
         smtp_accept = submit_over_smtp(ingress_port, token, n)
