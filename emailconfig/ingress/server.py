@@ -51,6 +51,7 @@ warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS", User
 
 DATABASE_AWAY = (OperationalError, InterfaceError)
 FAILURE_DELAY = 1.0  # seconds before a failed login is answered
+DRAIN_SECONDS = 10.0  # on stop, how long messages being accepted may take to be answered
 
 
 class IngressError(Exception):
@@ -183,6 +184,7 @@ class IngressHandler:
     def __init__(self, pool: ThreadPoolExecutor, failures: FailedLogins) -> None:
         self.pool = pool
         self.failures = failures
+        self.accepting = 0  # messages being accepted now (on the event loop's thread)
 
     async def _run[T](self, job: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -256,6 +258,7 @@ class IngressHandler:
     async def handle_DATA(self, server: SMTP, session: Any, envelope: Any) -> str:
         login: Login = session.auth_data
         raw = envelope.original_content or b""
+        self.accepting += 1
         try:
             message = await self._run(_accepted, login, raw, list(envelope.rcpt_tos))
         except outbox.ApiError as error:
@@ -266,6 +269,8 @@ class IngressHandler:
         except Exception:
             log.exception("unexpected error accepting a message for %s/%s", login.app, login.stage)
             return "451 4.3.0 Stagemail could not handle this message; the error is in its log."
+        finally:
+            self.accepting -= 1
         return reply("250 2.0.0", f"Queued as {message.pk} {message.message_id}")
 
 
@@ -398,9 +403,12 @@ class Ingress:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop listening and end the open connections (an app sends again what was not
+        """Stop listening, let the messages being accepted get their answer (for up to
+        DRAIN_SECONDS), end the open connections (an app sends again what was not
         answered), then close the pool's database connections."""
         if self._thread is not None:
+            drained = asyncio.run_coroutine_threadsafe(self._drain(), self.loop)
+            drained.result(timeout=DRAIN_SECONDS + 1)
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join()
         self._close_servers()
@@ -411,6 +419,13 @@ class Ingress:
         self.loop.close()
         self._close_connections()
         self.pool.shutdown(wait=True)
+
+    async def _drain(self) -> None:
+        self._close_servers()
+        deadline = self.loop.time() + DRAIN_SECONDS
+        while self.handler.accepting and self.loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # the last answers go out
 
     def _close_servers(self) -> None:
         for server in self._servers:

@@ -4,6 +4,9 @@ delivering to an aiosmtpd sink, and every refusal storing nothing."""
 from __future__ import annotations
 
 import smtplib
+import threading
+import time
+from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -12,9 +15,10 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
+from emailconfig.ingress import server as ingress_server
 from emailconfig.ingress.server import Ingress, IngressError
 from emailconfig.models import AppliedConfiguration, Message
-from emailconfig.services import configurations
+from emailconfig.services import configurations, tokens
 from emailconfig.worker import Worker
 from tests import factories
 from tests.ingress.conftest import USERNAME, client_context, port, running, signed_in, stored
@@ -275,4 +279,37 @@ def test_the_database_being_away_is_451_and_the_app_sends_again_later(ingress, w
             connection.settings_dict.update(saved)
         assert (code, answer[:5]) == (451, "4.3.0")
         assert submit(client, invoice(), ["ada@example.com"])[0] == 250  # back again
+    assert stored() == 1
+
+
+def test_a_rotated_token_works_for_its_grace_and_not_after(ingress, world, certificates):
+    app, stage = world["app"], world["stage"]
+    _, new_token = tokens.rotate(app, stage, grace=timedelta(hours=1), by=None)
+    signed_in(ingress, certificates, world["token"]).quit()  # the old one, within its grace
+    tokens.rotate(app, stage, grace=timedelta(0), by=None)
+    with pytest.raises(smtplib.SMTPAuthenticationError):
+        signed_in(ingress, certificates, new_token)  # expired by the second rotation
+
+
+def test_stopping_answers_a_message_being_accepted_first(world, certificates, monkeypatch):
+    def slowly(*args):
+        time.sleep(0.5)
+        return accepted(*args)
+
+    accepted = ingress_server._accepted
+    monkeypatch.setattr(ingress_server, "_accepted", slowly)
+    cert, key = certificates.localhost
+    ingress = Ingress("127.0.0.1", free_port(), certificate=str(cert), key=str(key))
+    ingress.start()
+    answers = []
+    with signed_in(ingress, certificates, world["token"]) as client:
+        sending = threading.Thread(
+            target=lambda: answers.append(submit(client, invoice(), ["ada@example.com"]))
+        )
+        sending.start()
+        while not ingress.handler.accepting:
+            time.sleep(0.01)
+        ingress.stop()
+        sending.join()
+    assert answers[0][0] == 250
     assert stored() == 1
