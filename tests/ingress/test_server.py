@@ -313,3 +313,20 @@ def test_stopping_answers_a_message_being_accepted_first(world, certificates, mo
         sending.join()
     assert answers[0][0] == 250
     assert stored() == 1
+
+
+def test_without_an_applied_configuration_nothing_is_accepted(ingress, world, certificates):
+    AppliedConfiguration.objects.all().delete()
+    with signed_in(ingress, certificates, world["token"]) as client:
+        code, answer = submit(client, invoice(), ["ada@example.com"])
+    assert (code, answer[:5]) == (554, "5.3.5")
+    assert "No email configuration is applied to Billing on QA" in answer
+    assert stored() == 0
+
+
+def test_an_address_the_composer_refuses_is_550_with_the_reason(ingress, world, certificates):
+    long_mailbox = "a" * 65 + "@example.com"  # over RFC 5321's 64 characters
+    with signed_in(ingress, certificates, world["token"]) as client:
+        code, answer = submit(client, invoice(), [long_mailbox])
+    assert (code, answer[:10]) == (550, "5.1.3 bcc:")
+    assert stored() == 0
