@@ -11,8 +11,8 @@ PYTEST_ARGS ?=
 run: install-run .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py create_first_admin
-	@echo "Stagemail is starting on http://$(HOST)/ with a delivery worker and a local SMTP"
-	@echo "sink on 127.0.0.1:1025."
+	@echo "Stagemail is starting on http://$(HOST)/ with a delivery worker, a local SMTP"
+	@echo "sink on 127.0.0.1:1025 and SMTP submission for apps on 127.0.0.1:1587."
 	$(PY) manage.py rundev $(HOST)
 
 test: install chromium node_modules/.installed

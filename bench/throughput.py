@@ -10,8 +10,11 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (c) delivery rate of those queued messages with 1 and with 2 workers;
   (d) end-to-end rate with the API and 2 workers running together;
   (e) API accept rate through POST /api/v1/messages/batch, 100 messages a request
-      (8 clients), once the workers have stopped.
-and ends with the three ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
+      (8 clients), once the workers have stopped;
+  (f) SMTP submission accept rate (`run_smtp_ingress`, one process per core, 8 client
+      connections, each signed in once and sending messages built as in (a)), after the
+      same clients against aiosmtpd's own Sink handler, which does nothing (its ceiling).
+and ends with the four ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
 it creates a scratch database and drops it afterwards.
 """
 
@@ -54,9 +57,9 @@ os.environ.update(
 sys.path.insert(0, str(ROOT))
 
 
-def start_sink(port: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_sink(port: int, *, python: bool = False) -> tuple[subprocess.Popen[bytes], str]:
     smtp_sink = shutil.which("smtp-sink") or "/usr/sbin/smtp-sink"
-    if Path(smtp_sink).exists():
+    if Path(smtp_sink).exists() and not python:
         user = ["-u", "nobody"] if os.geteuid() == 0 else []
         command = [smtp_sink, *user, f"127.0.0.1:{port}", "1000"]
         name = "Postfix smtp-sink"
@@ -249,11 +252,53 @@ def end_to_end(api_port: int, token: str, n: int) -> float:
         stop(running)
 
 
+def start_ingress(port: int, processes: int) -> subprocess.Popen[bytes]:
+    listen = ["--listen", f"127.0.0.1:{port}", "--processes", str(processes)]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_smtp_ingress", *listen],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(200):
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=1).quit()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("the SMTP ingress did not start")
+
+
+def submit_over_smtp(port: int, token: str | None, n: int) -> float:
+    """Send n messages from CLIENTS connections, each signed in once (on loopback)."""
+    counter = iter(range(n))
+
+    def client() -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            if token:
+                smtp.login("bench/qa", token)
+            for i in counter:
+                message = EmailMessage()
+                message["From"] = "Example Team <noreply@example.com>"
+                message["To"] = f"User {i} <user{i}@example.com>"
+                message["Subject"] = f"Your invoice {i}"
+                message.set_content(TEXT)
+                message.add_alternative(HTML, subtype="html")
+                smtp.send_message(message)  # raises unless the ingress answers 250
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n / (time.perf_counter() - started)
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {DATABASE}")
-    sink = api = None
+    sink = api = ingress = None
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, check=True)
         smtp_port, api_port = free_port(), free_port()
@@ -282,11 +327,25 @@ def main() -> None:
         batched = submit_batches(api_port, token, n)
         label = f"(e) API batch accept ({CLIENTS} clients, {BATCH} a POST):"
         print(f"{label:47}{batched:8.0f} messages/s")
+
+        ceiling_port = free_port()
+        python_sink, _ = start_sink(ceiling_port, python=True)
+        ceiling = submit_over_smtp(ceiling_port, None, n)
+        python_sink.terminate()
+        python_sink.wait()
+        label = f"(f) aiosmtpd's own Sink, {CLIENTS} connections (the ceiling):"
+        print(f"{label:47}{ceiling:8.0f} messages/s")
+        ingress_port = free_port()
+        ingress = start_ingress(ingress_port, os.cpu_count() or 2)
+        smtp_accept = submit_over_smtp(ingress_port, token, n)
+        label = f"(f) SMTP ingress accept ({CLIENTS} connections):"
+        print(f"{label:47}{smtp_accept:8.0f} messages/s")
         print(f"ratio delivery-2-workers/raw: {two / raw:.2f}")
         print(f"ratio end-to-end/raw: {both / raw:.2f}")
         print(f"ratio batch-accept/raw: {batched / raw:.2f}")
+        print(f"ratio smtp-ingress-accept/raw: {smtp_accept / raw:.2f}")
     finally:
-        for process in (api, sink):
+        for process in (api, sink, ingress):
             if process is not None:
                 process.terminate()
                 process.wait()

@@ -55,6 +55,27 @@ STRUCTURED_VALUE_PATTERNS = {
     f"^{_any_case(name)}$": f"^(?![^ ]{{{MAX_LINE_OCTETS - len(name) - 1}}})[ -~]*$"
     for name in sorted(ALLOWED_HEADERS)
 }
+# Headers the composer writes itself: a message handed over whole (SMTP submission) has
+# its own replaced, never passed on as extra headers.
+COMPOSED_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "to",
+        "cc",
+        "bcc",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "return-path",
+        "received",
+    }
+)
 MAX_HEADERS = 20
 MAX_CONTENT_TYPE = 127
 MAX_RECIPIENTS = 100
@@ -68,6 +89,12 @@ class ComposeError(ValueError):
         self.field = field
         self.message = message
 
+
+# RFC 5322's msg-id in its dot-atom form, as every mailer writes it; it goes on the wire
+# as given and is stored in a column of MAX_MESSAGE_ID characters.
+_ID_TEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+"
+_MESSAGE_ID = re.compile(rf"<{_ID_TEXT}@(?:{_ID_TEXT}|\[[!-Z^-~]*\])>", re.ASCII)
+MAX_MESSAGE_ID = 255
 
 CONTENT_TYPE_PATTERN = r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$"  # also in the API's document
 _CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN, re.ASCII)  # fullmatch
@@ -215,6 +242,18 @@ def _check_structured(name: str, value: str) -> None:
         )
 
 
+def _checked_message_id(message_id: str) -> str:
+    """A Message-ID given with the request (a retry's, or an app's own) is kept as it is."""
+    single_line("message_id", message_id)
+    if len(message_id) > MAX_MESSAGE_ID or not _MESSAGE_ID.fullmatch(message_id):
+        raise ComposeError(
+            "message_id",
+            f"a Message-ID is <left@right> in printable ASCII without spaces, at most "
+            f"{MAX_MESSAGE_ID} characters.",
+        )
+    return message_id
+
+
 def _describe(label: str, addresses: tuple[Address, ...]) -> str:
     return f"{label}: {', '.join(a.email for a in addresses)}" if addresses else ""
 
@@ -274,8 +313,10 @@ def compose(
                 "attachments", f"“{attachment.content_type[:60]}” is not a valid content type."
             )
 
-    message_id = request.message_id or make_msgid(domain=sender.email.rpartition("@")[2])
-    single_line("message_id", message_id)
+    if request.message_id:
+        message_id = _checked_message_id(request.message_id)
+    else:
+        message_id = make_msgid(domain=sender.email.rpartition("@")[2])
     return ComposedMessage(
         sender=sender,
         envelope_from=_checked_address("envelope_from", Address(settings.envelope_sender)).email,

@@ -15,11 +15,12 @@ import base64
 import binascii
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import format_datetime, getaddresses
 from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
@@ -199,28 +200,41 @@ def _text(content: bytes, charset: str | None) -> str:
 
 def read(raw: bytes) -> ReadMessage:
     """Read a message back: its headers decoded, the first text and HTML parts that are not
-    attachments, and every attachment with its content.
+    attachments, and every other part as an attachment (an attached message whole).
 
     The standard parser's compat32 policy, decoding only what is asked for, is about
-    twenty times faster than its default policy, and SendGrid's engine reads every message.
+    twenty times faster than its default policy, and SendGrid's engine reads every message
+    (as the SMTP ingress reads every message submitted).
     """
     head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace") + "\r\n"
     # The parser reads stored mail with LF line endings; every CRLF here is a line end.
     parsed = message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.compat32)
     text = html = ""
     attachments = []
-    for part in parsed.walk():
-        if part.is_multipart():
-            continue
+    for part in _leaves(parsed):
         kind = part.get_content_type()
-        content = cast(bytes, part.get_payload(decode=True) or b"")
-        if part.get_content_disposition() == "attachment":
+        content = _content(part)
+        body = part.get_content_disposition() != "attachment"
+        if body and kind == "text/plain" and not text:
+            text = _text(content, part.get_content_charset())
+        elif body and kind == "text/html" and not html:
+            html = _text(content, part.get_content_charset())
+        else:
             attachments.append(AttachmentData(part.get_filename() or "", kind, content))
-        elif kind in ("text/plain", "text/html"):
-            decoded = _text(content, part.get_content_charset())
-            if kind == "text/plain" and not text:
-                text = decoded
-            elif kind == "text/html" and not html:
-                html = decoded
     fields = tuple((name, _FOLD.sub("", str(value))) for name, value in parsed.items())
     return ReadMessage(head, fields, text, html, tuple(attachments))
+
+
+def _leaves(part: Message) -> Iterator[Message]:
+    """Every part that is not a container; an attached message (message/rfc822) is one."""
+    if part.get_content_maintype() == "multipart":
+        for inner in cast(list[Message], part.get_payload()):
+            yield from _leaves(inner)
+    else:
+        yield part
+
+
+def _content(part: Message) -> bytes:
+    if part.get_content_maintype() == "message" and part.is_multipart():
+        return cast(Message, part.get_payload(0)).as_bytes()
+    return cast(bytes, part.get_payload(decode=True) or b"")

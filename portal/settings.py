@@ -110,6 +110,14 @@ STAGEMAIL_TRUSTED_PROXY_COUNT = env.int("STAGEMAIL_TRUSTED_PROXY_COUNT", default
 STAGEMAIL_REQUIRE_MFA = env_bool("STAGEMAIL_REQUIRE_MFA", default=False)
 # A session unused for this long is signed out.
 STAGEMAIL_IDLE_TIMEOUT_MINUTES = env.int("STAGEMAIL_IDLE_TIMEOUT_MINUTES", default=60)
+# SMTP submission for apps (`manage.py run_smtp_ingress`, see README "SMTP submission"):
+# host:port for plain SMTP with STARTTLS, an optional port on the same host for implicit
+# TLS, and the certificate chain and key files (PEM). Without a certificate it listens on
+# loopback only.
+STAGEMAIL_SMTP_INGRESS = env.str("STAGEMAIL_SMTP_INGRESS", default="")
+STAGEMAIL_SMTP_INGRESS_TLS_PORT = env.int("STAGEMAIL_SMTP_INGRESS_TLS_PORT", default=0)
+STAGEMAIL_SMTP_INGRESS_CERT = env.str("STAGEMAIL_SMTP_INGRESS_CERT", default="")
+STAGEMAIL_SMTP_INGRESS_KEY = env.str("STAGEMAIL_SMTP_INGRESS_KEY", default="")
 # The API reads JSON bodies (base64 attachments grow by a third); bigger ones get a 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = STAGEMAIL_MAX_MESSAGE_BYTES * 4 // 3 + 1024 * 1024
 

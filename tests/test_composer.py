@@ -43,6 +43,25 @@ def test_each_message_gets_a_unique_message_id_and_a_retry_keeps_it():
     assert retry.message_id == first.message_id
 
 
+@pytest.mark.parametrize(
+    "message_id", ["<20261207.abc-1$x@app.example>", "<a+b/c=d?e^f_g`h{i|j}k~l@[192.0.2.1]>"]
+)
+def test_an_app_s_own_message_id_is_kept_as_given(message_id):
+    composed = compose(request(message_id=message_id), delivery_settings())
+    assert parsed(composed)["Message-ID"] == message_id
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    ["abc@app.example", "<abc>", "<a b@app.example>", "<ä@app.example>", "<a@b@c>", "<@x>",
+     f"<{'a' * 250}@app.example>"],
+)  # fmt: skip
+def test_a_message_id_that_is_not_one_is_refused(message_id):
+    with pytest.raises(ComposeError) as refused:
+        compose(request(message_id=message_id), delivery_settings())
+    assert refused.value.field == "message_id"
+
+
 def test_non_ascii_names_and_subjects_are_encoded_and_read_back():
     settings = delivery_settings(sender=Address("noreply@example.com", "Équipe Zürich"))
     message = compose(

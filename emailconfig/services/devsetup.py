@@ -14,6 +14,7 @@ from emailconfig.seeds import EXAMPLE_TEMPLATE, seed_example_template
 from emailconfig.services.configurations import save_configuration
 
 SINK_HOST, SINK_PORT = "127.0.0.1", 1025
+INGRESS_ADDRESS = "127.0.0.1:1587"  # SMTP submission for apps (loopback, so no TLS needed)
 DEV_CONFIGURATION = "Local development sink"
 
 

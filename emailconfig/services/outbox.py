@@ -93,6 +93,7 @@ class Submission:
     idempotency_key: str | None = None
     attachments: tuple[AttachmentData, ...] = ()
     send_at: datetime | None = None  # aware; not delivered before
+    message_id: str | None = None  # the app's own, kept (SMTP submission); else one is made
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,7 @@ def _prepare(credential: ApiToken, version_id: int, submission: Submission) -> M
         reply_to=submission.reply_to,
         headers=submission.headers,
         attachments=submission.attachments,
+        message_id=submission.message_id,
     )
     try:  # dated when it is due: a scheduled message is not dated the day it was accepted
         composed = compose(request, frozen_settings(version_id), now=due)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from emailconfig.services.devsetup import (
     DEV_CONFIGURATION,
+    INGRESS_ADDRESS,
     ensure_development_configuration,
     ensure_example_template,
     first_email_path,
@@ -17,8 +18,8 @@ from emailconfig.services.devsetup import (
 
 class Command(BaseCommand):
     help = (
-        "Development: the portal, one delivery worker and the local SMTP sink together "
-        "(what `make run` starts). Ctrl-C stops all three."
+        "Development: the portal, one delivery worker, the local SMTP sink and SMTP "
+        "submission for apps on loopback together (what `make run` starts). Ctrl-C stops them."
     )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         children = [
             subprocess.Popen([*manage, "run_dev_sink"]),
             subprocess.Popen([*manage, "run_worker"]),
+            subprocess.Popen([*manage, "run_smtp_ingress", "--listen", INGRESS_ADDRESS]),
             subprocess.Popen([*manage, "runserver", address]),
         ]
         try:
