@@ -47,7 +47,11 @@ def test_an_admin_sets_up_the_app_then_gives_a_code_at_each_sign_in(
     expect(page.get_by_role("heading", name="Set up two-factor sign-in")).to_be_visible()
     qr = page.get_by_role("img", name="QR code for your authenticator app")
     expect(qr).to_be_visible()
-    assert qr.evaluate("image => image.naturalWidth") > 0
+    loaded_width = (  # once it has loaded: a busy machine serves it after the page
+        "image => image.complete ? image.naturalWidth"
+        " : new Promise(done => { image.onload = () => done(image.naturalWidth); })"
+    )
+    assert qr.evaluate(loaded_width) > 0
     assert axe_violations(page, axe) == []
 
     page.goto(reverse("emailconfig:outbox"))  # nowhere else until the app is set up
