@@ -21,7 +21,14 @@ from emailconfig.pagination import paginate
 from emailconfig.presets import presets_for_script
 from emailconfig.services import configurations as services
 from emailconfig.services import connection_tests, previews
-from emailconfig.views.guards import access, allow, editor_required, member_required
+from emailconfig.views.guards import (
+    access,
+    allow,
+    edited_configuration,
+    editor_required,
+    member_required,
+    seen_configuration,
+)
 
 SECTION = "configurations"
 
@@ -46,16 +53,6 @@ def configuration_create(request: HttpRequest) -> HttpResponse:
 @member_required
 def configuration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit(request, edited_configuration(request, pk))
-
-
-def seen_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
-    return get_object_or_404(access(request).configurations(), pk=pk)
-
-
-def edited_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
-    configuration = seen_configuration(request, pk)
-    allow(access(request).edits_configuration(configuration))
-    return configuration
 
 
 def _edit(request: HttpRequest, configuration: EmailConfiguration) -> HttpResponse:

@@ -9,8 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from emailconfig import exports
 from emailconfig.models import ConfigurationVersion
-from emailconfig.views.configurations import seen_configuration
-from emailconfig.views.guards import member_required
+from emailconfig.views.guards import member_required, seen_configuration
 
 FORMATS: dict[str, tuple[Callable[[ConfigurationVersion], str], str, str]] = {
     "django.py": (

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from emailconfig.access import Access
-from emailconfig.models import Stage
+from emailconfig.models import EmailConfiguration, Stage
 
 View = Callable[..., HttpResponse]
 
@@ -55,3 +55,13 @@ def edited_stage(request: HttpRequest, slug: str) -> Stage:
     stage = seen_stage(request, slug)
     allow(access(request).edits(stage))
     return stage
+
+
+def seen_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
+    return get_object_or_404(access(request).configurations(), pk=pk)
+
+
+def edited_configuration(request: HttpRequest, pk: int) -> EmailConfiguration:
+    configuration = seen_configuration(request, pk)
+    allow(access(request).edits_configuration(configuration))
+    return configuration

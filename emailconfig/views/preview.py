@@ -20,9 +20,8 @@ from emailconfig.forms.templates import PreviewForm
 from emailconfig.models import EmailTemplate, TestSend
 from emailconfig.pagination import paginate
 from emailconfig.services import connection_tests, previews
-from emailconfig.views.configurations import edited_configuration
 from emailconfig.views.framed import html_part
-from emailconfig.views.guards import access, member_required
+from emailconfig.views.guards import access, edited_configuration, member_required
 
 SECTION = "preview"
 TEST_SEND_SHOWN = (

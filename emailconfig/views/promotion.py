@@ -12,8 +12,7 @@ from emailconfig.audit import Actor
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.promotion import PromotionForm
 from emailconfig.models import EmailConfiguration
-from emailconfig.views.configurations import seen_configuration
-from emailconfig.views.guards import access, allow, member_required
+from emailconfig.views.guards import access, allow, member_required, seen_configuration
 
 
 @sensitive_post_parameters()
