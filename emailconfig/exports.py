@@ -28,8 +28,8 @@ class Export:
     notes: list[str] = field(default_factory=list)
 
 
-class Secret(str):
-    """A secret's place in the output: the environment variable that holds it."""
+class EnvironmentReference(str):
+    """Where a secret goes in the output: the name of the environment variable holding it."""
 
     __slots__ = ()
 
@@ -66,7 +66,7 @@ def django_mailers(version: ConfigurationVersion) -> Export:
         options["username"] = username
     if secret:
         name = variable_name(version, secret[0])
-        options["password"] = Secret(name)
+        options["password"] = EnvironmentReference(name)
         export.secrets[name] = secret[1]
     if security == Security.STARTTLS:
         options["use_tls"] = True
@@ -101,7 +101,7 @@ def codestream_block(version: ConfigurationVersion) -> Export:
         export.secrets[name] = "the SendGrid API key"
         url = version.sendgrid_endpoint
         section = {
-            "apiKey": Secret(name),
+            "apiKey": EnvironmentReference(name),
             "url": url.removeprefix(SENDGRID_API) if url.startswith(SENDGRID_API) else url,
         }
         export.document[BLOCK] = {SENDGRID: section}
@@ -116,7 +116,7 @@ def codestream_block(version: ConfigurationVersion) -> Export:
         if version.smtp_requires_auth:
             name = variable_name(version, "PASSWORD")
             export.secrets[name] = "the SMTP password"
-            section |= {"username": version.smtp_username, "password": Secret(name)}
+            section |= {"username": version.smtp_username, "password": EnvironmentReference(name)}
         export.document[BLOCK] = {NODEMAILER: section}
     email: dict[str, Any] = {"senderEmail": version.from_email}
     if version.recipients_mode == RecipientsMode.TEST_LIST and version.test_recipients:
@@ -134,7 +134,7 @@ def as_json(export: Export) -> str:
     """JSON, each secret as "${VARIABLE}", the way CodeStream's own files refer to them."""
 
     def placeholders(value: Any) -> Any:
-        if isinstance(value, Secret):
+        if isinstance(value, EnvironmentReference):
             return f"${{{value}}}"
         if isinstance(value, dict):
             return {key: placeholders(item) for key, item in value.items()}
@@ -151,7 +151,7 @@ def as_python(export: Export, *, setting: str = "MAILERS") -> str:
 
 
 def _python(value: Any, depth: int) -> str:
-    if isinstance(value, Secret):
+    if isinstance(value, EnvironmentReference):
         return f"os.environ[{str(value)!r}]"
     if isinstance(value, dict):
         inner = "    " * (depth + 1)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.utils.text import capfirst
 
 from emailconfig import versions
+from emailconfig.forms.configurations import form_data
 from emailconfig.models import ConfigurationVersion, DeliverySettings, EmailConfiguration, Stage
 
 TEST_LIST = "test_recipients"
@@ -85,8 +86,6 @@ def configuration_data(
     """The configuration form's values for the target: its own (a new one's defaults), with
     the carried fields taken from the source. A carried secret is the source's; a typed one
     wins over both; any other is the target's stored one, kept."""
-    from emailconfig.forms.configurations import form_data
-
     base = target.latest_version() if target else None
     stages = list(Stage.objects.filter(coverage__configuration=target)) if target else [stage]
     name = target.name if target else f"{source.configuration.name} ({stage.name})"
