@@ -29,8 +29,10 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
 
+from emailconfig import audit
+from emailconfig.audit import Actor
 from emailconfig.ingress.reading import read_submission
-from emailconfig.models import ApiToken, Message
+from emailconfig.models import ApiToken, AuditAction, Message
 from emailconfig.services import outbox, tokens
 
 log = logging.getLogger("stagemail.smtp_ingress")
@@ -81,13 +83,17 @@ class FailedLogins:
         with self._lock:
             return len(self._recent(address, self.clock())) >= self.limit
 
-    def failed(self, address: str) -> None:
+    def failed(self, address: str) -> bool:
+        """Count a failure; whether it is the one that locks the address out."""
         with self._lock:
             now = self.clock()
-            self._recent(address, now).append(now)
+            recent = self._recent(address, now)
+            recent.append(now)
+            locks_out = len(recent) == self.limit
             if len(self._failures) > 10_000:  # forget addresses whose failures are old
                 for other in [a for a, f in self._failures.items() if f[-1] <= now - self.window]:
                     del self._failures[other]
+            return locks_out
 
     def succeeded(self, address: str) -> None:
         with self._lock:
@@ -117,6 +123,17 @@ def _signed_in(username: bytes, password: bytes) -> Login | None:
     if credential is None or (credential.app.slug, credential.stage.slug) != (app, stage):
         return None
     return Login(app, stage, token)
+
+
+def _record_failure(username: bytes, address: str, *, locks_out: bool) -> None:
+    """A wrong username or token in the audit trail, as a portal sign-in's is: the name
+    tried, never the token."""
+    by = Actor(None, "", address or None)
+    name = username.decode("ascii", "replace")
+    details = {"via": "SMTP submission"}
+    audit.record(by, AuditAction.SIGN_IN_FAILED, name, details=details)
+    if locks_out:
+        audit.record(by, AuditAction.SIGN_IN_LOCKED_OUT, name, details=details)
 
 
 def _accepted(login: Login, raw: bytes, recipients: list[str]) -> Message:
@@ -244,7 +261,9 @@ class IngressHandler:
                 message="454 4.3.0 Stagemail's database cannot be reached right now; try again.",
             )
         if login is None:
-            self.failures.failed(address)
+            locks_out = self.failures.failed(address)
+            with contextlib.suppress(*DATABASE_AWAY):
+                await self._run(partial(_record_failure, locks_out=locks_out), username, address)
             await asyncio.sleep(FAILURE_DELAY)
             return AuthResult(
                 success=False,

@@ -330,3 +330,24 @@ def test_an_address_the_composer_refuses_is_550_with_the_reason(ingress, world, 
         code, answer = submit(client, invoice(), [long_mailbox])
     assert (code, answer[:10]) == (550, "5.1.3 bcc:")
     assert stored() == 0
+
+
+def test_failed_logins_and_a_lockout_are_in_the_audit_trail(world, certificates, settings):
+    from emailconfig.models import AuditAction, AuditEntry
+
+    settings.STAGEMAIL_SIGNIN_FAILURE_LIMIT = 2
+    for ingress in running(certificates):
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            signed_in(ingress, certificates, "smk_guess")  # PLAIN, then LOGIN: two failures
+    failures = AuditEntry.objects.filter(action=AuditAction.SIGN_IN_FAILED)
+    assert failures.count() == 2
+    entry = failures.first()
+    assert (entry.target, entry.address, entry.actor) == ("billing/qa", "127.0.0.1", "")
+    assert entry.details == {"via": "SMTP submission"}
+    assert (
+        AuditEntry.objects.filter(
+            action=AuditAction.SIGN_IN_LOCKED_OUT, target="billing/qa"
+        ).count()
+        == 1
+    )
+    assert "smk_guess" not in str(list(AuditEntry.objects.values()))
