@@ -411,33 +411,46 @@ class Ingress:
             self._servers.append(server)
 
     def start(self) -> None:
-        try:
-            self.loop.run_until_complete(self._listen())
-        except OSError as exc:
-            self._close_servers()
-            raise IngressError(f"Cannot listen on {self.host} {self.ports}: {exc}.") from None
+        # The loop runs on its own thread only: the caller's thread may have a loop running
+        # already (an embedding program, a test driving a browser).
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="smtp-ingress-loop", daemon=True
         )
         self._thread.start()
+        try:
+            asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result()
+        except OSError as exc:
+            self._in_loop(self._end_sessions())
+            self._stop_loop()
+            raise IngressError(f"Cannot listen on {self.host} {self.ports}: {exc}.") from None
 
     def stop(self) -> None:
         """Stop listening, let the messages being accepted get their answer (for up to
         DRAIN_SECONDS), end the open connections (an app sends again what was not
         answered), then close the pool's database connections."""
         if self._thread is not None:
-            drained = asyncio.run_coroutine_threadsafe(self._drain(), self.loop)
-            drained.result(timeout=DRAIN_SECONDS + 1)
-            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._in_loop(self._drain(), timeout=DRAIN_SECONDS + 1)
+            self._in_loop(self._end_sessions())
+            self._stop_loop()
+        self._close_connections()
+        self.pool.shutdown(wait=True)
+
+    def _in_loop(self, work: Any, timeout: float | None = None) -> None:
+        asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout=timeout)
+
+    def _stop_loop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
             self._thread.join()
+            self._thread = None
+        self.loop.close()
+
+    async def _end_sessions(self) -> None:
         self._close_servers()
         for session in self._sessions:
             if session.transport is not None:
                 session.transport.abort()
-        self.loop.run_until_complete(asyncio.sleep(0))  # let the sessions see it
-        self.loop.close()
-        self._close_connections()
-        self.pool.shutdown(wait=True)
+        await asyncio.sleep(0)  # let the sessions see it
 
     async def _drain(self) -> None:
         self._close_servers()

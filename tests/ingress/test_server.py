@@ -3,6 +3,7 @@ delivering to an aiosmtpd sink, and every refusal storing nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
 import threading
 import time
@@ -351,3 +352,16 @@ def test_failed_logins_and_a_lockout_are_in_the_audit_trail(world, certificates,
         == 1
     )
     assert "smk_guess" not in str(list(AuditEntry.objects.values()))
+
+
+def test_it_starts_and_stops_from_a_thread_whose_own_loop_is_running(world, certificates):
+    """As when a browser test (Playwright's sync API) ran before it in the same process."""
+
+    async def from_inside_a_running_loop() -> int:
+        for ingress in running(certificates):
+            with signed_in(ingress, certificates, world["token"]) as client:
+                return submit(client, invoice(), ["ada@example.com"])[0]
+        return 0
+
+    assert asyncio.run(from_inside_a_running_loop()) == 250
+    assert stored() == 1
