@@ -52,7 +52,7 @@ class XOAuth2Login:
         Raises TokenError, with the provider's error code and a hint.
         """
         token = self.cache.refresh(self.key, self.provider)
-        minutes = max(0, int(token.seconds_left() // 60))
+        minutes = max(0, round(token.seconds_left() / 60))
         return f"{self.provider.label} issued a token, valid for {minutes} minutes"
 
     def authenticate(self, smtp: smtplib.SMTP) -> str:
