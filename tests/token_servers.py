@@ -43,6 +43,7 @@ class TokenStandIn:
     error_status: int = 400
     tenant_error: dict[str, Any] | None = None  # OpenID discovery's answer for an unknown tenant
     echo: bool = False  # repeat the request body in the error, as some services do
+    page: str = ""  # the token endpoint's answer instead of JSON, as a gateway's error page
 
     @property
     def base(self) -> str:
@@ -89,6 +90,13 @@ def _handler_for(stand_in: TokenStandIn) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
             form = dict(parse_qsl(raw))
             stand_in.requests.append({"method": "POST", "path": self.path, "form": form})
+            if stand_in.page:
+                page = f"{stand_in.page} {raw}".encode()
+                self.send_response(stand_in.error_status)
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
             if stand_in.error is not None:
                 answer = dict(stand_in.error)
                 if stand_in.echo:

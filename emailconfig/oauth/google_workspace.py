@@ -12,7 +12,7 @@ import google.auth.transport
 from google.oauth2 import service_account
 
 from emailconfig.oauth.base import AccessToken, TokenError, TokenProvider, digest
-from emailconfig.oauth.http import TokenHTTP
+from emailconfig.oauth.transport import TokenHTTP
 
 GMAIL_SCOPE = "https://mail.google.com/"
 _CLOCK_WORDS = re.compile(r"\b(iat|exp|timeframe)\b", re.IGNORECASE)

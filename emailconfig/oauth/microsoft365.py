@@ -13,7 +13,7 @@ import msal
 from emailconfig import outbound
 from emailconfig.engines.http_connection import Response
 from emailconfig.oauth.base import AccessToken, TokenError, TokenProvider, digest
-from emailconfig.oauth.http import TokenHTTP, unreachable
+from emailconfig.oauth.transport import TokenHTTP, unreachable
 
 OUTLOOK_SCOPE = "https://outlook.office365.com/.default"
 AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -107,13 +107,15 @@ class MicrosoftClientCredentials(TokenProvider):
                 token_cache=msal.TokenCache(),
             )
             result = app.acquire_token_for_client([self.scope])
-        except msal.exceptions.MsalServiceError:  # a 5xx, or a 4xx from tenant discovery
+        except msal.exceptions.MsalServiceError:  # a 5xx answer
             result = http.last_json()
             if not result.get("error"):
                 raise http.status_error() from None
         except ValueError:
-            # msal found no tenant (its discovery answered 4xx) or the answer was not JSON.
+            # The tenant's discovery answered 4xx, or an answer was not JSON.
             result = http.last_json()
+            if not result.get("error") and http.asked_for_token:
+                raise http.status_error("without JSON") from None
             if not result.get("error"):
                 raise TokenError(
                     "invalid_tenant",
@@ -191,14 +193,18 @@ class _MsalHTTP:
     ) -> _MsalResponse:
         if params:
             url += ("&" if "?" in url else "?") + urlencode(params)
-        self.last = _MsalResponse(self.http.request(method, url, body, headers))
+        self.last = _MsalResponse(method, self.http.request(method, url, body, headers))
         return self.last
 
-    def status_error(self) -> TokenError:
+    @property
+    def asked_for_token(self) -> bool:
+        return self.last is not None and self.last.method == "POST"
+
+    def status_error(self, how: str = "") -> TokenError:
         status, reason = (self.last.status_code, self.last.reason) if self.last else (0, "")
         return TokenError(
             f"http_{status}",
-            f"{self.label}'s token service answered {status} {reason}".strip(),
+            f"{self.label}'s token service answered {status} {reason} {how}".strip(),
             permanent=400 <= status < 500,
         )
 
@@ -211,7 +217,8 @@ class _MsalHTTP:
 
 
 class _MsalResponse:
-    def __init__(self, response: Response) -> None:
+    def __init__(self, method: str, response: Response) -> None:
+        self.method = method
         self.status_code = response.status
         self.reason = response.reason
         self.text = response.body.decode("utf-8", "replace")

@@ -129,6 +129,19 @@ def test_the_client_secret_is_in_no_error_and_no_log_when_the_service_repeats_it
     assert CLIENT_SECRET not in repr(provider(stand_in, certificates))
 
 
+def test_an_answer_that_is_not_json_is_told_as_such_and_not_logged_with_the_secret(
+    stand_in, certificates, caplog
+):
+    stand_in.page, stand_in.error_status = "<h1>Bad gateway</h1> You sent:", 404
+    with caplog.at_level(logging.DEBUG):
+        refused = refusal(stand_in, certificates)
+    assert refused.code == "http_404"
+    assert refused.message == "Microsoft 365's token service answered 404 Not Found without JSON"
+    assert "Bad gateway" in caplog.text  # msal logs the answer, secret removed
+    assert CLIENT_SECRET not in caplog.text
+    assert "Xy8Q~s3cret%2Bvalue" not in caplog.text
+
+
 def test_it_posts_the_secret_over_https_only(certificates):
     with watching() as seen, pytest.raises(TokenError) as caught:
         MicrosoftClientCredentials(
