@@ -35,7 +35,7 @@ class DeliveryError(Exception):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.hint = hint  # what to change, when the failure's cause is known (shown in tests)
+        self.hint = hint  # what to change, when the cause is known; the connection test shows it
         self.permanent = permanent
         self.retry_after = retry_after
         self.connection = connection  # the server could not be reached at all

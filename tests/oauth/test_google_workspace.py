@@ -130,3 +130,12 @@ def test_it_asks_only_where_the_outbound_policy_allows(key, certificates):
         GoogleServiceAccount(json.dumps(info), MAILBOX).fetch()
     assert caught.value.code == "refused"
     assert "over https only" in caught.value.message
+
+
+def test_neither_the_key_nor_the_token_is_logged_on_success(stand_in, key, certificates, caplog):
+    with caplog.at_level(logging.DEBUG):
+        token = provider(key, certificates).fetch()
+    [sent] = stand_in.token_requests
+    assert token.value not in caplog.text
+    assert sent["form"]["assertion"] not in caplog.text
+    assert all(line not in caplog.text for line in key.pem.splitlines()[1:-1])

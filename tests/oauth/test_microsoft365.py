@@ -174,3 +174,11 @@ def test_an_untrusted_certificate_is_refused(stand_in, certificates):
     refused = refusal(stand_in, certificates, trusted_ca="")
     assert refused.code == "tls"
     assert "certificate not accepted" in refused.message
+
+
+def test_neither_the_secret_nor_the_token_is_logged_on_success(stand_in, certificates, caplog):
+    with caplog.at_level(logging.DEBUG):
+        token = provider(stand_in, certificates).fetch()
+    assert "access_token" in caplog.text  # msal logs the exchange at debug level, masked
+    assert token.value not in caplog.text
+    assert CLIENT_SECRET not in caplog.text
