@@ -125,9 +125,10 @@ class MicrosoftClientCredentials(TokenProvider):
         if isinstance(result, dict) and result.get("access_token"):
             expires_in = float(result.get("expires_in") or 0)
             return AccessToken(str(result["access_token"]), time.time() + expires_in)
-        raise self._error(result or {})
+        # A 5xx with an error code (temporarily_unavailable) is worth another try later.
+        raise self._error(result or {}, permanent=http.last is None or http.last.status_code < 500)
 
-    def _error(self, result: dict[str, Any]) -> TokenError:
+    def _error(self, result: dict[str, Any], *, permanent: bool) -> TokenError:
         description = str(result.get("error_description") or "")
         codes = result.get("error_codes") or []
         found = _AADSTS.search(description)
@@ -147,6 +148,7 @@ class MicrosoftClientCredentials(TokenProvider):
             f"{self.label} refused the token request ({code})"
             + (f": {first_line}" if first_line else ""),
             HINTS.get(code, ""),
+            permanent=permanent,
         )
 
 

@@ -111,6 +111,14 @@ def test_a_server_error_is_temporary(stand_in, certificates):
     assert not refused.permanent
 
 
+def test_a_server_error_with_an_error_code_is_temporary(stand_in, certificates):
+    stand_in.error_status = 503
+    stand_in.error = {"error": "temporarily_unavailable", "error_description": "Try later."}
+    refused = refusal(stand_in, certificates)
+    assert refused.code == "temporarily_unavailable"
+    assert not refused.permanent
+
+
 def test_the_client_secret_is_in_no_error_and_no_log_when_the_service_repeats_it(
     stand_in, certificates, caplog
 ):
