@@ -18,8 +18,11 @@ import contextlib
 import ipaddress
 import socket
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from emailconfig.validators import is_loopback
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 AddressInfo = tuple[socket.AddressFamily, socket.SocketKind, int, str, tuple]
@@ -145,6 +148,29 @@ def check_sendgrid_host(host: str) -> None:
             f"“{host}” is not a SendGrid API host: Stagemail posts to "
             f"{' or '.join(SENDGRID_HOSTS)}, and to the hosts listed in STAGEMAIL_SENDGRID_HOSTS."
         )
+
+
+def check_web_url(url: str) -> tuple[str, str, int]:
+    """The scheme, host and port of a URL Stagemail may post credentials to.
+
+    HTTPS, on a port allowed for HTTPS; plain HTTP only to this machine (a stand-in
+    under test), which the address check then allows only with STAGEMAIL_ALLOW_PRIVATE_HOSTS.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host:
+        raise OutboundRefused(f"“{url}” is not an https:// URL.")
+    if parts.scheme == "http" and not is_loopback(host):
+        raise OutboundRefused(
+            f"“{host}” is reached over https only: credentials would otherwise travel "
+            "in clear text."
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise OutboundRefused(f"The port in “{url}” is not one from 1 to 65535.") from None
+    check_port(port, HTTPS)
+    return parts.scheme, host, port
 
 
 def checked_addresses(host: str, port: int) -> list[AddressInfo]:

@@ -248,3 +248,30 @@ def test_port_settings_take_ports_and_ranges(monkeypatch):
         monkeypatch.setenv("STAGEMAIL_ALLOWED_SMTP_PORTS", wrong)
         with pytest.raises(ImproperlyConfigured, match="is not a port"):
             env_ports("STAGEMAIL_ALLOWED_SMTP_PORTS")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://login.microsoftonline.com/contoso", ("https", "login.microsoftonline.com", 443)),
+        ("https://localhost:8443/token", ("https", "localhost", 8443)),
+        ("http://127.0.0.1:8080/token", ("http", "127.0.0.1", 8080)),
+    ],
+)
+def test_a_credential_url_is_https_or_to_this_machine(url, expected):
+    assert outbound.check_web_url(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        ("http://oauth2.example.com/token", "over https only"),
+        ("ftp://oauth2.example.com/token", "is not an https:// URL"),
+        ("https:///token", "is not an https:// URL"),
+        ("https://oauth2.example.com:99999/token", "not one from 1 to 65535"),
+        ("https://oauth2.example.com:22/token", "Port 22 is not allowed for HTTPS"),
+    ],
+)
+def test_a_credential_url_elsewhere_is_refused(url, refusal):
+    with pytest.raises(outbound.OutboundRefused, match=refusal):
+        outbound.check_web_url(url)

@@ -31,9 +31,11 @@ class DeliveryError(Exception):
         permanent: bool = False,
         retry_after: float | None = None,
         connection: bool = False,
+        hint: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
+        self.hint = hint  # what to change, when the cause is known; the connection test shows it
         self.permanent = permanent
         self.retry_after = retry_after
         self.connection = connection  # the server could not be reached at all

@@ -20,20 +20,31 @@ def secret_forms(settings: DeliverySettings) -> tuple[str, ...]:
     """Each secret as sent and as echoed, longest first so no form is half replaced."""
     forms: set[str] = set()
     for secret in (settings.smtp_password, settings.sendgrid_api_key):
-        if secret is None or not (plain := secret.reveal()):
-            continue
-        sent = [plain, f"\0{settings.smtp_username}\0{plain}"]  # as is, and AUTH PLAIN's
-        for value in sent:
-            forms.add(base64.b64encode(value.encode("utf-8", "surrogatepass")).decode())
-        forms.update(
-            {
-                plain,
-                quote(plain, safe=""),
-                quote_plus(plain),
-                json.dumps(plain)[1:-1],
-                json.dumps(plain, ensure_ascii=False)[1:-1],
-            }
-        )
+        if secret is not None and (plain := secret.reveal()):
+            # As is, and as AUTH PLAIN carries it.
+            forms |= forms_of(plain, f"\0{settings.smtp_username}\0{plain}")
+    return longest_first(forms)
+
+
+def forms_of(plain: str, *carriers: str) -> set[str]:
+    """`plain` as is and as an echo may encode it, and base64 of it and of each string
+    that carried it on the wire."""
+    if not plain:
+        return set()  # nothing to find, and "" would match everywhere
+    encoded = {
+        base64.b64encode(value.encode("utf-8", "surrogatepass")).decode()
+        for value in (plain, *carriers)
+    }
+    return encoded | {
+        plain,
+        quote(plain, safe=""),
+        quote_plus(plain),
+        json.dumps(plain)[1:-1],
+        json.dumps(plain, ensure_ascii=False)[1:-1],
+    }
+
+
+def longest_first(forms: set[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 

@@ -8,7 +8,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
 
@@ -26,6 +26,9 @@ from emailconfig.engines.base import (
 from emailconfig.engines.hints import hint_for
 from emailconfig.models import Outcome, Security
 from emailconfig.validators import has_control_characters, is_loopback
+
+if TYPE_CHECKING:
+    from emailconfig.engines.xoauth2 import XOAuth2Login
 
 
 class _DeadlineReader:
@@ -231,6 +234,7 @@ def _dot_stuffed(raw: bytes) -> bytes:
 class SMTPEngine(Engine):
     _connection: _SMTP | _SMTP_SSL | None = None
     _last_used = 0.0
+    xoauth2: XOAuth2Login | None = None  # set: sign in with OAuth2 tokens, not the password
 
     def _drop_if_dead(self) -> None:
         """Servers close idle connections; find out before sending, not halfway through."""
@@ -318,6 +322,8 @@ class SMTPEngine(Engine):
             return ""
         if not smtp.has_extn("auth"):
             raise DeliveryError("The server does not offer authentication (AUTH).", permanent=True)
+        if self.xoauth2 is not None:
+            return self.xoauth2.authenticate(smtp)
         password = s.smtp_password.reveal() if s.smtp_password else ""
         code, reply = smtp.login(s.smtp_username, password)
         return _answer(code, reply)
@@ -426,6 +432,8 @@ class SMTPEngine(Engine):
         if s.smtp_security != Security.NONE:
             steps.append(("Encrypt (TLS)", self._check_tls))
         if s.smtp_requires_auth:
+            if (xoauth2 := self.xoauth2) is not None:
+                steps.append((xoauth2.step_name, lambda smtp: xoauth2.check_token()))
             steps.append(("Authenticate", self._authenticate))
         steps.append(("Sender accepted (MAIL FROM, then reset)", self._check_sender))
         return steps
@@ -437,7 +445,7 @@ class SMTPEngine(Engine):
             answer = action()
         except Exception as exc:
             error = _error_for_exception(exc)
-            hint = hint_for(name, error.message, self.settings)
+            hint = error.hint or hint_for(name, error.message, self.settings)
             steps.append(Step(name, False, ms_since(started), error.message, hint))
             return False
         steps.append(Step(name, True, ms_since(started), answer or "OK"))
