@@ -150,14 +150,14 @@ def _set(reading: Reading, form_field: str, value: Any, path: str, shown: str = 
     reading.values[form_field] = value
     reading.paths[form_field] = path
     if shown:
-        reading.shown.append(
-            (
-                shown,
-                "(secret, stored encrypted)"
-                if "password" in form_field or "api_key" in form_field
-                else str(value),
-            )
-        )
+        reading.shown.append((shown, str(value)))
+
+
+def _set_secret(reading: Reading, form_field: str, value: str, path: str, shown: str) -> None:
+    """A secret goes to its encrypted field and is never shown, only said to be there."""
+    reading.values[form_field] = value
+    reading.paths[form_field] = path
+    reading.shown.append((shown, "(secret, stored encrypted)"))
 
 
 def _read_sendgrid(reading: Reading, section: dict[str, Any]) -> None:
@@ -168,7 +168,7 @@ def _read_sendgrid(reading: Reading, section: dict[str, Any]) -> None:
     key = _text(reading, section, path, "apiKey")
     if not key and f"{path}.apiKey" not in " ".join(reading.problems):
         reading.problems.append(f"{path}.apiKey: missing; SendGrid needs the API key.")
-    _set(reading, "sendgrid_api_key_0", key, f"{path}.apiKey", "API key")
+    _set_secret(reading, "sendgrid_api_key_0", key, f"{path}.apiKey", "API key")
     url = _text(reading, section, path, "url") or "/v3/mail/send"
     _set(reading, "sendgrid_endpoint", urljoin(SENDGRID_API, url), f"{path}.url", "Endpoint")
 
@@ -205,7 +205,7 @@ def _read_nodemailer(reading: Reading, section: dict[str, Any]) -> None:
     if username or password:
         _set(reading, "smtp_requires_auth", "on", f"{path}.username")
         _set(reading, "smtp_username", username, f"{path}.username", "Username")
-        _set(reading, "smtp_password_0", password, f"{path}.password", "Password")
+        _set_secret(reading, "smtp_password_0", password, f"{path}.password", "Password")
 
 
 def _server(reading: Reading, section: dict[str, Any], path: str) -> tuple[str, int | str, str]:
