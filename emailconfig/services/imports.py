@@ -38,10 +38,6 @@ class Plan:
     def shown(self) -> list[tuple[str, str]]:
         return [("Name", self.name), ("Stage", self.stage.name), *self.reading.shown]
 
-    @property
-    def touches_production(self) -> bool:
-        return self.stage.is_production
-
 
 def default_name(stage: Stage) -> str:
     return f"CodeStream ({stage.name})"
@@ -82,7 +78,7 @@ def plan(
 
 
 def _form_problems(form: ConfigurationForm, reading: Reading) -> list[str]:
-    by_path = {field.split("_0")[0]: path for field, path in reading.paths.items()}
+    by_path = {field.removesuffix("_0"): path for field, path in reading.paths.items()}
     problems = []
     for field_name, errors in form.errors.items():
         where = by_path.get(field_name) or OWN_FIELDS.get(field_name) or field_name
