@@ -34,9 +34,9 @@ class EnvironmentReference(str):
     __slots__ = ()
 
 
-def variable_name(version: ConfigurationVersion, what: str) -> str:
+def variable_name(configuration_name: str, what: str) -> str:
     """QA mail, password -> QA_MAIL_PASSWORD: one variable per configuration and secret."""
-    stem = re.sub(r"[^A-Z0-9]+", "_", version.name.upper()).strip("_") or "STAGEMAIL"
+    stem = re.sub(r"[^A-Z0-9]+", "_", configuration_name.upper()).strip("_") or "STAGEMAIL"
     return f"{stem}_{what}"
 
 
@@ -65,7 +65,7 @@ def django_mailers(version: ConfigurationVersion) -> Export:
     if username:
         options["username"] = username
     if secret:
-        name = variable_name(version, secret[0])
+        name = variable_name(version.name, secret[0])
         options["password"] = EnvironmentReference(name)
         export.secrets[name] = secret[1]
     if security == Security.STARTTLS:
@@ -97,7 +97,7 @@ def codestream_block(version: ConfigurationVersion) -> Export:
     """The `emailDeliveryService` and `email` blocks of codestream-services-config.json."""
     export = Export({})
     if version.engine == Engine.SENDGRID:
-        name = variable_name(version, "API_KEY")
+        name = variable_name(version.name, "API_KEY")
         export.secrets[name] = "the SendGrid API key"
         url = version.sendgrid_endpoint
         section = {
@@ -114,7 +114,7 @@ def codestream_block(version: ConfigurationVersion) -> Export:
         if version.smtp_security == Security.NONE:
             export.notes.append("NodeMailer upgrades to STARTTLS when the server offers it.")
         if version.smtp_requires_auth:
-            name = variable_name(version, "PASSWORD")
+            name = variable_name(version.name, "PASSWORD")
             export.secrets[name] = "the SMTP password"
             section |= {"username": version.smtp_username, "password": EnvironmentReference(name)}
         export.document[BLOCK] = {NODEMAILER: section}
