@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import tempfile
 from io import StringIO
+from pathlib import Path
 
 import pytest
 import yaml
@@ -36,7 +39,9 @@ def installation():
     factories.edit(config, subject_prefix="[QA]")
     app = factories.app("Billing")
     services.apply_version(app, factories.stage("qa"), config.versions.get(number=2), by=None)
-    EmailTemplate.objects.create(key="hello", name="Hello", subject="Hi {{ name }}", text_body="x")
+    EmailTemplate.objects.create(
+        key="hello", name="Hello", subject="Hi {{ name }}", text_body="x", sample_data={"name": "A"}
+    )
     return config
 
 
@@ -84,3 +89,116 @@ def test_the_export_is_deterministic_and_yaml_says_the_same(installation, tmp_pa
     target = tmp_path / "stagemail.yaml"
     call_command("export_configurations", "--format", "yaml", "--output", str(target))
     assert yaml.safe_load(target.read_text()) == json.loads(_export())
+
+
+ENVIRON = {
+    "QA_MAIL_SMTP_PASSWORD": "second-secret",
+    "QA_MAIL_SMTP_PASSWORD_V1": "first-secret",
+}
+
+
+def _wipe() -> None:
+    """Back to an empty installation: the seeded stages only."""
+    from emailconfig.models import (
+        App,
+        AppliedConfiguration,
+        ConfigurationVersion,
+        EmailConfiguration,
+        StageCoverage,
+    )
+
+    AppliedConfiguration.objects.all().delete()
+    App.objects.all().delete()
+    StageCoverage.objects.all().delete()
+    ConfigurationVersion.objects.all().delete()
+    EmailConfiguration.objects.all().delete()
+    EmailTemplate.objects.all().delete()
+
+
+def test_export_apply_on_an_empty_install_and_export_again_gives_the_same_document(
+    installation,
+):
+    from emailconfig.services import apply_document
+
+    factories.configuration(
+        "development", name="Dev mail", engine="sendgrid", sendgrid_api_key="SG.dev"
+    )
+    before = _export()
+    _wipe()
+    lines = apply_document.apply(
+        json.loads(before), {**ENVIRON, "DEV_MAIL_SENDGRID_API_KEY": "SG.dev"}, by=None
+    )
+    assert "+ configuration QA mail: v1–v3" in lines
+    assert _export() == before
+    from emailconfig.models import EmailConfiguration
+
+    qa = EmailConfiguration.objects.get(name="QA mail")
+    assert qa.versions.get(number=1).smtp_password.reveal() == "first-secret"
+    assert qa.smtp_password.reveal() == "second-secret"
+    assert (
+        apply_document.apply(
+            json.loads(before), ENVIRON | {"DEV_MAIL_SENDGRID_API_KEY": "SG.dev"}, by=None
+        )
+        == []
+    )
+
+
+def test_the_plan_prints_what_would_change_and_changes_nothing(installation, monkeypatch):
+    document = json.loads(_export())
+    document["configurations"][0]["versions"].append(
+        {**copy.deepcopy(document["configurations"][0]["versions"][-1]), "number": 4}
+    )
+    document["configurations"][0]["versions"][-1]["settings"]["subject_prefix"] = "[Q]"
+    for name, value in ENVIRON.items():
+        monkeypatch.setenv(name, value)
+    path = Path(tempfile.mkdtemp()) / "stagemail.json"
+    path.write_text(json.dumps(document))
+    out = StringIO()
+    call_command("apply_configurations", str(path), "--plan", stdout=out)
+    assert "~ configuration QA mail: v4" in out.getvalue()
+    assert installation.versions.count() == 3
+    call_command("apply_configurations", str(path), stdout=StringIO())
+    assert installation.versions.get(number=4).subject_prefix == "[Q]"
+
+
+def test_a_rewritten_history_or_a_missing_secret_changes_nothing(installation):
+    from emailconfig.services import apply_document
+
+    document = json.loads(_export())
+    document["configurations"][0]["versions"][0]["settings"]["smtp_port"] = 2525
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert refused.value.problems == [
+        "configurations[0].versions[0]: differs from version 1 stored here; a history is "
+        "never rewritten (add a version instead)."
+    ]
+    _wipe()
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(json.loads(_export_of(document)), {}, by=None)
+    assert any(
+        "set the environment variable QA_MAIL_SMTP_PASSWORD_V1" in p for p in refused.value.problems
+    )
+    from emailconfig.models import EmailConfiguration
+
+    assert not EmailConfiguration.objects.exists()
+
+
+def _export_of(document: dict) -> str:
+    return json.dumps(document)
+
+
+def test_a_malformed_document_names_each_problem_and_changes_nothing():
+    from emailconfig.services import apply_document
+
+    document = {
+        "stagemail": 1,
+        "stages": [{"slug": "staging"}],
+        "configurations": [{"name": "X", "versions": [{"number": 1}]}, "not an object"],
+    }
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, {}, by=None)
+    assert refused.value.problems[0].startswith("stages[0]: malformed (KeyError: 'name')")
+    assert any(p.startswith("configurations[1]: malformed") for p in refused.value.problems)
+    assert not Stage.objects.filter(slug="staging").exists()
+    with pytest.raises(apply_document.Refused, match="not a Stagemail document"):
+        apply_document.apply(["nope"], {}, by=None)
