@@ -145,6 +145,11 @@ def _text(reading: Reading, section: dict[str, Any], path: str, key: str) -> str
         what = "(not shown: a secret)" if secret else f"not {json5.dumps(value)}"
         reading.problems.append(f"{path}.{key}: should be text, {what}.")
         return ""
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        reading.problems.append(
+            f"{path}.{key}: holds a lone surrogate escape (\\uD800-\\uDFFF), not text."
+        )
+        return ""
     if "{{" in value or "${" in value:
         what = "it" if secret else f'"{value}"'
         reading.problems.append(
