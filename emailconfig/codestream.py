@@ -33,6 +33,7 @@ KNOWN_KEYS = {
     },
 }
 SENDGRID_API = "https://api.sendgrid.com"
+SECRET_KEYS = {"apiKey", "password"}  # never echoed in a problem
 # NodeMailer's well-known services that have a Stagemail preset.
 SERVICES = {"gmail": next(p for p in PRESETS if p.key == "gmail")}
 
@@ -59,6 +60,9 @@ def read(text: str) -> Reading:
         reading.problems.append(
             f"The file is not JSON (comments and trailing commas are fine): {error}"
         )
+        return reading
+    except RecursionError:
+        reading.problems.append("The file nests too deeply to be a CodeStream config file.")
         return reading
     if not isinstance(document, dict) or not isinstance(document.get(BLOCK), dict):
         reading.problems.append(f"{BLOCK}: missing; this file has no outbound email settings.")
@@ -135,12 +139,21 @@ def _text(reading: Reading, section: dict[str, Any], path: str, key: str) -> str
     value = section.get(key)
     if value is None:
         return ""
+    # A secret is named, never shown: this page and the command's output are no place for it.
+    secret = key in SECRET_KEYS
     if not isinstance(value, str):
-        reading.problems.append(f"{path}.{key}: should be text, not {json5.dumps(value)}.")
+        what = "(not shown: a secret)" if secret else f"not {json5.dumps(value)}"
+        reading.problems.append(f"{path}.{key}: should be text, {what}.")
+        return ""
+    if not value.isascii() and any("\ud800" <= c <= "\udfff" for c in value):
+        reading.problems.append(
+            f"{path}.{key}: holds a lone surrogate escape (\\uD800-\\uDFFF), not text."
+        )
         return ""
     if "{{" in value or "${" in value:
+        what = "it" if secret else f'"{value}"'
         reading.problems.append(
-            f'{path}.{key}: "{value}" is a placeholder left for an installer, not a value.'
+            f"{path}.{key}: {what} is a placeholder left for an installer, not a value."
         )
         return ""
     return value.strip()
@@ -212,7 +225,7 @@ def _server(reading: Reading, section: dict[str, Any], path: str) -> tuple[str, 
     host = _text(reading, section, path, "host")
     raw_port = section.get("port", 587)
     port: int | str = raw_port
-    if isinstance(raw_port, str) and raw_port.strip().isdecimal():
+    if isinstance(raw_port, str) and raw_port.strip().isdecimal() and len(raw_port) < 10:
         port = int(raw_port.strip())
     if isinstance(raw_port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         reading.problems.append(f"{path}.port: {json5.dumps(raw_port)} is not a port.")

@@ -35,8 +35,13 @@ class EnvironmentReference(str):
 
 
 def variable_name(configuration_name: str, what: str) -> str:
-    """QA mail, password -> QA_MAIL_PASSWORD: one variable per configuration and secret."""
-    stem = re.sub(r"[^A-Z0-9]+", "_", configuration_name.upper()).strip("_") or "STAGEMAIL"
+    """QA mail, password -> QA_MAIL_PASSWORD: one variable per configuration and secret.
+
+    A shell takes no variable name starting with a digit: 2025 relay -> STAGEMAIL_2025_RELAY_...
+    """
+    stem = re.sub(r"[^A-Z0-9]+", "_", configuration_name.upper()).strip("_")
+    if not stem or stem[0].isdigit():
+        stem = f"STAGEMAIL_{stem}".rstrip("_")
     return f"{stem}_{what}"
 
 

@@ -188,9 +188,10 @@ def check_host(host: str) -> None:
     """Refuse a host being configured if the addresses it resolves to now are forbidden.
 
     A name that does not resolve from here is not an error yet: it is checked again,
-    like every host, when a connection is opened.
+    like every host, when a connection is opened. One the resolver cannot even encode
+    (an empty or overlong label) is left to the host validator's error.
     """
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, UnicodeError):
         checked_addresses(host, 0)
 
 

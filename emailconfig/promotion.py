@@ -8,14 +8,26 @@ carried is chosen per field; a secret is carried only when chosen on purpose, or
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.utils.text import capfirst
 
 from emailconfig import versions
 from emailconfig.forms.configurations import form_data
-from emailconfig.models import ConfigurationVersion, DeliverySettings, EmailConfiguration, Stage
+from emailconfig.models import (
+    ConfigurationVersion,
+    DeliverySettings,
+    EmailConfiguration,
+    Engine,
+    Stage,
+)
 
 TEST_LIST = "test_recipients"
+# Where each secret is sent, and the engine that sends it: a carried secret goes only there.
+DESTINATIONS = {
+    "smtp_password": (Engine.SMTP, ("smtp_host", "smtp_port", "smtp_security", "trusted_ca")),
+    "sendgrid_api_key": (Engine.SENDGRID, ("sendgrid_endpoint", "trusted_ca")),
+}
 
 
 @dataclass(frozen=True)
@@ -108,3 +120,38 @@ def configuration_data(
             values.pop(field_name, None)  # a checkbox carried as off
     values.update({f"{field}_0": plaintext for field, plaintext in typed.items()})
     return values
+
+
+def secrets_sent_elsewhere(
+    source: ConfigurationVersion, values: dict[str, object], *, carried: set[str], typed: set[str]
+) -> list[str]:
+    """The carried secrets (not typed anew) that `values` would send to another server than
+    the source's, where they were entered: refused, as an edit refuses moving a stored one."""
+    here = form_data(source, name="", stages=[], test_recipients=[])
+    problems = []
+    for name, (engine, fields) in DESTINATIONS.items():
+        if name not in carried or name in typed or getattr(source, name) is None:
+            continue
+        if values.get("engine") != engine:
+            continue
+        if _server(here, fields) != _server(values, fields):
+            label = capfirst(ConfigurationVersion._meta.get_field(name).verbose_name)
+            problems.append(
+                f"{label}: the server there is not the one this secret was entered for; carry "
+                "the server with it, or type the secret anew: a stored secret is only sent to "
+                "the server it was entered for."
+            )
+    return problems
+
+
+def _server(values: dict[str, object], fields: tuple[str, ...]) -> tuple[str, ...]:
+    server = []
+    for name in fields:
+        value = str(values.get(name) or "")
+        if name == "sendgrid_endpoint":
+            parts = urlsplit(value)
+            value = f"{parts.scheme}://{parts.netloc}"
+        server.append(
+            " ".join(value.lower().split()) if name != "trusted_ca" else " ".join(value.split())
+        )
+    return tuple(server)

@@ -44,10 +44,13 @@ def promote(request: HttpRequest, pk: int) -> HttpResponse:
         based_on = form.cleaned_data["based_on"]
         data["based_on"] = "" if based_on is None else based_on
         data["confirm_stage"] = request.POST.get("confirm_stage", "")
+        refused = promotion.secrets_sent_elsewhere(
+            source, data, carried=form.carried(), typed=set(form.typed_secrets())
+        )
         result = ConfigurationForm(
             data, instance=target or EmailConfiguration(), access=access(request)
         )
-        if result.is_valid():
+        if not refused and result.is_valid():
             version = result.save_version(author=Actor.of(request))
             if version is not None:
                 messages.success(
@@ -59,7 +62,7 @@ def promote(request: HttpRequest, pk: int) -> HttpResponse:
             if not result.errors:
                 messages.info(request, f"Nothing to carry: {stage} has these settings already.")
                 return redirect("emailconfig:configuration_detail", pk=configuration.pk)
-        problems = form.problems(result)
+        problems = refused + form.problems(result)
         messages.error(request, "Nothing was promoted. Correct what is listed below.")
     return render(
         request,

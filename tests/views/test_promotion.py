@@ -103,8 +103,9 @@ def test_carrying_the_server_without_its_secret_is_refused_as_an_edit_would_be(
 
 def test_a_secret_is_carried_when_ticked_or_typed_anew(editor_client, dev_and_qa):
     dev, qa = dev_and_qa
-    editor_client.post(_url(dev), {"based_on": "1", "carry_smtp_password": "on"})
-    assert qa.latest_version().smtp_password.reveal() == "dev-secret"
+    carried = {f"carry_{n}": "on" for n in ("smtp_host", "smtp_port", "smtp_password")}
+    editor_client.post(_url(dev), {"based_on": "1", **carried})
+    assert qa.latest_version().smtp_password.reveal() == "dev-secret"  # with its server
     editor_client.post(_url(dev), {"based_on": "2", "new_smtp_password": "typed-anew"})
     assert qa.latest_version().smtp_password.reveal() == "typed-anew"
 
