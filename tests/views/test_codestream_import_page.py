@@ -72,3 +72,8 @@ def test_only_stages_one_may_edit_are_offered(viewer_client, editor_client):
 def test_a_file_that_is_not_text_is_an_error_on_the_field(editor_client):
     page = _upload(editor_client, "x.json", "qa", b"\xff\xfe\x00bad").content.decode()
     assert "This file is not UTF-8 text." in page
+
+
+def test_a_file_far_larger_than_a_codestream_config_is_refused_unread(editor_client):
+    page = _upload(editor_client, "big.json", "qa", b"{" + b" " * 70_000 + b"}").content.decode()
+    assert "a CodeStream config file is far smaller" in page
