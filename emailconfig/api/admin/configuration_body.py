@@ -74,9 +74,7 @@ def posted(
     data = form_data(
         configuration,
         name=configuration.name,
-        stages=list(Stage.objects.filter(coverage__configuration=configuration))
-        if stored
-        else [],
+        stages=list(Stage.objects.filter(coverage__configuration=configuration)) if stored else [],
         test_recipients=[r.as_dict() for r in configuration.test_recipients.all()]
         if stored
         else [],

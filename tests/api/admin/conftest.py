@@ -26,9 +26,7 @@ class AdminClient:
         return self.client.get("/api/v1/admin" + path, query)
 
     def post(self, path: str, body: object = None):
-        return self.client.post(
-            "/api/v1/admin" + path, body or {}, content_type="application/json"
-        )
+        return self.client.post("/api/v1/admin" + path, body or {}, content_type="application/json")
 
     def patch(self, path: str, body: object):
         return self.client.patch("/api/v1/admin" + path, body, content_type="application/json")

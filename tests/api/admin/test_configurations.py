@@ -83,9 +83,7 @@ def test_a_body_with_an_unknown_name_is_refused(world, admin_user):
 def test_an_edit_changes_only_what_it_sends_and_keeps_the_secret(world, admin_user):
     client = token_for(admin_user, "write", "qa")
     config = world["qa"]["config"]
-    answer = client.patch(
-        f"/configurations/{config.pk}", {"based_on": 1, "subject_prefix": "[QA]"}
-    )
+    answer = client.patch(f"/configurations/{config.pk}", {"based_on": 1, "subject_prefix": "[QA]"})
     assert answer.status_code == 200, answer.json()
     assert answer.json()["new_version"] == 2
     config.refresh_from_db()
@@ -120,7 +118,9 @@ def test_production_asks_for_its_name(world, admin_user):
     edit = {"based_on": 1, "from_name": "Live"}
     answer = client.patch(f"/configurations/{config.pk}", edit)
     assert answer.status_code == 400
-    assert answer.json()["error"]["fields"]["confirm_stage"][0].startswith("This touches production")
+    assert answer.json()["error"]["fields"]["confirm_stage"][0].startswith(
+        "This touches production"
+    )
     answer = client.patch(f"/configurations/{config.pk}", {**edit, "confirm_stage": "Production"})
     assert answer.status_code == 200, answer.json()
 
