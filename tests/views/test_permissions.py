@@ -18,8 +18,8 @@ from django.urls import get_resolver, reverse
 
 from emailconfig.delivery import Address
 from emailconfig.models import EmailTemplate, Message, StageRole
-from emailconfig.services import configurations as services
 from emailconfig.services import admin_tokens, outbox, tokens
+from emailconfig.services import configurations as services
 from emailconfig.views.preview import SHOWN_HTML
 from tests import factories
 

@@ -12,8 +12,7 @@ from emailconfig.services import admin_tokens, outbox, tokens
 from emailconfig.services import configurations as configuration_services
 from tests import factories
 
-
-PASSWORD = "s3cret-pw-never-shown"  # noqa: S105
+PASSWORD = "s3cret-pw-never-shown"
 
 
 class AdminClient:
