@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from ninja import Router
 
 from emailconfig import versions
 from emailconfig.api.admin import answers
 from emailconfig.api.admin.configuration_body import ConfigurationIn, posted
-from emailconfig.api.admin.schemas import ConfigurationOut, DiffOut, SavedOut, VersionOut
+from emailconfig.api.admin.schemas import (
+    ConfigurationOut,
+    DiffOut,
+    RestoreIn,
+    SavedOut,
+    VersionOut,
+)
 from emailconfig.api.admin.scope import access, actor, allow, form_refusal, found
-from emailconfig.forms.configurations import ConfigurationForm
+from emailconfig.forms.configurations import ConfigurationForm, RestoreForm
 from emailconfig.models import ConfigurationVersion, DeliverySettings, EmailConfiguration
+from emailconfig.services import configurations as services
 from emailconfig.services.outbox import ApiError
 
 router = Router(tags=["configurations"])
@@ -181,4 +189,34 @@ def diff_versions(
         "from_version": from_version,
         "to_version": to_version,
         "changes": [{"field": c.label, "old": c.old, "new": c.new} for c in changes],
+    }
+
+
+@router.post(
+    "/{configuration_id}/versions/{number}/make-current",
+    response=answers.writing(SavedOut, found=True, conflict=True),
+    operation_id="admin_make_version_current",
+    summary="Roll back: record a new version equal to an older one (name and stages stay)",
+)
+def make_current(
+    request: HttpRequest, configuration_id: int, number: int, payload: RestoreIn
+) -> dict[str, Any]:
+    configuration = _seen(request, configuration_id)
+    allow(request, access(request).edits_configuration(configuration))
+    version = found(configuration.versions, "version", number=number)
+    form = RestoreForm(payload.model_dump(), configuration=configuration)
+    if not form.is_valid():
+        raise form_refusal(form)
+    try:
+        restored = services.restore_version(
+            configuration, version, by=actor(request), based_on=form.cleaned_data["based_on"]
+        )
+    except ValidationError as exc:
+        code = "stale" if exc.code == "stale" else "refused"
+        raise ApiError(409, code, " ".join(exc.messages)) from None
+    configuration.refresh_from_db()
+    return {
+        "configuration": configuration_out(configuration),
+        "new_version": restored.number if restored else None,
+        "notes": [],
     }

@@ -49,6 +49,11 @@ class SavedOut(Schema):
     notes: list[str] = Field(description="What saving removed, e.g. credentials no longer used.")
 
 
+class RestoreIn(Strict):
+    based_on: int = Field(description="The current version's number, as an edit sends it.")
+    confirm_stage: str = Field("", description="On a production stage: its name, exactly.")
+
+
 class VersionOut(Schema):
     id: int
     number: int

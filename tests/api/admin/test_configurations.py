@@ -150,3 +150,16 @@ def test_versions_and_their_differences(world, admin_user):
     assert PASSWORD not in answer.content.decode()
     missing = client.get(f"/configurations/{config.pk}/diff", from_version=1, to_version=9)
     assert missing.status_code == 404
+
+
+def test_an_older_version_is_made_current_again(world, admin_user):
+    config = world["qa"]["config"]
+    factories.edit(config, from_name="Ops")
+    client = token_for(admin_user, "write", "qa")
+    stale = client.post(f"/configurations/{config.pk}/versions/1/make-current", {"based_on": 1})
+    assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale"
+    answer = client.post(f"/configurations/{config.pk}/versions/1/make-current", {"based_on": 2})
+    assert answer.status_code == 200, answer.json()
+    assert answer.json()["new_version"] == 3
+    assert answer.json()["configuration"]["settings"]["from_name"] == ""
+    assert answer.json()["configuration"]["secrets"]["smtp_password"] == {"stored": True}
