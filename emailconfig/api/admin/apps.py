@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Field, Query, Router, Schema
 
+from emailconfig import queries
 from emailconfig.api.admin import answers
 from emailconfig.api.admin.schemas import AppIn, AppliedOut, ApplyIn, AppOut
 from emailconfig.api.admin.scope import access, actor, allow, edited_stage, form_refusal, found
@@ -19,36 +21,34 @@ from emailconfig.services.outbox import ApiError
 router = Router(tags=["apps"])
 
 
-def _applied_out(applied: AppliedConfiguration, newest: dict[int, int]) -> dict[str, Any]:
-    version = applied.version
+def _applied_out(applied: AppliedConfiguration) -> dict[str, Any]:
+    """An applied row of queries.applied_with_latest (which says whether it is behind)."""
     return {
         "stage": applied.stage.slug,
-        "configuration_id": version.configuration_id,
-        "version_id": version.pk,
-        "version": version.number,
+        "configuration_id": applied.version.configuration_id,
+        "version_id": applied.version_id,
+        "version": applied.version.number,
         "pinned": applied.pinned,
-        "behind": not applied.pinned and newest[version.configuration_id] > version.number,
+        "behind": applied.is_behind,
     }
 
 
-def _out(request: HttpRequest, app: App) -> dict[str, Any]:
-    applied = list(
-        AppliedConfiguration.objects.filter(app=app, stage__in=access(request).stages())
-        .select_related("stage", "version")
-        .order_by("stage__order", "stage__name")
-    )
-    newest = {
-        a.version.configuration_id: (
-            a.version.configuration.latest_version().number  # type: ignore[union-attr]
-        )
-        for a in applied
-    }
+def _out(app: App) -> dict[str, Any]:
     return {
         "slug": app.slug,
         "name": app.name,
         "description": app.description,
-        "applied": [_applied_out(a, newest) for a in applied],
+        "applied": [_applied_out(a) for a in app.applied_rows],
     }
+
+
+def _listed(request: HttpRequest, apps: Sequence[App]) -> list[dict[str, Any]]:
+    return [_out(app) for app in queries.with_applied_rows(apps, access(request))]
+
+
+class Page(Schema):
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 @router.get(
@@ -58,8 +58,9 @@ def _out(request: HttpRequest, app: App) -> dict[str, Any]:
     operation_id="admin_list_apps",
     summary="Every app, with what is applied on the token's stages",
 )
-def list_apps(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_out(request, app) for app in App.objects.order_by("name")]
+def list_apps(request: HttpRequest, page: Query[Page]) -> list[dict[str, Any]]:
+    apps = App.objects.order_by("name")[page.offset : page.offset + page.limit]
+    return _listed(request, list(apps))
 
 
 @router.post(
@@ -73,7 +74,7 @@ def create_app(request: HttpRequest, payload: AppIn) -> tuple[int, dict[str, Any
     form = AppForm(payload.model_dump(), instance=App())
     if not form.is_valid():
         raise form_refusal(form)
-    return 201, _out(request, form.save())
+    return 201, _listed(request, [form.save()])[0]
 
 
 @router.get(
@@ -84,7 +85,7 @@ def create_app(request: HttpRequest, payload: AppIn) -> tuple[int, dict[str, Any
     summary="One app",
 )
 def get_app(request: HttpRequest, slug: str) -> dict[str, Any]:
-    return _out(request, found(App.objects.all(), "app", slug=slug))
+    return _listed(request, [found(App.objects.all(), "app", slug=slug)])[0]
 
 
 @router.post(
@@ -104,5 +105,4 @@ def apply(request: HttpRequest, slug: str, stage: str, payload: ApplyIn) -> dict
         applied = services.apply_version(app, where, version, by=actor(request))
     except ValidationError as exc:
         raise ApiError(409, "not_applicable", " ".join(exc.messages)) from None
-    newest = version.configuration.latest_version()
-    return _applied_out(applied, {version.configuration_id: newest.number})
+    return _applied_out(queries.applied_with_latest().get(pk=applied.pk))
