@@ -20,7 +20,7 @@ from emailconfig.forms.secrets import SecretFormField
 from emailconfig.models import EmailConfiguration, Stage
 
 
-class RecipientIn(Strict):
+class TestRecipientIn(Strict):
     email: str
     name: str = ""
 
@@ -60,7 +60,7 @@ ConfigurationIn = create_model(
         )
         for name, field in ConfigurationForm.base_fields.items()
     },
-    test_recipients=(list[RecipientIn], Field(None, description="The whole test list.")),
+    test_recipients=(list[TestRecipientIn], Field(None, description="The whole test list.")),
     confirm_stage=(str, Field(None, description="On a production stage: its name, exactly.")),
 )
 

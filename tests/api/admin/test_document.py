@@ -61,3 +61,31 @@ def test_secrets_are_write_only_in_the_document(client):
     out = schemas["ConfigurationOut"]["properties"]
     assert "smtp_password" not in out
     assert out["secrets"]["additionalProperties"] == {"$ref": "#/components/schemas/SecretState"}
+
+
+def test_the_admin_schemas_take_no_name_of_the_apps_api():
+    """One document: a schema of the same name would replace the other in its components
+    (a TestRecipientIn named RecipientIn once dropped the rules of the messages' recipients)."""
+    import inspect
+
+    from ninja import Schema
+
+    from emailconfig.api import admin, schemas
+    from emailconfig.api.admin import configuration_body
+    from emailconfig.api.admin import schemas as admin_schemas
+
+    def names(*modules) -> list[str]:
+        return [
+            name
+            for module in modules
+            for name, value in vars(module).items()
+            if inspect.isclass(value)
+            and issubclass(value, Schema)
+            and value.__module__ == module.__name__
+        ]
+
+    ours = names(
+        admin_schemas, configuration_body, *(getattr(admin, m) for m in ("apps", "messages"))
+    )
+    assert not set(ours) & set(names(schemas))
+    assert configuration_body.ConfigurationIn.__name__ not in names(schemas)
