@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Query, Router
 
 from emailconfig import queries
 from emailconfig.api.admin import answers
-from emailconfig.api.admin.schemas import AppIn, AppliedOut, ApplyIn, AppOut
+from emailconfig.api.admin.schemas import AppIn, AppliedOut, ApplyIn, AppOut, Page
 from emailconfig.api.admin.scope import access, actor, allow, edited_stage, form_refusal, found
 from emailconfig.forms.catalogue import AppForm, ApplyForm
 from emailconfig.models import App, AppliedConfiguration
@@ -44,11 +44,6 @@ def _out(app: App) -> dict[str, Any]:
 
 def _listed(request: HttpRequest, apps: Sequence[App]) -> list[dict[str, Any]]:
     return [_out(app) for app in queries.with_applied_rows(apps, access(request))]
-
-
-class Page(Schema):
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 @router.get(

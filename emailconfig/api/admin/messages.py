@@ -6,11 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Field as F
-from ninja import Query, Router, Schema
+from ninja import Query, Router
 
 from emailconfig.api.admin import answers
-from emailconfig.api.admin.schemas import MessageSummary
+from emailconfig.api.admin.schemas import MessageFilters, MessageSummary
 from emailconfig.api.admin.scope import access, actor, allow, form_refusal, found
 from emailconfig.api.schemas import MessageOut, message_status
 from emailconfig.forms.outbox import OutboxFilter
@@ -20,19 +19,6 @@ from emailconfig.services.outbox import ApiError
 
 router = Router(tags=["messages"])
 BODIES = ("raw", "recipients", "original_recipients")
-
-
-class MessageFilters(Schema):
-    app: str = F("", description="An app's slug.")
-    stage: str = F("", description="A stage's slug.")
-    status: str = F(
-        "",
-        description="queued, sending, sent, deferred, failed, cancelled, or "
-        "pending (queued, deferred or sending).",
-    )
-    q: str = F("", description="Words of the subject, a recipient's address, or a Message-ID.")
-    limit: int = F(50, ge=1, le=200)
-    offset: int = F(0, ge=0, le=100_000)
 
 
 @router.get(

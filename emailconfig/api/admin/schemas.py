@@ -156,3 +156,21 @@ class MessageSummary(Schema):
     created_at: datetime
     sent_at: datetime | None
     last_error: str
+
+
+class Page(Schema):
+    limit: int = Field(100, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class MessageFilters(Schema):
+    app: str = Field("", description="An app's slug.")
+    stage: str = Field("", description="A stage's slug.")
+    status: str = Field(
+        "",
+        description="queued, sending, sent, deferred, failed, cancelled, or "
+        "pending (queued, deferred or sending).",
+    )
+    q: str = Field("", description="Words of the subject, a recipient's address, or a Message-ID.")
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=100_000)
