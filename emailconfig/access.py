@@ -10,6 +10,10 @@
   sees); templates serve every stage, so changing one takes edit rights on every stage.
 
 A stage one may not see does not exist for them: its objects answer 404, not 403.
+
+An administrator token acts with its owner's access narrowed to the token's stages (and to
+viewing, for a read token), asked afresh at every request: a role taken from the owner is
+taken from their tokens too.
 """
 
 from __future__ import annotations
@@ -44,6 +48,18 @@ class Access:
             )
             setattr(user, CACHE_ATTRIBUTE, cached)
         return cached
+
+    def narrowed(self, stage_ids: Iterable[int], *, write: bool) -> Access:
+        """What a token acting for them may do: only on `stage_ids`, and only view unless
+        `write`; never more than they may themselves (an administrator's token included)."""
+        wanted = set(stage_ids)
+        if self.administrator:
+            held = dict.fromkeys(wanted, StageRole.PRODUCTION_EDITOR)
+        else:
+            held = {pk: role for pk, role in self.roles.items() if pk in wanted}
+        if not write:
+            held = dict.fromkeys(held, StageRole.VIEWER)
+        return Access(administrator=False, roles=held)
 
     @staticmethod
     def forget(user: Any) -> None:

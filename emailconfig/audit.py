@@ -15,13 +15,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.http import HttpRequest
 
 from emailconfig.client_address import client_address as address_of
-from emailconfig.models import ApiToken, AuditAction, AuditEntry
+from emailconfig.models import AdminToken, ApiToken, AuditAction, AuditEntry
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a user (with the address the request came from), an app's API token, or a
-    command."""
+    """Who acts: a user (with the address the request came from), an app's API token, an
+    administrator token, or a command."""
 
     user: AbstractBaseUser | None
     name: str
@@ -46,6 +46,14 @@ class Actor:
         """An app acting through the API with one of its tokens, named by its prefix."""
         name = f"API token {credential.prefix}… ({credential.app.slug}/{credential.stage.slug})"
         return cls(None, name[:150], client_address(request))
+
+    @classmethod
+    def admin_token(cls, credential: AdminToken, request: HttpRequest) -> Actor:
+        """A script acting through the admin API for the token's owner, who is named as the
+        author of what it changes."""
+        owner = credential.owner
+        name = f"{owner.get_username()} (admin token {credential.prefix}…)"
+        return cls(owner, name[:150], client_address(request))
 
 
 Who = Actor | AbstractBaseUser | None

@@ -2,6 +2,7 @@ from django.urls import path
 
 from emailconfig.views import (
     account,
+    admin_tokens,
     apps,
     audit,
     configurations,
@@ -117,6 +118,13 @@ urlpatterns = [
     path("people/<int:pk>/roles/", people.person_roles, name="person_roles"),
     path("audit/export.csv", audit.audit_csv, name="audit_csv"),
     path("account/password/", account.PasswordChange.as_view(), name="password_change"),
+    path("account/api-tokens/", admin_tokens.api_tokens, name="api_tokens"),
+    path("account/api-tokens/new/", admin_tokens.api_token_issue, name="api_token_issue"),
+    path(
+        "account/api-tokens/<int:pk>/revoke/",
+        admin_tokens.api_token_revoke,
+        name="api_token_revoke",
+    ),
     path("account/two-factor/", account.two_factor_setup, name="two_factor_setup"),
     path("account/two-factor/qr.svg", account.two_factor_qr, name="two_factor_qr"),
     path("account/two-factor/verify/", account.two_factor_verify, name="two_factor_verify"),

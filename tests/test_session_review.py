@@ -47,7 +47,7 @@ def _upload(client, text: str | bytes, stage: str = "qa"):
 
 
 def test_a_deeply_nested_file_is_a_problem_not_a_server_error(editor_client):
-    deep = '{"emailDeliveryService": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    deep = '{"emailDeliveryService": ' + "[" * 20_000 + "]" * 20_000 + "}"
     response = _upload(editor_client, deep)
     assert response.status_code == 200
     assert "This file cannot be imported yet" in response.content.decode()

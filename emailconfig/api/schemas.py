@@ -24,6 +24,7 @@ from emailconfig.composer import (
     STRUCTURED_VALUE_PATTERNS,
 )
 from emailconfig.headers import MAX_LINE_OCTETS as MAX_HEADER_LINE
+from emailconfig.models import Message, MessageStatus
 from emailconfig.services.outbox import MAX_BATCH, MAX_SCHEDULE_AHEAD
 from emailconfig.validators import (
     CONTROL_CHARACTERS,
@@ -303,3 +304,26 @@ class BatchOut(Schema):
     accepted: int = Field(description="Messages stored, replays included.")
     refused: int
     results: list[BatchResult] = Field(description="One per message, in the request's order.")
+
+
+def message_status(message: Message) -> dict[str, Any]:
+    """A message as MessageOut shows it."""
+    waiting = message.status in (MessageStatus.QUEUED, MessageStatus.DEFERRED)
+    return {
+        "id": message.pk,
+        "status": message.status,
+        "app": message.app.slug,
+        "stage": message.stage.slug,
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "recipients": message.recipients,
+        "final_recipients": message.final_recipients,
+        "refused": message.refused,
+        "remaining_recipients": message.remaining_recipients,
+        "created_at": message.created_at,
+        "send_at": message.send_at,
+        "next_attempt_at": message.next_attempt_at if waiting else None,
+        "sent_at": message.sent_at,
+        "last_error": message.last_error,
+        "attempts": list(message.attempts.all()),
+    }

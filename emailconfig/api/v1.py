@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +29,7 @@ from emailconfig.api.schemas import (
     MessageAccepted,
     MessageIn,
     MessageOut,
+    message_status,
 )
 from emailconfig.audit import Actor
 from emailconfig.composer import AttachmentData
@@ -69,7 +70,10 @@ def error_response(request: HttpRequest, error: outbox.ApiError) -> HttpResponse
     return response
 
 
-PATHS = "POST /api/v1/messages, POST /api/v1/messages/batch, GET and DELETE /api/v1/messages/{id}"
+PATHS = (
+    "POST /api/v1/messages, POST /api/v1/messages/batch, GET and DELETE /api/v1/messages/{id}, "
+    "and the admin API under /api/v1/admin/"
+)
 
 
 @csrf_exempt  # like every API view: a POST to a wrong path gets the 404, not the CSRF page
@@ -106,16 +110,27 @@ def _api_error(request: HttpRequest, exc: outbox.ApiError) -> HttpResponse:
 
 @api.exception_handler(NinjaValidationError)
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
-    batch = request.resolver_match is not None and request.resolver_match.url_name == "batch"
-    return error_response(request, _invalid(BatchIn if batch else MessageIn, exc.errors))
+    name = request.resolver_match.url_name if request.resolver_match else ""
+    if name and name.startswith("admin_"):
+        return error_response(request, _invalid(None, exc.errors))
+    return error_response(request, _invalid(BatchIn if name == "batch" else MessageIn, exc.errors))
 
 
-def _invalid(body: type[Schema], errors: Iterable[Any], prefix: str = "") -> outbox.ApiError:
+def _invalid(body: type[Schema] | None, errors: Iterable[Any], prefix: str = "") -> outbox.ApiError:
+    """`body`: the schema the paths follow; None (the admin API) names the location as is."""
     fields: dict[str, list[str]] = {}
     for item in errors:
-        path = field_path(body, item.get("loc", ()))
+        location = item.get("loc", ())
+        path = field_path(body, location) if body else _plain_path(location)
         fields.setdefault(prefix + path, []).append(item.get("msg", "invalid"))
     return outbox.ApiError(400, "validation_error", "The request is not valid.", fields)
+
+
+def _plain_path(location: Sequence[str | int]) -> str:
+    where, *rest = location or ("body",)
+    if where == "body":
+        rest = rest[1:]  # django-ninja's wrapper of the body: its parameter's name
+    return ".".join(str(part) for part in rest) or str(where)
 
 
 @api.exception_handler(AuthenticationError)
@@ -378,7 +393,7 @@ def _own_message(credential: ApiToken, message_id: UUID) -> Message:
     },
 )
 def get_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
-    return _status(_own_message(request.auth, message_id))
+    return message_status(_own_message(request.auth, message_id))
 
 
 @api.delete(
@@ -407,7 +422,7 @@ def cancel_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
         if message.status != MessageStatus.CANCELLED:  # not by another request meanwhile
             raise outbox.ApiError(409, "not_cancellable", _too_late(message.status))
     message.status = MessageStatus.CANCELLED  # a cancel is answered with the status it made
-    return _status(message)
+    return message_status(message)
 
 
 def _too_late(status: str) -> str:
@@ -416,23 +431,7 @@ def _too_late(status: str) -> str:
     return f"The message is {status} already; only a message still waiting can be cancelled."
 
 
-def _status(message: Message) -> dict[str, Any]:
-    waiting = message.status in (MessageStatus.QUEUED, MessageStatus.DEFERRED)
-    return {
-        "id": message.pk,
-        "status": message.status,
-        "app": message.app.slug,
-        "stage": message.stage.slug,
-        "message_id": message.message_id,
-        "subject": message.subject,
-        "recipients": message.recipients,
-        "final_recipients": message.final_recipients,
-        "refused": message.refused,
-        "remaining_recipients": message.remaining_recipients,
-        "created_at": message.created_at,
-        "send_at": message.send_at,
-        "next_attempt_at": message.next_attempt_at if waiting else None,
-        "sent_at": message.sent_at,
-        "last_error": message.last_error,
-        "attempts": list(message.attempts.all()),
-    }
+# The admin API: its own bearer tokens, the same errors, in the same document.
+from emailconfig.api.admin import router as admin_router  # noqa: E402
+
+api.add_router("/admin/", admin_router)

@@ -25,7 +25,7 @@ from emailconfig.models import (
     StageCoverage,
 )
 from emailconfig.services import configurations as services
-from emailconfig.validators import is_loopback, validate_header_safe, wire_address
+from emailconfig.validators import is_loopback, validate_header_safe, validate_host, wire_address
 
 CONFIGURATION_FIELDS = [
     "based_on",
@@ -176,6 +176,13 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         if problems:
             raise ValidationError(problems, code="stage_unavailable")
         return stages
+
+    def clean_smtp_host(self) -> str:
+        """The host's own rule first: the model's validators run only after clean(), whose
+        outbound check would otherwise resolve a name that is not one."""
+        host = self.cleaned_data.get("smtp_host", "")
+        validate_host(host)
+        return host
 
     def clean_envelope_from(self) -> str:
         """MAIL FROM carries ASCII only: an internationalised domain is kept in its IDNA form."""

@@ -1,6 +1,7 @@
 """All models of the app, one module per concern."""
 
 from emailconfig.models.activity import ConnectionTestWindow, DailyDeliveryCount
+from emailconfig.models.admin_tokens import AdminToken, TokenScope
 from emailconfig.models.audit import AuditAction, AuditEntry
 from emailconfig.models.configurations import (
     App,
@@ -36,6 +37,7 @@ __all__ = [
     "PENDING_STATUSES",
     "RETRYABLE",
     "WAITING_STATUSES",
+    "AdminToken",
     "ApiToken",
     "App",
     "AppliedConfiguration",
@@ -63,4 +65,5 @@ __all__ = [
     "StageRole",
     "TestRecipient",
     "TestSend",
+    "TokenScope",
 ]

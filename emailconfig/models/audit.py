@@ -30,6 +30,8 @@ class AuditAction(models.TextChoices):
     TOKEN_ISSUED = "token_issued", "Token issued"
     TOKEN_ROTATED = "token_rotated", "Tokens rotated"
     TOKEN_REVOKED = "token_revoked", "Token revoked"
+    ADMIN_TOKEN_ISSUED = "admin_token_issued", "Administrator token issued"
+    ADMIN_TOKEN_REVOKED = "admin_token_revoked", "Administrator token revoked"
     ROLE_GRANTED = "role_granted", "Role granted"
     ROLE_REMOVED = "role_removed", "Role removed"
     PERSON_ADDED = "person_added", "Person added"

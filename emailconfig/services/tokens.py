@@ -17,9 +17,16 @@ TOKEN_PREFIX = "smk_"  # noqa: S105  (a public marker that makes leaked tokens e
 LAST_USED_PRECISION = timedelta(minutes=1)  # avoid a write on every request
 
 
-def _hash(token: str) -> str:
+def digest(token: str) -> str:
+    """What is stored of a token, app's or administrator's."""
     # Tokens are 256 random bits, so a fast hash is enough; a slow one would only slow the API.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mint(marker: str = TOKEN_PREFIX) -> tuple[str, str, str]:
+    """A new token behind its public `marker`: (token, the prefix shown, its digest)."""
+    token = marker + secrets.token_urlsafe(32)
+    return token, token[:12], digest(token)
 
 
 @transaction.atomic
@@ -33,12 +40,12 @@ def issue(app: App, stage: Stage, *, by: Who) -> tuple[ApiToken, str]:
 
 
 def _create(app: App, stage: Stage, *, by: Who) -> tuple[ApiToken, str]:
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token, prefix, token_hash = mint()
     credential = ApiToken.objects.create(
         app=app,
         stage=stage,
-        prefix=token[:12],
-        token_hash=_hash(token),
+        prefix=prefix,
+        token_hash=token_hash,
         created_by=audit.actor(by).user,
     )
     return credential, token
@@ -113,7 +120,7 @@ def authenticate(token: str) -> ApiToken | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
     this_minute = connection.ops.adapt_datetimefield_value(RateWindow.start_of(timezone.now()))
-    found = ApiToken.objects.raw(_CREDENTIAL_WITH_WHAT_THE_API_NEEDS, [this_minute, _hash(token)])
+    found = ApiToken.objects.raw(_CREDENTIAL_WITH_WHAT_THE_API_NEEDS, [this_minute, digest(token)])
     credential = next(iter(found), None)
     if credential is None or not credential.is_active:
         return None

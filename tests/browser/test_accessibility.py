@@ -113,6 +113,7 @@ PAGES: dict[str, Callable[[Seed], dict[str, Any]]] = {
     "person_roles": lambda s: {"pk": s.person.pk},
     "password_change": lambda s: {},
     "two_factor_setup": lambda s: {},
+    "api_tokens": lambda s: {},
 }
 
 # Pages a button posts to, checked on what they show: URL name -> (page, button).
@@ -124,12 +125,14 @@ POSTS: dict[str, tuple[str, str]] = {
     "try_connection": ("configuration_edit", "Test connection"),  # the steps, on the form
     "try_send": ("configuration_edit", "Send test email"),  # nothing listens: a clear failure
     "rate_limit": ("app_detail", "Set the rate limit on QA"),  # a flash message
+    "api_token_issue": ("api_tokens", "Issue a token"),  # no name, no stage: the errors
 }
 
 SKIPPED = {
     # POST-only actions that only redirect to a page checked above, with a flash message.
     "token_revoke",
     "message_cancel",
+    "api_token_revoke",
     # Downloads, not pages: the .eml files, a received attachment, the audit trail's CSV,
     # a configuration's exports.
     "message_eml",

@@ -18,8 +18,8 @@ from django.urls import get_resolver, reverse
 
 from emailconfig.delivery import Address
 from emailconfig.models import EmailTemplate, Message, StageRole
+from emailconfig.services import admin_tokens, outbox, tokens
 from emailconfig.services import configurations as services
-from emailconfig.services import outbox, tokens
 from emailconfig.views.preview import SHOWN_HTML
 from tests import factories
 
@@ -121,6 +121,9 @@ NEEDS: dict[str, str] = {
     "person_add": "administrator",
     "person_roles": "administrator",
     "password_change": "signed in",
+    "api_tokens": "signed in",
+    "api_token_issue": "signed in",
+    "api_token_revoke": "own, or administrator",
     "two_factor_setup": "signed in",
     "two_factor_qr": "signed in",
     "two_factor_verify": "signed in",
@@ -140,6 +143,8 @@ POST_ONLY = {
     "message_retry",
     "message_cancel",
     "stage_move",
+    "api_token_issue",
+    "api_token_revoke",
 }
 # Routes with a configuration as their object: also asked about a draft, covering no stage.
 CONFIGURATION_ROUTES = {
@@ -163,6 +168,7 @@ def allowed(persona: Persona, need: str, stage: str) -> bool:
         "edit somewhere": persona.edits_somewhere,
         "edit everywhere": persona.edits_everywhere,
         "administrator": persona.administrator,
+        "own, or administrator": persona.administrator,  # the matrix's token is the admin's
         "administrator of a stage seen": persona.administrator,
         # QA's configuration goes to Production; Production's has no stage after it (404).
         "see, and edit the next stage": stage == "qa"
@@ -212,8 +218,12 @@ def world(django_user_model, admin_user):
             factories.grant(user, StageRole.VIEWER, slug)
             user.stage_grants.filter(stage__slug=slug).update(role=role)
         users[persona.name] = user
+    admin_token, _ = admin_tokens.issue(
+        admin_user, name="script", scope="read", stages=[factories.stage(GRANTED)], by=None
+    )
     return {
         "objects": objects,
+        "admin_token": admin_token,
         "template": template,
         "app": app,
         "received": received,
@@ -254,6 +264,7 @@ def url_for(name: str, stage: str, world: dict) -> str:
         "sink_attachment": {"pk": world["received"].pk, "number": 1},
         "sink_delete": {"pk": world["received"].pk},
         "person_roles": {"pk": world["admin"].pk},
+        "api_token_revoke": {"pk": world["admin_token"].pk},
         "stage_edit": {"slug": stage},
         "stage_move": {"slug": stage},
         "stage_delete": {"slug": stage},
