@@ -18,7 +18,7 @@ from emailconfig.models import AdminToken
 from emailconfig.services import admin_tokens
 from emailconfig.views.guards import access
 
-SECTION = "api_tokens"
+SECTION = "account"
 # A just-issued token, sealed like every stored secret, until the redirected page shows it.
 NEW_TOKEN = "stagemail_new_admin_token"  # noqa: S105  (a key name, not a secret)
 

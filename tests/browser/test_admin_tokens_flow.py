@@ -14,6 +14,7 @@ pytestmark = BROWSER_TEST
 
 def test_an_editor_issues_an_admin_token_and_revokes_it(page, editor, screenshot):
     sign_in(page, "editor", "pw-editor")
+    page.get_by_role("link", name="Account").click()
     page.get_by_role("link", name="API tokens").click()
     expect(page.get_by_role("heading", name="API tokens", exact=True)).to_be_visible()
     page.get_by_label("Name").fill("deploy script")

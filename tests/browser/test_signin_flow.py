@@ -77,7 +77,7 @@ def test_an_admin_sets_up_the_app_then_gives_a_code_at_each_sign_in(
 
 def test_a_user_changes_their_password_from_the_header(page, editor):
     sign_in(page, "editor", "pw-editor")
-    page.get_by_role("link", name="Password").click()
+    page.get_by_role("link", name="Account").click()
     page.get_by_label("Old password").fill("pw-editor")
     page.get_by_label("New password", exact=True).fill("a-much-longer-passphrase-42")
     page.get_by_label("New password confirmation").fill("a-much-longer-passphrase-42")

@@ -192,7 +192,7 @@ def test_sign_in_protection_page_by_page(page, admin_user, settings, screenshot)
     page.get_by_label("Code from your authenticator app").fill(factories.authenticator_code(device))
     page.get_by_role("button", name="Turn on two-factor sign-in").click()
 
-    page.get_by_role("link", name="Password").click()
+    page.get_by_role("link", name="Account").click()
     expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
     screenshot(page, "password-change")
 
