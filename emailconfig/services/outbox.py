@@ -463,6 +463,11 @@ def _rate_limited(credential: ApiToken, limit: int) -> ApiError:
 # Admin actions -----------------------------------------------------------------
 
 
+# Why a retry or a cancel did nothing, as the portal and the admin API say it.
+NOT_RETRYABLE = "Only a failed, cancelled or deferred message can be retried."
+NOT_CANCELLABLE = "Only a queued or deferred message can be cancelled."
+
+
 @transaction.atomic
 def cancel(message: Message, *, by: Who) -> bool:
     """Cancel a message that is waiting; one being sent right now cannot be stopped."""

@@ -76,17 +76,9 @@ def message_action(request: HttpRequest, pk: UUID, action: str) -> HttpResponse:
     allow(access(request).edits(message.stage))
     if action == "retry":
         done = outbox.retry(message, by=Actor.of(request))
-        text = (
-            "Queued again; a worker will send it shortly."
-            if done
-            else "Only a failed, cancelled or deferred message can be retried."
-        )
+        text = "Queued again; a worker will send it shortly." if done else outbox.NOT_RETRYABLE
     else:
         done = outbox.cancel(message, by=Actor.of(request))
-        text = (
-            "Cancelled; it will not be sent."
-            if done
-            else "Only a queued or deferred message can be cancelled."
-        )
+        text = "Cancelled; it will not be sent." if done else outbox.NOT_CANCELLABLE
     (messages.success if done else messages.error)(request, text)
     return redirect("emailconfig:message_detail", pk=message.pk)

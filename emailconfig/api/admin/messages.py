@@ -82,9 +82,7 @@ def retry_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     message = _seen(request, message_id)
     allow(request, access(request).edits(message.stage))
     if not outbox.retry(message, by=actor(request)):
-        raise ApiError(
-            409, "not_retryable", "Only a failed, cancelled or deferred message can be retried."
-        )
+        raise ApiError(409, "not_retryable", outbox.NOT_RETRYABLE)
     return message_status(_seen(request, message_id))
 
 
@@ -98,7 +96,5 @@ def cancel_message(request: HttpRequest, message_id: UUID) -> dict[str, Any]:
     message = _seen(request, message_id)
     allow(request, access(request).edits(message.stage))
     if not outbox.cancel(message, by=actor(request)):
-        raise ApiError(
-            409, "not_cancellable", "Only a queued or deferred message can be cancelled."
-        )
+        raise ApiError(409, "not_cancellable", outbox.NOT_CANCELLABLE)
     return message_status(_seen(request, message_id))
