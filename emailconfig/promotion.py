@@ -7,27 +7,28 @@ carried is chosen per field; a secret is carried only when chosen on purpose, or
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
 
 from django.utils.text import capfirst
 
 from emailconfig import versions
-from emailconfig.forms.configurations import form_data
+from emailconfig.access import Access
+from emailconfig.audit import Who
+from emailconfig.forms.configurations import (
+    SECRET_DESTINATIONS,
+    ConfigurationForm,
+    destination,
+    form_data,
+    sends_secret,
+)
 from emailconfig.models import (
     ConfigurationVersion,
     DeliverySettings,
     EmailConfiguration,
-    Engine,
     Stage,
 )
 
 TEST_LIST = "test_recipients"
-# Where each secret is sent, and the engine that sends it: a carried secret goes only there.
-DESTINATIONS = {
-    "smtp_password": (Engine.SMTP, ("smtp_host", "smtp_port", "smtp_security", "trusted_ca")),
-    "sendgrid_api_key": (Engine.SENDGRID, ("sendgrid_endpoint", "trusted_ca")),
-}
 
 
 @dataclass(frozen=True)
@@ -127,14 +128,12 @@ def secrets_sent_elsewhere(
 ) -> list[str]:
     """The carried secrets (not typed anew) that `values` would send to another server than
     the source's, where they were entered: refused, as an edit refuses moving a stored one."""
-    here = form_data(source, name="", stages=[], test_recipients=[])
     problems = []
-    for name, (engine, fields) in DESTINATIONS.items():
+    for name in SECRET_DESTINATIONS:
         if name not in carried or name in typed or getattr(source, name) is None:
             continue
-        if values.get("engine") != engine:
-            continue
-        if _server(here, fields) != _server(values, fields):
+        here = destination(name, lambda field: getattr(source, field))
+        if sends_secret(name, values.get) and destination(name, values.get) != here:
             label = capfirst(ConfigurationVersion._meta.get_field(name).verbose_name)
             problems.append(
                 f"{label}: the server there is not the one this secret was entered for; carry "
@@ -144,14 +143,39 @@ def secrets_sent_elsewhere(
     return problems
 
 
-def _server(values: dict[str, object], fields: tuple[str, ...]) -> tuple[str, ...]:
-    server = []
-    for name in fields:
-        value = str(values.get(name) or "")
-        if name == "sendgrid_endpoint":
-            parts = urlsplit(value)
-            value = f"{parts.scheme}://{parts.netloc}"
-        server.append(
-            " ".join(value.lower().split()) if name != "trusted_ca" else " ".join(value.split())
-        )
-    return tuple(server)
+@dataclass
+class Promoted:
+    """What a promotion did: a new version, nothing (the target had it all), or refused
+    (`refused`, and the target form's own errors)."""
+
+    form: ConfigurationForm
+    version: ConfigurationVersion | None = None
+    refused: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused and not self.form.errors
+
+
+def promote(
+    source: ConfigurationVersion,
+    target: EmailConfiguration | None,
+    stage: Stage,
+    *,
+    carried: set[str],
+    typed: dict[str, str],
+    based_on: int | None,
+    confirm_stage: str,
+    access: Access,
+    by: Who,
+) -> Promoted:
+    """Carry the chosen fields to `stage` through the target's own form and rules (the
+    lost-update guard, production confirmation, where secrets may go)."""
+    data = configuration_data(source, target, stage, carried=carried, typed=typed)
+    data["based_on"] = "" if based_on is None else based_on
+    data["confirm_stage"] = confirm_stage
+    form = ConfigurationForm(data, instance=target or EmailConfiguration(), access=access)
+    refused = secrets_sent_elsewhere(source, data, carried=carried, typed=set(typed))
+    if refused or not form.is_valid():
+        return Promoted(form, refused=refused)
+    return Promoted(form, version=form.save_version(author=by))

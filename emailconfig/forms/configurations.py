@@ -52,6 +52,34 @@ CONFIGURATION_FIELDS = [
 ]
 
 
+# Where each secret is sent: a stored secret goes only to the server it was entered for.
+SECRET_DESTINATIONS = {
+    "smtp_password": ("smtp_host", "smtp_port", "smtp_security", "trusted_ca"),
+    "sendgrid_api_key": ("sendgrid_endpoint", "trusted_ca"),
+}
+
+
+def sends_secret(name: str, value_of: Callable[[str], Any]) -> bool:
+    """Whether settings (read through `value_of`) send the secret `name` anywhere."""
+    if name == "smtp_password":
+        return value_of("engine") == Engine.SMTP and bool(value_of("smtp_requires_auth"))
+    return value_of("engine") == Engine.SENDGRID
+
+
+def destination(name: str, value_of: Callable[[str], Any]) -> tuple[str, ...]:
+    """The server a secret is sent to, as settings (read through `value_of`: a model, a
+    form's cleaned or posted data) name it: host names and URLs without regard to case, a
+    URL by its scheme and host only, certificates without regard to whitespace."""
+    parts = []
+    for field in SECRET_DESTINATIONS[name]:
+        value = str(value_of(field) or "")
+        if field == "sendgrid_endpoint":
+            url = urlsplit(value)
+            value = f"{url.scheme}://{url.netloc}"
+        parts.append(" ".join(value.split()) if field == "trusted_ca" else value.lower())
+    return tuple(parts)
+
+
 class StageChoiceField(forms.ModelMultipleChoiceField):
     """Stage checkboxes that name the configuration already holding a stage."""
 
@@ -242,32 +270,12 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         if self.instance.pk is None:
             return
         stored = type(self.instance).objects.get(pk=self.instance.pk)
-        engine = data.get("engine")
-        stored_ca, new_ca = (
-            " ".join(pem.split()) for pem in (stored.trusted_ca, data.get("trusted_ca") or "")
-        )
-        smtp_server = (stored.smtp_host.lower(), stored.smtp_port, stored.smtp_security, stored_ca)
-        new_smtp_server = (
-            (data.get("smtp_host") or "").lower(),
-            data.get("smtp_port"),
-            data.get("smtp_security"),
-            new_ca,
-        )
-        old_endpoint = urlsplit(stored.sendgrid_endpoint)
-        new_endpoint = urlsplit(data.get("sendgrid_endpoint") or "")
-        endpoint = (old_endpoint.scheme, old_endpoint.netloc.lower(), stored_ca)
-        new_endpoint_server = (new_endpoint.scheme, new_endpoint.netloc.lower(), new_ca)
-        checks = [
-            (
-                "smtp_password",
-                engine == Engine.SMTP and data.get("smtp_requires_auth"),
-                smtp_server != new_smtp_server,
-            ),
-            ("sendgrid_api_key", engine == Engine.SENDGRID, endpoint != new_endpoint_server),
-        ]
-        for name, in_use, moved in checks:
+        for name in SECRET_DESTINATIONS:
             kept = self.cleaned_data.get(name) is KEEP_STORED_SECRET and self.fields[name].stored
-            if in_use and moved and kept and name not in self.errors:
+            moved = destination(name, lambda field: getattr(stored, field)) != destination(
+                name, data.get
+            )
+            if sends_secret(name, data.get) and moved and kept and name not in self.errors:
                 self.add_error(
                     name,
                     "The server changed (its address, port, security or trusted CA), so type "

@@ -9,9 +9,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from emailconfig import promotion
 from emailconfig.audit import Actor
-from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.promotion import PromotionForm
-from emailconfig.models import EmailConfiguration
 from emailconfig.views.guards import access, allow, member_required, seen_configuration
 
 
@@ -38,31 +36,30 @@ def promote(request: HttpRequest, pk: int) -> HttpResponse:
     form.warn_about([stage])
     problems: list[str] = []
     if form.is_valid():
-        data = promotion.configuration_data(
-            source, target, stage, carried=form.carried(), typed=form.typed_secrets()
+        promoted = promotion.promote(
+            source,
+            target,
+            stage,
+            carried=form.carried(),
+            typed=form.typed_secrets(),
+            based_on=form.cleaned_data["based_on"],
+            confirm_stage=request.POST.get("confirm_stage", ""),
+            access=access(request),
+            by=Actor.of(request),
         )
-        based_on = form.cleaned_data["based_on"]
-        data["based_on"] = "" if based_on is None else based_on
-        data["confirm_stage"] = request.POST.get("confirm_stage", "")
-        refused = promotion.secrets_sent_elsewhere(
-            source, data, carried=form.carried(), typed=set(form.typed_secrets())
-        )
-        result = ConfigurationForm(
-            data, instance=target or EmailConfiguration(), access=access(request)
-        )
-        if not refused and result.is_valid():
-            version = result.save_version(author=Actor.of(request))
-            if version is not None:
-                messages.success(
-                    request,
-                    f"Promoted to {stage}: recorded {version}. Apps on {stage} show as behind "
-                    "until they re-apply.",
-                )
-                return redirect("emailconfig:configuration_detail", pk=version.configuration_id)
-            if not result.errors:
-                messages.info(request, f"Nothing to carry: {stage} has these settings already.")
-                return redirect("emailconfig:configuration_detail", pk=configuration.pk)
-        problems = refused + form.problems(result)
+        if promoted.ok and promoted.version is not None:
+            messages.success(
+                request,
+                f"Promoted to {stage}: recorded {promoted.version}. Apps on {stage} show as "
+                "behind until they re-apply.",
+            )
+            return redirect(
+                "emailconfig:configuration_detail", pk=promoted.version.configuration_id
+            )
+        if promoted.ok:
+            messages.info(request, f"Nothing to carry: {stage} has these settings already.")
+            return redirect("emailconfig:configuration_detail", pk=configuration.pk)
+        problems = promoted.refused + form.problems(promoted.form)
         messages.error(request, "Nothing was promoted. Correct what is listed below.")
     return render(
         request,
