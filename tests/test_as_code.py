@@ -202,3 +202,25 @@ def test_a_malformed_document_names_each_problem_and_changes_nothing():
     assert not Stage.objects.filter(slug="staging").exists()
     with pytest.raises(apply_document.Refused, match="not a Stagemail document"):
         apply_document.apply(["nope"], {}, by=None)
+
+
+def test_a_document_that_clashes_with_the_rules_names_each_problem(installation):
+    from emailconfig.services import apply_document
+
+    document = json.loads(_export())
+    document["stages"][0]["name"] = "QA"  # a second stage named QA
+    document["configurations"][0]["stages"] = ["qa", "staging"]
+    document["apps"][0]["stages"]["development"] = document["apps"][0]["stages"]["qa"]
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    problems = refused.value.problems
+    assert problems[0].startswith("stages[0]: clashes with what is stored")
+    assert "configurations: no stage staging to cover." in problems
+    del document["stages"][0]
+    document["configurations"][0]["stages"] = ["qa"]
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert refused.value.problems == [
+        "apps[0].stages.development: “QA mail” does not cover Development; only a "
+        "configuration that covers a stage can be applied there."
+    ]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from emailconfig import audit
 from emailconfig.as_code import FORMAT_VERSION
@@ -82,9 +82,12 @@ def _apply(document: Any, environ: Mapping[str, str], *, by: Who) -> list[str]:
         for index, item in enumerate(document.get(section) or []):
             where = f"{section}[{index}]"
             try:
-                lines.extend(apply_one(item, where))
+                with transaction.atomic():  # a refused item leaves the others' work usable
+                    lines.extend(apply_one(item, where))
             except (KeyError, TypeError, ValueError, AttributeError) as error:
                 problems.append(f"{where}: malformed ({type(error).__name__}: {error}).")
+            except IntegrityError as error:
+                problems.append(f"{where}: clashes with what is stored ({error}).".strip())
 
     def configuration(item: Any, where: str) -> list[str]:
         for slug in item.get("stages", []):
@@ -95,6 +98,8 @@ def _apply(document: Any, environ: Mapping[str, str], *, by: Who) -> list[str]:
 
     each("stages", lambda item, where: _stage(item, by))
     each("configurations", configuration)
+    unknown = set(coverage) - set(Stage.objects.values_list("slug", flat=True))
+    problems += [f"configurations: no stage {slug} to cover." for slug in sorted(unknown)]
     if problems:
         raise Refused(problems)
     lines += _coverage(coverage)
@@ -253,6 +258,11 @@ def _app(item: dict[str, Any], where: str, problems: list[str], by: Who) -> list
         }
         row = AppliedConfiguration.objects.filter(app=app, stage=stage).first()
         if row is not None and all(getattr(row, k) == v for k, v in wanted.items()):
+            continue
+        try:  # the rule the portal applies by: only a configuration covering the stage
+            AppliedConfiguration(app=app, stage=stage, version=version).clean()
+        except ValidationError as error:
+            problems += [f"{where}.stages.{slug}: {m}" for m in error.messages]
             continue
         AppliedConfiguration.objects.update_or_create(app=app, stage=stage, defaults=wanted)
         action = AuditAction.REAPPLIED if row else AuditAction.APPLIED
