@@ -14,7 +14,6 @@ from django.urls import reverse
 
 from emailconfig import exports
 from emailconfig.codestream import read
-from emailconfig.models import StageRole
 from emailconfig.services import imports
 from tests import factories
 
@@ -127,57 +126,3 @@ def test_an_environment_variable_name_never_starts_with_a_digit():
     version = factories.configuration("qa", name="2025 relay").latest_version()
     name = exports.variable_name(version.name, "PASSWORD")
     assert name.isidentifier() and name.isupper(), name
-
-
-# Promotion: a stored secret goes only to the server it was entered for.
-
-
-@pytest.fixture
-def dev_and_qa():
-    dev = factories.configuration(
-        "development",
-        name="Dev mail",
-        smtp_host="dev-relay.example.com",
-        smtp_port=2525,
-        smtp_security="starttls",
-        smtp_requires_auth=True,
-        smtp_username="dev",
-        smtp_password="dev-secret",
-    )
-    qa = factories.configuration(
-        "qa",
-        name="QA mail",
-        smtp_host="qa-relay.example.com",
-        smtp_port=587,
-        smtp_security="starttls",
-        smtp_requires_auth=True,
-        smtp_username="qa",
-        smtp_password="qa-secret",
-    )
-    return dev, qa
-
-
-def test_a_viewer_of_development_cannot_send_its_password_to_qas_server(
-    django_user_model, client, dev_and_qa
-):
-    dev, qa = dev_and_qa
-    person = django_user_model.objects.create_user("qa-editor")
-    factories.grant(person, StageRole.VIEWER, "development")
-    factories.grant(person, StageRole.EDITOR, "qa")
-    client.force_login(person)
-    url = reverse("emailconfig:promote", args=[dev.pk])
-    page = client.post(url, {"based_on": "1", "carry_smtp_password": "on"}).content.decode()
-    assert "Nothing was promoted" in page
-    assert "a stored secret is only sent to the server it was entered for" in page
-    assert qa.versions.count() == 1
-    assert qa.latest_version().smtp_password.reveal() == "qa-secret"
-
-
-def test_a_password_carried_with_its_server_is_promoted(editor_client, dev_and_qa):
-    dev, qa = dev_and_qa
-    carried = {f"carry_{n}": "on" for n in ("smtp_host", "smtp_port", "smtp_password")}
-    url = reverse("emailconfig:promote", args=[dev.pk])
-    assert editor_client.post(url, {"based_on": "1", **carried}).status_code == 302
-    version = qa.latest_version()
-    assert (version.smtp_host, version.smtp_port) == ("dev-relay.example.com", 2525)
-    assert version.smtp_password.reveal() == "dev-secret"

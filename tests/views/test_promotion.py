@@ -156,3 +156,29 @@ def test_only_editors_of_the_next_stage_may_promote(django_user_model, client, d
 def test_the_last_stage_has_nowhere_to_go(editor_client):
     live = factories.configuration("production", name="Live mail")
     assert editor_client.get(_url(live)).status_code == 404
+
+
+def test_a_viewer_of_development_cannot_send_its_password_to_qas_server(
+    django_user_model, client, dev_and_qa
+):
+    dev, qa = dev_and_qa
+    person = django_user_model.objects.create_user("qa-editor")
+    factories.grant(person, StageRole.VIEWER, "development")
+    factories.grant(person, StageRole.EDITOR, "qa")
+    client.force_login(person)
+    url = reverse("emailconfig:promote", args=[dev.pk])
+    page = client.post(url, {"based_on": "1", "carry_smtp_password": "on"}).content.decode()
+    assert "Nothing was promoted" in page
+    assert "a stored secret is only sent to the server it was entered for" in page
+    assert qa.versions.count() == 1
+    assert qa.latest_version().smtp_password.reveal() == "qa-secret"
+
+
+def test_a_password_carried_with_its_server_is_promoted(editor_client, dev_and_qa):
+    dev, qa = dev_and_qa
+    carried = {f"carry_{n}": "on" for n in ("smtp_host", "smtp_port", "smtp_password")}
+    url = reverse("emailconfig:promote", args=[dev.pk])
+    assert editor_client.post(url, {"based_on": "1", **carried}).status_code == 302
+    version = qa.latest_version()
+    assert (version.smtp_host, version.smtp_port) == ("dev-relay.example.com", 2525)
+    assert version.smtp_password.reveal() == "dev-secret"
