@@ -11,13 +11,11 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from emailconfig.audit import Actor
-from emailconfig.fields import EncryptedSecretField
 from emailconfig.forms.configurations import ConfigurationForm
 from emailconfig.forms.fields import AddressField
 from emailconfig.forms.templates import EmailTemplateForm
@@ -36,14 +34,6 @@ from emailconfig.services import configurations as services
 from emailconfig.services import roles
 from emailconfig.services import stages as stage_services
 from emailconfig.services import templates as template_services
-
-SECRET_FIELDS = tuple(
-    f.name for f in ConfigurationVersion._meta.fields if isinstance(f, EncryptedSecretField)
-)
-
-
-def secret_status(obj: Model, name: str) -> str:
-    return "Stored" if getattr(obj, name) is not None else "Not set"
 
 
 @admin.register(Stage)
@@ -105,7 +95,7 @@ class EmailConfigurationAdmin(admin.ModelAdmin):
         return super().changeform_view(*args, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        form.drop_unused_settings()  # the service saves everything in save_related
+        form.apply_engine_options()  # the service saves everything in save_related
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         recipients = [r for formset in formsets for r in formset.recipients()]
@@ -131,19 +121,15 @@ class ConfigurationVersionAdmin(admin.ModelAdmin):
         "test_recipients",
         "created_by",
         "created_at",
-        *(n for n in DeliverySettings.setting_names() if n not in SECRET_FIELDS),
-        "smtp_password_status",
-        "sendgrid_api_key_status",
+        *(n for n in DeliverySettings.setting_names() if n != "secrets"),
+        "stored_secrets",
     ]
-    exclude = SECRET_FIELDS
+    exclude = ["secrets"]
 
-    @admin.display(description="password")
-    def smtp_password_status(self, obj: ConfigurationVersion) -> str:
-        return secret_status(obj, "smtp_password")
-
-    @admin.display(description="SendGrid API key")
-    def sendgrid_api_key_status(self, obj: ConfigurationVersion) -> str:
-        return secret_status(obj, "sendgrid_api_key")
+    @admin.display(description="engine secrets")
+    def stored_secrets(self, obj: ConfigurationVersion) -> str:
+        """Which secrets are stored, never what they are."""
+        return ", ".join(sorted(obj.secrets)) or "None"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -14,7 +14,6 @@ from typing import Any
 
 import yaml
 
-from emailconfig import versions
 from emailconfig.exports import variable_name
 from emailconfig.models import (
     App,
@@ -75,30 +74,31 @@ def _configuration(configuration: EmailConfiguration) -> dict[str, Any]:
 
 
 def _version(version: ConfigurationVersion, current: ConfigurationVersion | None) -> dict:
-    settings: dict[str, Any] = {}
-    secrets: dict[str, str] = {}
-    for name in ConfigurationVersion.setting_names():
-        value = getattr(version, name)
-        if not versions.is_secret_field(name):
-            settings[name] = value
-        elif value is not None:
-            secrets[name] = f"${{{_secret_variable(version, current, name)}}}"
+    settings = {
+        name: getattr(version, name)
+        for name in ConfigurationVersion.setting_names()
+        if name not in ("options", "secrets")
+    }
     return {
         "number": version.number,
         "name": version.name,
         "stages": version.stage_names,
         "settings": settings,
-        "secrets": secrets,
+        "options": version.options,
+        "secrets": {
+            option: f"${{{_secret_variable(version, current, option)}}}"
+            for option in sorted(version.secrets)
+        },
         "test_recipients": version.test_recipients,
     }
 
 
 def _secret_variable(
-    version: ConfigurationVersion, current: ConfigurationVersion | None, name: str
+    version: ConfigurationVersion, current: ConfigurationVersion | None, option: str
 ) -> str:
-    variable = variable_name(version.configuration.name, name.upper())
-    newest = getattr(current, name) if current else None
-    if version == current or getattr(version, name).same_plaintext_as(newest):
+    variable = variable_name(version.configuration.name, f"{version.engine}_{option}".upper())
+    newest = current.secrets.get(option) if current and current.engine == version.engine else None
+    if version == current or version.secrets[option].same_plaintext_as(newest):
         return variable
     return f"{variable}_V{version.number}"
 

@@ -15,7 +15,10 @@ from urllib.parse import urljoin
 
 import json5
 
-from emailconfig.models import Engine, RecipientsMode, Security
+from emailconfig.engines.sendgrid import SendGridEngine
+from emailconfig.engines.smtp import SMTPEngine
+from emailconfig.engines.smtp.options import Security
+from emailconfig.models import RecipientsMode
 from emailconfig.presets import PRESETS
 
 BLOCK = "emailDeliveryService"
@@ -175,8 +178,8 @@ def _set_secret(reading: Reading, form_field: str, value: str, path: str, shown:
 
 def _read_sendgrid(reading: Reading, section: dict[str, Any]) -> None:
     path = f"{BLOCK}.{SENDGRID}"
-    reading.engine = Engine.SENDGRID
-    reading.values["engine"] = Engine.SENDGRID
+    reading.engine = SendGridEngine.key
+    reading.values["engine"] = SendGridEngine.key
     reading.shown.append(("Engine", "SendGrid"))
     key = _text(reading, section, path, "apiKey")
     if not key and f"{path}.apiKey" not in " ".join(reading.problems):
@@ -188,8 +191,8 @@ def _read_sendgrid(reading: Reading, section: dict[str, Any]) -> None:
 
 def _read_nodemailer(reading: Reading, section: dict[str, Any]) -> None:
     path = f"{BLOCK}.{NODEMAILER}"
-    reading.engine = Engine.SMTP
-    reading.values["engine"] = Engine.SMTP
+    reading.engine = SMTPEngine.key
+    reading.values["engine"] = SMTPEngine.key
     reading.shown.append(("Engine", "SMTP (from NodeMailer)"))
     service = _text(reading, section, path, "service").lower()
     preset = SERVICES.get(service)

@@ -8,7 +8,10 @@ sent exactly as it was recorded.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 from emailconfig.fields import Secret
 from emailconfig.models import ConfigurationVersion, RecipientsMode
@@ -37,15 +40,9 @@ class DeliverySettings:
     subject_prefix: str
     recipients_mode: str
     test_recipients: tuple[Address, ...]
-    smtp_host: str
-    smtp_port: int
-    smtp_security: str
-    smtp_requires_auth: bool
-    smtp_username: str
-    smtp_password: Secret | None
+    options: Mapping[str, Any]  # the engine's own, as its module defines them
+    secrets: Mapping[str, Secret]  # the engine's secrets, by option
     trusted_ca: str
-    sendgrid_api_key: Secret | None
-    sendgrid_endpoint: str
     connect_timeout: float
     send_timeout: float
     envelope_from: str = ""  # SMTP's MAIL FROM when set; blank uses the sender's address
@@ -70,15 +67,9 @@ class DeliverySettings:
             subject_prefix=version.subject_prefix,
             recipients_mode=version.recipients_mode,
             test_recipients=tuple(Address.from_stored(r) for r in version.test_recipients),
-            smtp_host=version.smtp_host,
-            smtp_port=version.smtp_port,
-            smtp_security=version.smtp_security,
-            smtp_requires_auth=version.smtp_requires_auth,
-            smtp_username=version.smtp_username,
-            smtp_password=version.smtp_password,
+            options=MappingProxyType(dict(version.options)),
+            secrets=MappingProxyType(dict(version.secrets)),
             trusted_ca=version.trusted_ca,
-            sendgrid_api_key=version.sendgrid_api_key,
-            sendgrid_endpoint=version.sendgrid_endpoint,
             connect_timeout=float(version.connect_timeout),
             send_timeout=float(version.send_timeout),
             envelope_from=version.envelope_from,

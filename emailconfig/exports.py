@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emailconfig.codestream import BLOCK, NODEMAILER, SENDGRID, SENDGRID_API
-from emailconfig.models import ConfigurationVersion, Engine, RecipientsMode, Security
+from emailconfig.engines.sendgrid import DEFAULT_ENDPOINT, SendGridEngine
+from emailconfig.engines.smtp.options import Security, SignIn, SMTPServer
+from emailconfig.models import ConfigurationVersion, RecipientsMode
 from emailconfig.presets import PRESETS
 
 DJANGO_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -48,7 +50,7 @@ def variable_name(configuration_name: str, what: str) -> str:
 def django_mailers(version: ConfigurationVersion) -> Export:
     """`MAILERS` with a "default" alias, using only options Django's SMTP backend takes."""
     notes = []
-    if version.engine == Engine.SENDGRID:
+    if version.engine == SendGridEngine.key:
         host, port, security = SENDGRID_RELAY.host, SENDGRID_RELAY.port, SENDGRID_RELAY.security
         username, secret = SENDGRID_RELAY_USERNAME, ("API_KEY", "the SendGrid API key")
         notes.append(
@@ -56,9 +58,10 @@ def django_mailers(version: ConfigurationVersion) -> Export:
             "same API key (username apikey)."
         )
     else:
-        host, port, security = version.smtp_host, version.smtp_port, version.smtp_security
-        needs_auth = version.smtp_requires_auth
-        username = version.smtp_username if needs_auth else ""
+        server = SMTPServer.of(version.options)
+        host, port, security = server.host, server.port, server.security
+        needs_auth = server.requires_auth and _signs_in_with_password(server, notes)
+        username = server.username if needs_auth else ""
         secret = ("PASSWORD", "the SMTP password") if needs_auth else None
         if version.trusted_ca:
             notes.append(
@@ -82,6 +85,17 @@ def django_mailers(version: ConfigurationVersion) -> Export:
     return export
 
 
+def _signs_in_with_password(server: SMTPServer, notes: list[str]) -> bool:
+    if server.sign_in == SignIn.PASSWORD:
+        return True
+    notes.append(
+        "This configuration signs in with OAuth2, which the exported settings cannot: send "
+        "through Stagemail's SMTP submission (run_smtp_ingress) instead, or add the "
+        "credentials by hand."
+    )
+    return False
+
+
 def _note_stagemail_only(version: ConfigurationVersion, export: Export) -> None:
     if version.recipients_mode == RecipientsMode.TEST_LIST:
         export.notes.append(
@@ -101,27 +115,28 @@ def _note_stagemail_only(version: ConfigurationVersion, export: Export) -> None:
 def codestream_block(version: ConfigurationVersion) -> Export:
     """The `emailDeliveryService` and `email` blocks of codestream-services-config.json."""
     export = Export({})
-    if version.engine == Engine.SENDGRID:
+    if version.engine == SendGridEngine.key:
         name = variable_name(version.name, "API_KEY")
         export.secrets[name] = "the SendGrid API key"
-        url = version.sendgrid_endpoint
+        url = version.options.get("endpoint", DEFAULT_ENDPOINT)
         section = {
             "apiKey": EnvironmentReference(name),
             "url": url.removeprefix(SENDGRID_API) if url.startswith(SENDGRID_API) else url,
         }
         export.document[BLOCK] = {SENDGRID: section}
     else:
+        server = SMTPServer.of(version.options)
         section = {
-            "host": version.smtp_host,
-            "port": version.smtp_port,
-            "secure": version.smtp_security == Security.TLS,
+            "host": server.host,
+            "port": server.port,
+            "secure": server.security == Security.TLS,
         }
-        if version.smtp_security == Security.NONE:
+        if server.security == Security.NONE:
             export.notes.append("NodeMailer upgrades to STARTTLS when the server offers it.")
-        if version.smtp_requires_auth:
+        if server.requires_auth and _signs_in_with_password(server, export.notes):
             name = variable_name(version.name, "PASSWORD")
             export.secrets[name] = "the SMTP password"
-            section |= {"username": version.smtp_username, "password": EnvironmentReference(name)}
+            section |= {"username": server.username, "password": EnvironmentReference(name)}
         export.document[BLOCK] = {NODEMAILER: section}
     email: dict[str, Any] = {"senderEmail": version.from_email}
     if version.recipients_mode == RecipientsMode.TEST_LIST and version.test_recipients:

@@ -101,3 +101,63 @@ class EncryptedSecretField(models.TextField):
         if data is KEEP_STORED_SECRET:
             return
         setattr(instance, self.attname, None if data is CLEAR_STORED_SECRET else data)
+
+
+def to_secrets(value: object) -> dict[str, Secret]:
+    """Normalise what may be assigned to an encrypted mapping: names to secrets, empty
+    values left out."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"Encrypted secrets are a dict, not {type(value).__name__}.")
+    return {name: secret for name, item in value.items() if (secret := to_secret(item))}
+
+
+class _EncryptMappingOnAssign(DeferredAttribute):
+    def __set__(self, instance: models.Model, value: object) -> None:
+        instance.__dict__[self.field.attname] = to_secrets(value)
+
+
+class EncryptedSecretsField(models.JSONField):
+    """A JSON object of named secrets, each its own Fernet token; read as {name: Secret}.
+
+    The names (an engine's secret options) are plain; only the values are encrypted, each
+    alone, so a key rotation and a comparison work per secret.
+    """
+
+    descriptor_class = _EncryptMappingOnAssign
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("default", dict)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def _tokens(value: object) -> dict[str, str]:
+        return {name: secret.token for name, secret in to_secrets(value).items()}
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> dict[str, Secret]:
+        tokens = super().from_db_value(value, expression, connection)
+        return {name: Secret(token) for name, token in (tokens or {}).items()}
+
+    def to_python(self, value: object) -> dict[str, Secret]:
+        # Stored data (deserialisation) holds tokens: wrap them, never encrypt them again.
+        if isinstance(value, dict):
+            return {
+                name: item if isinstance(item, Secret) else Secret(item)
+                for name, item in value.items()
+                if item
+            }
+        return to_secrets(value)
+
+    def get_prep_value(self, value: object) -> Any:
+        return super().get_prep_value(self._tokens(value))
+
+    def validate(self, value: object, model_instance: models.Model | None) -> None:
+        super().validate(self._tokens(value), model_instance)
+
+    def value_to_string(self, obj: models.Model) -> Any:
+        return self._tokens(self.value_from_object(obj))
+
+    def formfield(self, **kwargs: Any) -> None:
+        return None  # edited through an engine's own secret inputs, never as JSON

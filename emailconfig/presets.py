@@ -1,10 +1,10 @@
-"""Server presets that fill host, port, security and authentication on the configuration form."""
+"""Server presets that fill host, port, security and sign-in on the configuration form."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from emailconfig.models import Security
+from emailconfig.engines.smtp.options import Security, SignIn
 
 
 @dataclass(frozen=True)
@@ -16,12 +16,13 @@ class Preset:
     security: str
     requires_auth: bool
     username_hint: str = ""
+    sign_in: str = SignIn.PASSWORD
 
 
 PRESETS = [
     Preset(
         "gmail",
-        "Gmail / Google Workspace",
+        "Gmail / Google Workspace (app password)",
         "smtp.gmail.com",
         587,
         Security.STARTTLS,
@@ -29,13 +30,24 @@ PRESETS = [
         "Full address; use an app password",
     ),
     Preset(
+        "google_oauth2",
+        "Google Workspace (OAuth2 service account)",
+        "smtp.gmail.com",
+        587,
+        Security.STARTTLS,
+        True,
+        "The mailbox to send as; the service account impersonates it",
+        SignIn.GOOGLE,
+    ),
+    Preset(
         "microsoft365",
-        "Microsoft 365",
+        "Microsoft 365 (OAuth2)",
         "smtp.office365.com",
         587,
         Security.STARTTLS,
         True,
-        "Full mailbox address",
+        "The mailbox the app may send as",
+        SignIn.MICROSOFT365,
     ),
     Preset(
         "sendgrid_smtp",
@@ -60,4 +72,4 @@ PRESETS = [
 
 
 def presets_for_script() -> list[dict[str, object]]:
-    return [{**asdict(p), "security": str(p.security)} for p in PRESETS]
+    return [{**asdict(p), "security": str(p.security), "sign_in": str(p.sign_in)} for p in PRESETS]

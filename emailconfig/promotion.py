@@ -9,24 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.text import capfirst
-
 from emailconfig import versions
 from emailconfig.access import Access
 from emailconfig.audit import Who
-from emailconfig.forms.configurations import (
-    SECRET_DESTINATIONS,
-    ConfigurationForm,
-    destination,
-    form_data,
-    sends_secret,
-)
-from emailconfig.models import (
-    ConfigurationVersion,
-    DeliverySettings,
-    EmailConfiguration,
-    Stage,
-)
+from emailconfig.engines import options_of
+from emailconfig.forms.configurations import ConfigurationForm, destination, form_data
+from emailconfig.models import ConfigurationVersion, EmailConfiguration, Stage
 
 TEST_LIST = "test_recipients"
 
@@ -63,17 +51,17 @@ def target_configuration(stage: Stage) -> EmailConfiguration | None:
 def rows(source: ConfigurationVersion, target: ConfigurationVersion | None) -> list[Row]:
     """Every setting that applies here or there, and the test list, side by side."""
     result = []
-    for name in DeliverySettings.setting_names():
+    for name in versions.setting_order(source, *([target] if target else [])):
         applies = versions.applies(source, name) or (target and versions.applies(target, name))
         if not applies:
             continue
         result.append(
             Row(
                 name=name,
-                label=capfirst(ConfigurationVersion._meta.get_field(name).verbose_name),
+                label=versions.label(name),
                 here=versions.display(source, name),
                 there=versions.display(target, name) if target else "—",
-                is_secret=versions.is_secret_field(name),
+                is_secret=versions.is_secret(name),
             )
         )
     result.append(
@@ -108,9 +96,10 @@ def configuration_data(
     shape = {"name": name, "stages": stages, "test_recipients": recipients}
     values = form_data(base or EmailConfiguration(), **shape)
     from_source = form_data(source, **shape)
+    source_values = source.setting_values()
     for field_name in carried - {TEST_LIST}:
-        if versions.is_secret_field(field_name):
-            secret = getattr(source, field_name)
+        if versions.is_secret(field_name):
+            secret = source_values.get(field_name)
             if secret is None:
                 values[f"{field_name}_1"] = "on"  # not set here: cleared there
             else:
@@ -128,17 +117,27 @@ def secrets_sent_elsewhere(
 ) -> list[str]:
     """The carried secrets (not typed anew) that `values` would send to another server than
     the source's, where they were entered: refused, as an edit refuses moving a stored one."""
+    options_class = options_of(source.engine)
+    if options_class is None or options_of(str(values.get("engine", ""))) is not options_class:
+        return []  # another engine there: the source's secrets are not sent at all
+    posted = {
+        option: values.get(options_class.field_name(option))
+        for option in options_class.option_names()
+        if not options_class.is_secret(option)
+    }
     problems = []
-    for name in SECRET_DESTINATIONS:
-        if name not in carried or name in typed or getattr(source, name) is None:
+    for secret in options_class.secret_destinations:
+        name = options_class.field_name(secret)
+        if name not in carried or name in typed or secret not in source.secrets:
             continue
-        here = destination(name, lambda field: getattr(source, field))
-        if sends_secret(name, values.get) and destination(name, values.get) != here:
-            label = capfirst(ConfigurationVersion._meta.get_field(name).verbose_name)
+        there = options_class.destination(secret, posted, str(values.get("trusted_ca", "")))
+        if options_class.applies(secret, posted) and there != destination(
+            options_class, secret, source
+        ):
             problems.append(
-                f"{label}: the server there is not the one this secret was entered for; carry "
-                "the server with it, or type the secret anew: a stored secret is only sent to "
-                "the server it was entered for."
+                f"{options_class.label(secret)}: the server there is not the one this secret "
+                "was entered for; carry the server with it, or type the secret anew: a stored "
+                "secret is only sent to the server it was entered for."
             )
     return problems
 

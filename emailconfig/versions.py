@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from django.utils.text import capfirst
 
-from emailconfig.fields import EncryptedSecretField, Secret
-from emailconfig.models import ConfigurationVersion, DeliverySettings, Engine
+from emailconfig.engines import ENGINES, EngineOptions, options_of
+from emailconfig.fields import Secret
+from emailconfig.models import ConfigurationVersion, DeliverySettings
 
 
 @dataclass(frozen=True)
@@ -27,25 +28,45 @@ class Setting:
     warning: bool = False
 
 
-def is_secret_field(name: str) -> bool:
-    return isinstance(ConfigurationVersion._meta.get_field(name), EncryptedSecretField)
+def engine_option(name: str) -> tuple[type[EngineOptions], str] | None:
+    """The engine options form and option a setting name (`smtp_host`) belongs to."""
+    for engine in ENGINES.values():
+        option = name.removeprefix(f"{engine.key}_")
+        if option != name and option in engine.Options.option_names():
+            return engine.Options, option
+    return None
+
+
+def is_secret(name: str) -> bool:
+    found = engine_option(name)
+    return found is not None and found[0].is_secret(found[1])
+
+
+def label(name: str) -> str:
+    found = engine_option(name)
+    if found is not None:
+        return found[0].label(found[1])
+    return capfirst(ConfigurationVersion._meta.get_field(name).verbose_name)
 
 
 def display(version: ConfigurationVersion, name: str) -> str:
-    value = getattr(version, name)
-    if is_secret_field(name):
+    """A setting of `version`, by its form name, as the portal shows it."""
+    value = version.setting_values().get(name)
+    if is_secret(name):
         return "Stored" if value is not None else "Not set"
     if name == "envelope_from" and not value:
         return "Same as the from address"
     if name == "trusted_ca":
         count = value.count("BEGIN CERTIFICATE")
         return f"{count} extra CA certificate(s) trusted" if count else "System CAs only"
-    display = getattr(version, f"get_{name}_display", None)
-    if display is not None:
-        return str(display())
+    found = engine_option(name)
+    field = found[0].base_fields[name] if found else ConfigurationVersion._meta.get_field(name)
+    choices = dict(getattr(field, "choices", None) or ())
+    if value in choices:
+        return str(choices[value])
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value) if value != "" else "—"
+    return str(value) if value not in ("", None) else "—"
 
 
 def _secret_change(old: Secret | None, new: Secret | None) -> str | None:
@@ -68,6 +89,21 @@ def recipients(version: ConfigurationVersion) -> str:
     )
 
 
+def setting_order(*versions: ConfigurationVersion) -> list[str]:
+    """The settings of one or more versions by form name, each engine's options where the
+    engine's place is, so two versions compare setting by setting."""
+    names: dict[str, None] = {}
+    for name in DeliverySettings.setting_names():
+        if name == "options":
+            for version in versions:
+                if options_class := options_of(version.engine):
+                    options = map(options_class.field_name, options_class.option_names())
+                    names |= dict.fromkeys(options)
+        elif name != "secrets":  # among the options
+            names[name] = None
+    return list(names)
+
+
 def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
     changes = []
     if old.name != new.name:
@@ -76,46 +112,44 @@ def diff(old: ConfigurationVersion, new: ConfigurationVersion) -> list[Change]:
         changes.append(
             Change("Stages", ", ".join(old.stage_names) or "—", ", ".join(new.stage_names) or "—")
         )
-    for name in DeliverySettings.setting_names():
-        field = ConfigurationVersion._meta.get_field(name)
-        label = capfirst(field.verbose_name)
-        old_value, new_value = getattr(old, name), getattr(new, name)
-        if isinstance(old_value, Secret) or isinstance(new_value, Secret):
+    old_values, new_values = old.setting_values(), new.setting_values()
+    for name in setting_order(old, new):
+        old_value, new_value = old_values.get(name), new_values.get(name)
+        if is_secret(name):
             what = _secret_change(old_value, new_value)
             if what:
-                changes.append(Change(label, "(hidden)", f"(hidden, {what})"))
+                changes.append(Change(label(name), "(hidden)", f"(hidden, {what})"))
         elif old_value != new_value:
             before, after = display(old, name), display(new, name)
             changes.append(
-                Change(label, before, after if after != before else f"{after} (changed)")
+                Change(label(name), before, after if after != before else f"{after} (changed)")
             )
     if old.test_recipients != new.test_recipients:
         changes.append(Change("Test recipients", recipients(old), recipients(new)))
     return changes
 
 
-def applies(settings: DeliverySettings, name: str) -> bool:
-    if name.startswith("smtp_") or name == "envelope_from":  # SendGrid has no envelope sender
-        if settings.engine != Engine.SMTP:
-            return False
-        if name in ("smtp_username", "smtp_password"):
-            return settings.smtp_requires_auth
-    if name.startswith("sendgrid_"):
-        return settings.engine == Engine.SENDGRID
-    return True
+def applies(version: ConfigurationVersion, name: str) -> bool:
+    """Whether a setting is used by the version's engine and options."""
+    options_class = options_of(version.engine)
+    found = engine_option(name)
+    if found is not None:
+        options_form, option = found
+        return options_form is options_class and options_form.applies(option, version.options)
+    return options_class is None or name not in options_class.ignores
 
 
 def displayed_settings(version: ConfigurationVersion) -> list[Setting]:
     """The settings that apply to a version; secrets only as stored or not."""
     return [
         Setting(
-            label=capfirst(ConfigurationVersion._meta.get_field(n).verbose_name),
-            text=display(version, n),
-            is_secret=is_secret_field(n),
-            warning=n == "trusted_ca" and bool(version.trusted_ca.strip()),
+            label=label(name),
+            text=display(version, name),
+            is_secret=is_secret(name),
+            warning=name == "trusted_ca" and bool(version.trusted_ca.strip()),
         )
-        for n in DeliverySettings.setting_names()
-        if applies(version, n)
+        for name in setting_order(version)
+        if applies(version, name)
     ]
 
 

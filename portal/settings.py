@@ -92,6 +92,10 @@ STAGEMAIL_ALLOWED_HTTPS_PORTS = env_ports("STAGEMAIL_ALLOWED_HTTPS_PORTS")  # be
 STAGEMAIL_SENDGRID_HOSTS = [
     host.strip().lower().rstrip(".") for host in env.list("STAGEMAIL_SENDGRID_HOSTS", default=[])
 ]
+# Where Microsoft 365 OAuth2 tokens are asked for; a national cloud has its own.
+STAGEMAIL_MICROSOFT_AUTHORITY = env.str(
+    "STAGEMAIL_MICROSOFT_AUTHORITY", default="https://login.microsoftonline.com"
+)
 STAGEMAIL_CONNECTION_TESTS_PER_MINUTE = env.int("STAGEMAIL_CONNECTION_TESTS_PER_MINUTE", default=10)
 # Templates render in child processes bounded by the OS (see README, "Template limits"):
 # how many per portal process (0: in the portal process itself, for measurements only),

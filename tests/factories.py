@@ -7,8 +7,10 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
+from emailconfig import versions
 from emailconfig.composer import EmailRequest
 from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.engines import options_of
 from emailconfig.fields import Secret
 from emailconfig.models import (
     ApiToken,
@@ -42,6 +44,34 @@ def grant(user: Any, role: str, *stage_slugs: str) -> None:
         StageGrant.objects.update_or_create(user=user, stage=each, defaults={"role": held})
 
 
+def engine_settings(values: dict[str, Any], *, stored: Any = None) -> dict[str, Any]:
+    """Settings named as the form names them (`smtp_host=...`) as a model holds them: the
+    engine's options, completed as the form would, and its secrets. `stored`: the settings
+    they change."""
+    values = dict(values)
+    engine = values.get("engine", stored.engine if stored is not None else "smtp")
+    same_engine = stored is not None and stored.engine == engine
+    options = dict(stored.options) if same_engine else {}
+    secrets = dict(stored.secrets) if same_engine else {}
+    options_class = options_of(engine)
+    for name in list(values):
+        found = versions.engine_option(name)
+        if found is None:
+            continue
+        owner, option = found
+        value = values.pop(name)
+        if owner is options_class:
+            (secrets if owner.is_secret(option) else options)[option] = value
+    assert options_class is not None, f"no engine {engine!r}"
+    values["options"] = options_class.complete(options)
+    values["secrets"] = {
+        option: secret
+        for option, secret in secrets.items()
+        if options_class.applies(option, values["options"])
+    }
+    return values
+
+
 def configuration(
     *stage_slugs: str,
     author: Any = None,
@@ -55,7 +85,7 @@ def configuration(
         "smtp_port": 1025,
         "from_email": "noreply@example.com",
     }
-    config = EmailConfiguration(**{**defaults, **settings})
+    config = EmailConfiguration(**engine_settings({**defaults, **settings}))
     services.save_configuration(
         config,
         stages=[stage(slug) for slug in stage_slugs or ("development",)],
@@ -66,7 +96,7 @@ def configuration(
 
 
 def edit(config: EmailConfiguration, author: Any = None, **changes: Any) -> ConfigurationVersion:
-    for name, value in changes.items():
+    for name, value in engine_settings(changes, stored=config).items():
         setattr(config, name, value)
     version = services.save_configuration(
         config,
@@ -116,20 +146,16 @@ def delivery_settings(**overrides: Any) -> DeliverySettings:
         "test_recipients": (),
         "smtp_host": "127.0.0.1",
         "smtp_port": 25,
-        "smtp_security": "none",
-        "smtp_requires_auth": False,
-        "smtp_username": "",
-        "smtp_password": None,
         "trusted_ca": "",
-        "sendgrid_api_key": None,
-        "sendgrid_endpoint": "https://api.sendgrid.com/v3/mail/send",
         "connect_timeout": 5.0,
         "send_timeout": 10.0,
     }
-    values.update(overrides)
-    for name in ("smtp_password", "sendgrid_api_key"):
-        if isinstance(values[name], str):
-            values[name] = Secret.from_plaintext(values[name])
+    values = engine_settings({**values, **overrides})
+    values["secrets"] = {
+        option: Secret.from_plaintext(secret) if isinstance(secret, str) else secret
+        for option, secret in values["secrets"].items()
+        if secret is not None
+    }
     return DeliverySettings(**values)
 
 

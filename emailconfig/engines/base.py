@@ -9,9 +9,10 @@ import traceback
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from emailconfig.delivery import DeliverySettings
+from emailconfig.engines.options import EngineOptions
 from emailconfig.engines.redaction import redact, secret_forms
 from emailconfig.models import Outcome
 
@@ -97,6 +98,10 @@ class Engine:
     closes on exit. Subclasses implement the three methods at the end.
     """
 
+    key: ClassVar[str]  # how configurations name it: `engine = "smtp"`
+    label: ClassVar[str]  # how the portal names it
+    Options: ClassVar[type[EngineOptions]]  # its options: fields, rules, secrets
+
     def __init__(self, settings: DeliverySettings) -> None:
         self.settings = settings
 
@@ -166,6 +171,9 @@ class Engine:
 
     def close(self) -> None:
         raise NotImplementedError("an engine must define close(), safe to call twice")
+
+    def destination(self) -> str:
+        raise NotImplementedError("an engine must define destination(): the server it uses")
 
 
 def tls_context(trusted_ca: str = "") -> ssl.SSLContext:

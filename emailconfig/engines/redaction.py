@@ -19,10 +19,11 @@ REDACTED = "[redacted]"
 def secret_forms(settings: DeliverySettings) -> tuple[str, ...]:
     """Each secret as sent and as echoed, longest first so no form is half replaced."""
     forms: set[str] = set()
-    for secret in (settings.smtp_password, settings.sendgrid_api_key):
-        if secret is not None and (plain := secret.reveal()):
+    username = settings.options.get("username", "")
+    for secret in settings.secrets.values():
+        if plain := secret.reveal():
             # As is, and as AUTH PLAIN carries it.
-            forms |= forms_of(plain, f"\0{settings.smtp_username}\0{plain}")
+            forms |= forms_of(plain, f"\0{username}\0{plain}")
     return longest_first(forms)
 
 

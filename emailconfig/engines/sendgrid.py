@@ -12,10 +12,15 @@ import json
 import re
 import ssl
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from sendgrid.helpers.mail import (
     Attachment,
     Bcc,
@@ -50,7 +55,10 @@ from emailconfig.engines.http_connection import (
     NotSent,
     Response,
 )
+from emailconfig.engines.options import EngineOptions
+from emailconfig.forms.secrets import SecretFormField
 from emailconfig.models import Outcome
+from emailconfig.validators import is_loopback
 
 MAX_BODY = 64 * 1024  # an answer is an error message at most; more is not kept
 MAX_ANSWER = 2000
@@ -139,11 +147,77 @@ def _retry_after(response: Response) -> float | None:
         return None
 
 
+DEFAULT_ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
+
+
+class SendGridOptions(EngineOptions):
+    engine = "sendgrid"
+    secret_destinations = {"api_key": ("endpoint",)}
+    ignores = ("envelope_from",)  # SendGrid sets its own bounce address
+
+    sendgrid_api_key = SecretFormField(label="SendGrid API key")
+    sendgrid_endpoint = forms.URLField(
+        label="SendGrid endpoint URL",
+        initial=DEFAULT_ENDPOINT,
+        max_length=200,
+        assume_scheme="https",
+        validators=[URLValidator(schemes=["https", "http"])],
+    )
+
+    @classmethod
+    def summary(cls, options: Mapping[str, Any]) -> dict[str, str]:
+        return {"server": options.get("endpoint", DEFAULT_ENDPOINT), "sign_in": "API key"}
+
+    def clean_sendgrid_endpoint(self) -> str:
+        url = self.cleaned_data.get("sendgrid_endpoint", "")
+        parts = urlsplit(url)
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            raise ValidationError(
+                "Use https: the API key would otherwise travel in clear text.", code="insecure"
+            )
+        return url
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.secret_after_save("api_key") and "sendgrid_api_key" not in self.errors:
+            self.add_error("sendgrid_api_key", "Enter the SendGrid API key.")
+        if "sendgrid_endpoint" not in self.errors:
+            self._check_destination(data["sendgrid_endpoint"])
+        return data
+
+    def _check_destination(self, url: str) -> None:
+        parts = urlsplit(url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            self.add_error("sendgrid_endpoint", "The port in this URL is not one from 1 to 65535.")
+            return
+        host = parts.hostname or ""
+        try:  # one reason at a time
+            outbound.check_sendgrid_host(host)
+            outbound.check_port(port, outbound.HTTPS)
+            outbound.check_host(host)
+        except outbound.OutboundRefused as refused:
+            self.add_error(
+                "sendgrid_endpoint", ValidationError(refused.message, code="not_allowed")
+            )
+
+    @classmethod
+    def destination_part(cls, option: str, value: Any) -> str:
+        """The endpoint by its scheme and host: the key goes to whatever path there."""
+        url = urlsplit(str(value or ""))
+        return f"{url.scheme}://{url.netloc}".lower()
+
+
 class SendGridEngine(Engine):
+    key = "sendgrid"
+    label = "SendGrid"
+    Options = SendGridOptions
+
     _connection: HTTPConnection | None = None
 
     def _url(self, path: str | None = None) -> tuple[str, int | None, str, str]:
-        parts = urlsplit(self.settings.sendgrid_endpoint)
+        parts = urlsplit(self.settings.options.get("endpoint", DEFAULT_ENDPOINT))
         return parts.scheme, parts.port, parts.hostname or "", path or parts.path or "/"
 
     def _open(self) -> HTTPConnection:
@@ -155,6 +229,9 @@ class SendGridEngine(Engine):
                 scheme, host, port, connect_timeout=self.settings.connect_timeout, context=context
             )
         return self._connection
+
+    def destination(self) -> str:
+        return str(self.settings.options.get("endpoint", DEFAULT_ENDPOINT))
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
@@ -174,7 +251,7 @@ class SendGridEngine(Engine):
         request is written, a failure is reported, never retried: the server may have
         acted on it.
         """
-        key = self.settings.sendgrid_api_key
+        key = self.settings.secrets.get("api_key")
         if key and not _SENDABLE_KEY.fullmatch(key.reveal()):
             # Checked before building the request, so no error can ever quote the key.
             raise DeliveryError(

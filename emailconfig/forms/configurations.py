@@ -2,45 +2,39 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from emailconfig import outbound, production
+from emailconfig import production
 from emailconfig.access import Access
 from emailconfig.delivery import DeliverySettings
+from emailconfig.engines import ENGINES, EngineOptions, options_of
+from emailconfig.engines.smtp import SMTPEngine
+from emailconfig.engines.smtp.options import SMTPOptions
+from emailconfig.fields import Secret
 from emailconfig.forms.fields import AddressField
 from emailconfig.forms.production import ProductionConfirmationMixin
-from emailconfig.forms.secrets import KEEP_STORED_SECRET, SecretFieldsMixin, SecretFormField
+from emailconfig.forms.secrets import CLEAR_STORED_SECRET, SecretFieldsMixin, SecretFormField
 from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
-    Engine,
-    Security,
     Stage,
     StageCoverage,
 )
+from emailconfig.models import DeliverySettings as DeliverySettingsModel
 from emailconfig.services import configurations as services
-from emailconfig.validators import is_loopback, validate_header_safe, validate_host, wire_address
+from emailconfig.validators import validate_header_safe, wire_address
 
 CONFIGURATION_FIELDS = [
     "based_on",
     "name",
     "stages",
     "engine",
-    "smtp_host",
-    "smtp_port",
-    "smtp_security",
-    "smtp_requires_auth",
-    "smtp_username",
-    "smtp_password",
+    *(name for engine in ENGINES.values() for name in engine.Options.base_fields),
     "trusted_ca",
-    "sendgrid_api_key",
-    "sendgrid_endpoint",
     "from_email",
     "from_name",
     "reply_to",
@@ -50,34 +44,24 @@ CONFIGURATION_FIELDS = [
     "connect_timeout",
     "send_timeout",
 ]
-
-
-# Where each secret is sent: a stored secret goes only to the server it was entered for.
-SECRET_DESTINATIONS = {
-    "smtp_password": ("smtp_host", "smtp_port", "smtp_security", "trusted_ca"),
-    "sendgrid_api_key": ("sendgrid_endpoint", "trusted_ca"),
+ENGINE_FIELDS = {
+    name: engine.Options for engine in ENGINES.values() for name in engine.Options.base_fields
 }
 
+# Every engine's option fields, so one form shows them all and the script switches between
+# them; only the chosen engine's are checked (by its own form) and stored.
+EngineFields = type(
+    "EngineFields",
+    (forms.Form,),
+    {name: options.base_fields[name] for name, options in ENGINE_FIELDS.items()},
+)
 
-def sends_secret(name: str, value_of: Callable[[str], Any]) -> bool:
-    """Whether settings (read through `value_of`) send the secret `name` anywhere."""
-    if name == "smtp_password":
-        return value_of("engine") == Engine.SMTP and bool(value_of("smtp_requires_auth"))
-    return value_of("engine") == Engine.SENDGRID
 
-
-def destination(name: str, value_of: Callable[[str], Any]) -> tuple[str, ...]:
-    """The server a secret is sent to, as settings (read through `value_of`: a model, a
-    form's cleaned or posted data) name it: host names and URLs without regard to case, a
-    URL by its scheme and host only, certificates without regard to whitespace."""
-    parts = []
-    for field in SECRET_DESTINATIONS[name]:
-        value = str(value_of(field) or "")
-        if field == "sendgrid_endpoint":
-            url = urlsplit(value)
-            value = f"{url.scheme}://{url.netloc}"
-        parts.append(" ".join(value.split()) if field == "trusted_ca" else value.lower())
-    return tuple(parts)
+def destination(
+    options_class: type[EngineOptions], secret: str, settings: DeliverySettingsModel
+) -> tuple[str, ...]:
+    """The server a stored secret is sent to, as stored settings name it."""
+    return options_class.destination(secret, settings.options, settings.trusted_ca)
 
 
 class StageChoiceField(forms.ModelMultipleChoiceField):
@@ -136,7 +120,9 @@ TestRecipientFormSet = forms.formset_factory(
 )
 
 
-class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.ModelForm):
+class ConfigurationForm(
+    ProductionConfirmationMixin, SecretFieldsMixin, EngineFields, forms.ModelForm
+):
     stages = StageChoiceField(
         queryset=Stage.objects.none(),
         help_text="A stage can have one configuration; stages marked taken belong to another.",
@@ -145,7 +131,11 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
 
     class Meta:
         model = EmailConfiguration
-        fields = [name for name in CONFIGURATION_FIELDS if name not in ("stages", "based_on")]
+        fields = [
+            name
+            for name in CONFIGURATION_FIELDS
+            if name not in ("stages", "based_on") and name not in ENGINE_FIELDS
+        ]
         field_classes = {name: AddressField for name in ("from_email", "reply_to", "envelope_from")}
         widgets = {
             "engine": forms.RadioSelect,
@@ -165,11 +155,12 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         """
         super().__init__(*args, **kwargs)
         self.confirming = confirming
-        # Read before validation copies the posted values onto the instance.
-        self.stored_credentials = self.instance.pk is not None and (
-            self.instance.smtp_password is not None or bool(self.instance.smtp_username)
-        )
+        # Read before saving puts the new options and secrets on the instance.
+        self.stored_engine = self.instance.engine if self.instance.pk else ""
+        self.stored_secrets = dict(self.instance.secrets) if self.instance.pk else {}
+        self.options_form: EngineOptions | None = None  # the chosen engine's, once cleaned
         self.removed: list[str] = []  # what saving removed, in sentences for the admin
+        self._show_stored_options()
         if self.with_test_list:
             # Bound, the posted rows are the whole list; unbound, show the stored one.
             stored = self.instance.pk and not self.is_bound
@@ -205,36 +196,32 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
             raise ValidationError(problems, code="stage_unavailable")
         return stages
 
-    def clean_smtp_host(self) -> str:
-        """The host's own rule first: the model's validators run only after clean(), whose
-        outbound check would otherwise resolve a name that is not one."""
-        host = self.cleaned_data.get("smtp_host", "")
-        validate_host(host)
-        return host
+    def _show_stored_options(self) -> None:
+        """The stored engine's options as initial values, its secrets as stored."""
+        options_class = options_of(self.stored_engine)
+        if options_class is None:
+            return
+        for name, value in options_class.initial(self.instance.options).items():
+            self.initial.setdefault(name, value)
+        for option in self.stored_secrets:
+            field = self.fields.get(options_class.field_name(option))
+            if isinstance(field, SecretFormField):
+                field.stored = True
+
+    def _stored_secrets_for(self, options_class: type[EngineOptions]) -> dict[str, Secret]:
+        return self.stored_secrets if options_class.engine == self.stored_engine else {}
+
+    def engine_sections(self) -> list[dict[str, Any]]:
+        """Each engine's fields as its template lays them out."""
+        return [
+            {"template_name": engine.Options.template_name, "rows": engine.Options.rows(self)}
+            for engine in ENGINES.values()
+        ]
 
     def clean_envelope_from(self) -> str:
         """MAIL FROM carries ASCII only: an internationalised domain is kept in its IDNA form."""
         address = self.cleaned_data.get("envelope_from", "")
         return wire_address(address) if address else ""
-
-    def clean_smtp_password(self) -> object:
-        value = self.cleaned_data.get("smtp_password")
-        if isinstance(value, str) and not value.isascii():
-            raise ValidationError(
-                "Use only ASCII characters: SMTP authentication as Stagemail sends it "
-                "(AUTH PLAIN or LOGIN) carries ASCII only, so this password could never work.",
-                code="not_ascii",
-            )
-        return value
-
-    def clean_sendgrid_endpoint(self) -> str:
-        url = self.cleaned_data.get("sendgrid_endpoint", "")
-        parts = urlsplit(url)
-        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
-            raise ValidationError(
-                "Use https: the API key would otherwise travel in clear text.", code="insecure"
-            )
-        return url
 
     def is_valid(self) -> bool:
         form_valid = super().is_valid()
@@ -248,16 +235,7 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
                 services.check_test_list(data.get("recipients_mode", ""), addresses)
             except ValidationError as exc:
                 self.add_error(None, exc)
-        engine = data.get("engine")
-        if engine == Engine.SMTP:
-            self._clean_smtp(data)
-        elif engine == Engine.SENDGRID:
-            if not self.secret_after_save("sendgrid_api_key"):
-                self.add_error("sendgrid_api_key", "Enter the SendGrid API key.")
-            if not data.get("sendgrid_endpoint") and "sendgrid_endpoint" not in self.errors:
-                self.add_error("sendgrid_endpoint", "Enter the SendGrid endpoint URL.")
-            elif "sendgrid_endpoint" not in self.errors:
-                self._check_endpoint_destination(data["sendgrid_endpoint"])
+        self.options_form = self._clean_engine_options(data)
         self._require_secret_again_for_a_new_destination(data)
         self.confirm_production(
             production.touched_by_edit(self.instance, data.get("stages") or []),
@@ -265,17 +243,39 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         )
         return data
 
+    def _clean_engine_options(self, data: dict[str, Any]) -> EngineOptions | None:
+        """The chosen engine's options, checked by its own form; the other engines' fields
+        are neither checked nor kept."""
+        for name in ENGINE_FIELDS:
+            self._errors.pop(name, None)
+            data.pop(name, None)
+        options_class = options_of(data.get("engine", ""))
+        if options_class is None:
+            return None  # the engine field has its error
+        options_form = options_class(self.data, stored=self._stored_secrets_for(options_class))
+        if options_form.is_valid():
+            data.update(options_form.cleaned_data)
+        else:
+            for name, errors in options_form.errors.as_data().items():
+                self.add_error(None if name == NON_FIELD_ERRORS else name, errors)
+        return options_form
+
     def _require_secret_again_for_a_new_destination(self, data: dict[str, Any]) -> None:
         """A stored secret goes only where it was entered for: moving it needs it typed again."""
-        if self.instance.pk is None:
+        options_form = self.options_form
+        if self.instance.pk is None or options_form is None or not options_form.is_valid():
             return
         stored = type(self.instance).objects.get(pk=self.instance.pk)
-        for name in SECRET_DESTINATIONS:
-            kept = self.cleaned_data.get(name) is KEEP_STORED_SECRET and self.fields[name].stored
-            moved = destination(name, lambda field: getattr(stored, field)) != destination(
-                name, data.get
+        if stored.engine != options_form.engine:
+            return  # another engine's secrets are never kept, so every one is typed anew
+        new_options = options_form.options()
+        for secret in options_form.secret_destinations:
+            name = options_form.field_name(secret)
+            moved = destination(type(options_form), secret, stored) != options_form.destination(
+                secret, new_options, data.get("trusted_ca", "")
             )
-            if sends_secret(name, data.get) and moved and kept and name not in self.errors:
+            used = options_form.applies(secret, new_options)
+            if used and moved and options_form.kept(secret) and name not in self.errors:
                 self.add_error(
                     name,
                     "The server changed (its address, port, security or trusted CA), so type "
@@ -283,80 +283,46 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
                     "entered for.",
                 )
 
-    def _allowed(self, field: str, check: Callable[..., None], *args: Any) -> bool:
-        """Whether the outbound policy allows a destination; its refusal goes on `field`."""
-        try:
-            check(*args)
-        except outbound.OutboundRefused as refused:
-            self.add_error(field, ValidationError(refused.message, code="not_allowed"))
-            return False
-        return True
-
-    def _check_endpoint_destination(self, url: str) -> None:
-        parts = urlsplit(url)
-        try:
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-        except ValueError:
-            self.add_error("sendgrid_endpoint", "The port in this URL is not one from 1 to 65535.")
-            return
-        host = parts.hostname or ""
-        checks = [
-            (outbound.check_sendgrid_host, host),
-            (outbound.check_port, port, outbound.HTTPS),
-            (outbound.check_host, host),
-        ]
-        for check, *args in checks:
-            if not self._allowed("sendgrid_endpoint", check, *args):
-                return  # one reason at a time
-
-    def _clean_smtp(self, data: dict[str, Any]) -> None:
-        if not data.get("smtp_host") and "smtp_host" not in self.errors:
-            self.add_error("smtp_host", "Enter the SMTP server's host name or IP address.")
-        port = data.get("smtp_port")
-        if port and port <= 65535:  # beyond, the model's own range message says it all
-            self._allowed("smtp_port", outbound.check_port, port, outbound.SMTP)
-        if data.get("smtp_host") and "smtp_host" not in self.errors:
-            self._allowed("smtp_host", outbound.check_host, data["smtp_host"])
-        if data.get("smtp_requires_auth"):
-            if not data.get("smtp_username") and "smtp_username" not in self.errors:
-                self.add_error("smtp_username", "Enter the username the server expects.")
-            if not self.secret_after_save("smtp_password") and "smtp_password" not in self.errors:
-                self.add_error("smtp_password", "Enter the password for this username.")
-            host = data.get("smtp_host", "")
-            if data.get("smtp_security") == Security.NONE and host and not is_loopback(host):
-                self.add_error(
-                    "smtp_security",
-                    "Credentials are never sent unencrypted to another machine; "
-                    "choose STARTTLS or implicit TLS.",
-                )
+    @property
+    def stored_credentials(self) -> bool:
+        """Whether the configuration holds a secret for signing in to an SMTP server."""
+        return self.stored_engine == SMTPEngine.key and bool(self.stored_secrets)
 
     @property
     def removes_credentials(self) -> bool:
-        """Whether saving the posted values would remove the stored username and password."""
-        return (
-            self.is_bound
-            and self.stored_credentials
-            and not (self["engine"].value() == Engine.SMTP and self["smtp_requires_auth"].value())
-        )
+        """Whether saving the posted values would remove the stored sign-in secrets."""
+        if not (self.is_bound and self.stored_credentials):
+            return False
+        if self["engine"].value() != SMTPEngine.key:
+            return True
+        posted = {
+            option: self[SMTPOptions.field_name(option)].value()
+            for option in SMTPOptions.option_names()
+            if not SMTPOptions.is_secret(option)
+        }
+        return not any(SMTPOptions.applies(secret, posted) for secret in self.stored_secrets)
 
-    def drop_unused_settings(self) -> None:
-        """Forget secrets and names the chosen engine and options no longer use, and say so."""
-        instance = self.instance
-        if instance.engine != Engine.SMTP or not instance.smtp_requires_auth:
-            if self.stored_credentials:
+    def apply_engine_options(self) -> None:
+        """Put the chosen engine's options and secrets on the instance; say which stored
+        secret that removes because nothing uses it any more."""
+        options_form = self.options_form
+        assert options_form is not None, "apply_engine_options() needs a valid form"  # noqa: S101
+        self.instance.options = options_form.options()
+        self.instance.secrets = options_form.secrets()
+        for option in self.stored_secrets:
+            label = self._stored_secret_label(option)
+            cleared = options_form.cleaned_data.get(options_form.field_name(option))
+            if option not in self.instance.secrets and cleared is not CLEAR_STORED_SECRET:
                 self.removed.append(
-                    "The stored username and password were removed: this configuration no "
-                    "longer authenticates to an SMTP server."
+                    f"The stored {label} was removed: this configuration no longer uses it."
                 )
-            instance.smtp_username = ""
-            instance.smtp_password = None
-        if instance.engine != Engine.SENDGRID:
-            if self.fields["sendgrid_api_key"].stored:
-                self.removed.append(
-                    "The stored SendGrid API key was removed: this configuration no longer "
-                    "uses SendGrid."
-                )
-            instance.sendgrid_api_key = None
+
+    def _stored_secret_label(self, option: str) -> str:
+        options_class = options_of(self.stored_engine)
+        label = options_class.label(option) if options_class else option
+        first, *rest = label.split(" ", 1)
+        word = first if any(c.isupper() for c in first[1:]) else first.lower()
+        return " ".join([word, *rest])
 
     def unsaved_settings(self) -> DeliverySettings:
         """The valid form's values as frozen settings to try, without saving anything.
@@ -364,7 +330,7 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         A secret left blank is the stored one; validation has already refused that for a
         server it was not entered for.
         """
-        self.drop_unused_settings()
+        self.apply_engine_options()
         version = services.describe(
             self.instance,
             stage_names=[stage.name for stage in self.cleaned_data["stages"]],
@@ -383,7 +349,7 @@ class ConfigurationForm(ProductionConfirmationMixin, SecretFieldsMixin, forms.Mo
         """
         if test_recipients is None:
             test_recipients = self.test_list.recipients()
-        self.drop_unused_settings()
+        self.apply_engine_options()
         was_new = self.instance._state.adding
         try:
             return services.save_configuration(
@@ -427,19 +393,20 @@ def form_data(
 ) -> dict[str, Any]:
     """The configuration form's fields, filled from stored settings, as a browser posts them.
 
-    A secret is posted only when given in `secrets` (its plaintext); left out, the form keeps
-    the one stored on the instance it edits.
+    A secret is posted only when given in `secrets` (its plaintext, by field name); left out,
+    the form keeps the one stored on the instance it edits.
     """
     data: dict[str, Any] = {"name": name, "stages": [stage.pk for stage in stages]}
-    for field_name in ConfigurationVersion.setting_names():
-        value = getattr(settings, field_name)
+    for field_name, value in settings.setting_values().items():
         if isinstance(ConfigurationForm.base_fields.get(field_name), SecretFormField):
-            data[f"{field_name}_0"] = (secrets or {}).get(field_name, "")
-        elif isinstance(value, bool):
+            continue
+        if isinstance(value, bool):
             if value:
                 data[field_name] = "on"
         else:
             data[field_name] = "" if value is None else str(value)
+    for field_name, plaintext in (secrets or {}).items():
+        data[f"{field_name}_0"] = plaintext
     data["recipients-TOTAL_FORMS"] = str(len(test_recipients))
     data["recipients-INITIAL_FORMS"] = "0"
     for number, recipient in enumerate(test_recipients):

@@ -23,16 +23,13 @@ class SecretWidget(forms.MultiWidget):
     template_name = "emailconfig/widgets/secret.html"
     use_fieldset = False  # the field's label points at the text input itself
 
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+    def __init__(self, attrs: dict[str, Any] | None = None, *, multiline: bool = False) -> None:
         self.stored = False
+        off = {"autocomplete": "off" if multiline else "new-password", "spellcheck": "false"}
+        # A text area is never filled in either: it renders without the stored value.
+        text = forms.Textarea(attrs={**off, "rows": 4}) if multiline else None
         super().__init__(
-            [
-                forms.PasswordInput(
-                    render_value=False,
-                    attrs={"autocomplete": "new-password", "spellcheck": "false"},
-                ),
-                forms.CheckboxInput(),
-            ],
+            [text or forms.PasswordInput(render_value=False, attrs=off), forms.CheckboxInput()],
             attrs,
         )
 
@@ -56,11 +53,14 @@ class SecretFormField(forms.MultiValueField):
         "both": "Either type a new value or clear the stored one, not both.",
     }
 
-    def __init__(self, *, max_length: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, max_length: int | None = None, multiline: bool = False, **kwargs: Any
+    ) -> None:
+        """`multiline` for a key file pasted whole, which is never sent as it is."""
         kwargs.pop("empty_value", None)
         kwargs["required"] = False
         # Always write-only, whatever widget a caller (the admin's TextField default) offers.
-        kwargs["widget"] = SecretWidget
+        kwargs["widget"] = SecretWidget(multiline=multiline)
         super().__init__(
             fields=[
                 forms.CharField(
@@ -69,7 +69,7 @@ class SecretFormField(forms.MultiValueField):
                     max_length=max_length or MAX_SECRET_LENGTH,
                     # A secret travels in a header or an SMTP command; the message never
                     # repeats the value.
-                    validators=[validate_header_safe],
+                    validators=[] if multiline else [validate_header_safe],
                 ),
                 forms.BooleanField(required=False),
             ],

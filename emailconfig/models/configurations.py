@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import (
     BooleanField,
@@ -18,25 +18,15 @@ from django.db.models import (
     Subquery,
 )
 
-from emailconfig.fields import EncryptedSecretField
-from emailconfig.validators import (
-    validate_header_safe,
-    validate_host,
-    validate_pem_certificates,
-)
-
-DEFAULT_SENDGRID_ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
+from emailconfig.fields import EncryptedSecretsField, Secret
+from emailconfig.validators import validate_header_safe, validate_pem_certificates
 
 
-class Engine(models.TextChoices):
-    SMTP = "smtp", "SMTP"
-    SENDGRID = "sendgrid", "SendGrid"
+def engine_choices() -> list[tuple[str, str]]:
+    """The registered engines; asked lazily, as the engines import these models."""
+    from emailconfig.engines import ENGINES
 
-
-class Security(models.TextChoices):
-    NONE = "none", "None (plain SMTP)"
-    STARTTLS = "starttls", "STARTTLS"
-    TLS = "tls", "Implicit TLS"
+    return [(key, engine.label) for key, engine in ENGINES.items()]
 
 
 class RecipientsMode(models.TextChoices):
@@ -66,7 +56,7 @@ class DeliverySettings(models.Model):
     version is exactly what an engine needs and nothing is listed twice.
     """
 
-    engine = models.CharField(max_length=20, choices=Engine, default=Engine.SMTP)
+    engine = models.CharField(max_length=20, choices=engine_choices, default="smtp")
 
     from_email = models.EmailField("from address")
     from_name = models.CharField(
@@ -80,20 +70,13 @@ class DeliverySettings(models.Model):
         "uses the from address. SendGrid ignores it and uses its own bounce handling.",
     )
 
-    smtp_host = models.CharField(
-        "server host or IP", max_length=253, blank=True, validators=[validate_host]
+    options = models.JSONField(
+        "engine options",
+        default=dict,
+        blank=True,
+        help_text="The engine's own settings, as its module defines them (host, port, ...).",
     )
-    smtp_port = models.PositiveIntegerField(
-        "port", default=25, validators=[MinValueValidator(1), MaxValueValidator(65535)]
-    )
-    smtp_security = models.CharField(
-        "security", max_length=10, choices=Security, default=Security.NONE
-    )
-    smtp_requires_auth = models.BooleanField("requires authentication", default=False)
-    smtp_username = models.CharField(
-        "username", max_length=255, blank=True, validators=[validate_header_safe]
-    )
-    smtp_password = EncryptedSecretField("password")
+    secrets = EncryptedSecretsField("engine secrets")
     trusted_ca = models.TextField(
         "trusted CA certificates",
         blank=True,
@@ -101,13 +84,6 @@ class DeliverySettings(models.Model):
         help_text="Only for a private relay whose certificate is signed by your own CA: paste "
         "that CA's PEM certificate(s). They are trusted in addition to the system's; the "
         "host name is still verified.",
-    )
-
-    sendgrid_api_key = EncryptedSecretField("SendGrid API key")
-    sendgrid_endpoint = models.URLField(
-        "SendGrid endpoint URL",
-        default=DEFAULT_SENDGRID_ENDPOINT,
-        validators=[URLValidator(schemes=["https", "http"])],
     )
 
     recipients_mode = models.CharField(
@@ -139,19 +115,43 @@ class DeliverySettings(models.Model):
     def setting_names(cls) -> list[str]:
         return [f.name for f in DeliverySettings._meta.local_fields]
 
+    def setting_values(self) -> dict[str, Any]:
+        """Every setting by the name the configuration form gives it: the engine's options
+        and secrets as `<engine>_<option>` (`smtp_host`), secrets as `Secret`."""
+        values: dict[str, Any] = {}
+        for name in self.setting_names():
+            if name == "options":
+                values |= {f"{self.engine}_{k}": v for k, v in self.options.items()}
+            elif name == "secrets":
+                values |= {f"{self.engine}_{k}": v for k, v in self.secrets.items()}
+            else:
+                values[name] = getattr(self, name)
+        return values
+
+    def summary(self) -> dict[str, str]:
+        """Where it delivers and how it signs in, in a few words for lists."""
+        from emailconfig.engines import options_of  # the engines import these models
+
+        options_class = options_of(self.engine)
+        return options_class.summary(self.options) if options_class else {"server": self.engine}
+
+    def same_settings_as(self, other: DeliverySettings) -> bool:
+        """Whether both hold the same settings; secrets compared by plaintext, as two
+        encryptions of one secret differ."""
+        mine, theirs = self.setting_values(), other.setting_values()
+        if mine.keys() != theirs.keys():
+            return False
+        for name, value in mine.items():
+            if isinstance(value, Secret):
+                if not value.same_plaintext_as(theirs[name]):
+                    return False
+            elif value != theirs[name]:
+                return False
+        return True
+
     @staticmethod
     def _constraints(prefix: str) -> list[models.BaseConstraint]:
         return [
-            models.CheckConstraint(
-                condition=Q(smtp_port__gte=1, smtp_port__lte=65535),
-                name=f"{prefix}_smtp_port_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(engine__in=Engine.values), name=f"{prefix}_engine_known"
-            ),
-            models.CheckConstraint(
-                condition=Q(smtp_security__in=Security.values), name=f"{prefix}_security_known"
-            ),
             models.CheckConstraint(
                 condition=Q(recipients_mode__in=RecipientsMode.values),
                 name=f"{prefix}_recipients_mode_known",

@@ -50,7 +50,7 @@ class GoogleServiceAccount(TokenProvider):
         trusted_ca: str = "",
         timeout: float = 10.0,
     ) -> None:
-        self._info = _key(key_json)
+        self._info = read_key(key_json)
         self.subject = subject
         self.scope = scope
         self.trusted_ca = trusted_ca
@@ -129,7 +129,7 @@ class GoogleServiceAccount(TokenProvider):
         )
 
 
-def _key(key_json: str) -> dict[str, Any]:
+def read_key(key_json: str) -> dict[str, Any]:
     """The service account key file's fields; a malformed one is refused in our words."""
     try:
         info = json.loads(key_json)

@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from emailconfig import audit
 from emailconfig.as_code import FORMAT_VERSION
 from emailconfig.audit import Who
-from emailconfig.fields import Secret
+from emailconfig.engines import options_of
 from emailconfig.forms.templates import EmailTemplateForm
 from emailconfig.models import (
     App,
@@ -179,15 +179,22 @@ def _version(
         name=item["name"],
         stage_names=item.get("stages", []),
         test_recipients=item.get("test_recipients", []),
+        options=item.get("options", {}),
         **item.get("settings", {}),
     )
+    secrets = {}
     for name, reference in item.get("secrets", {}).items():
         match = REFERENCE.match(str(reference))
         if match is None or match.group(1) not in environ:
             variable = match.group(1) if match else reference
             problems.append(f"{where}.secrets.{name}: set the environment variable {variable}.")
             return None
-        setattr(version, name, environ[match.group(1)])
+        secrets[name] = environ[match.group(1)]
+    version.secrets = secrets
+    options_problems = _engine_problems(version)
+    if options_problems:
+        problems += [f"{where}.{path}: {message}" for path, message in options_problems]
+        return None
     try:
         version.full_clean(
             exclude=["configuration", "number", "created_by", "test_recipients", "stage_names"],
@@ -200,15 +207,17 @@ def _version(
     return version
 
 
+def _engine_problems(version: ConfigurationVersion) -> list[tuple[str, str]]:
+    """The options and secrets checked by the engine's own fields (not the outbound policy,
+    which applies when sending)."""
+    options_class = options_of(version.engine)
+    if options_class is None:
+        return [("settings.engine", f"{version.engine!r} is not an engine Stagemail has.")]
+    return options_class.problems(version.options, version.secrets)
+
+
 def _same(old: ConfigurationVersion, new: ConfigurationVersion) -> bool:
-    for name in ConfigurationVersion.setting_names():
-        a, b = getattr(old, name), getattr(new, name)
-        if isinstance(a, Secret) or isinstance(b, Secret):
-            if (a is None) != (b is None) or (a is not None and not a.same_plaintext_as(b)):
-                return False
-        elif a != b:
-            return False
-    return (old.name, old.stage_names, old.test_recipients) == (
+    return old.same_settings_as(new) and (old.name, old.stage_names, old.test_recipients) == (
         new.name,
         new.stage_names,
         new.test_recipients,

@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 
 from emailconfig import audit, versions
 from emailconfig.audit import Who
-from emailconfig.fields import Secret
 from emailconfig.models import (
     App,
     AppliedConfiguration,
@@ -166,20 +165,6 @@ def _snapshot(source: DeliverySettings) -> dict[str, Any]:
     return {name: getattr(source, name) for name in DeliverySettings.setting_names()}
 
 
-def _same_settings(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    for name, value in a.items():
-        other = b[name]
-        if isinstance(value, Secret) or isinstance(other, Secret):
-            same = (value is None and other is None) or (
-                isinstance(value, Secret) and value.same_plaintext_as(other)
-            )
-        else:
-            same = value == other
-        if not same:
-            return False
-    return True
-
-
 def describe(
     configuration: EmailConfiguration,
     *,
@@ -202,7 +187,7 @@ def _same_version(a: ConfigurationVersion, b: ConfigurationVersion) -> bool:
         a.name == b.name
         and sorted(a.stage_names) == sorted(b.stage_names)  # a reordering of stages is no change
         and a.test_recipients == b.test_recipients
-        and _same_settings(_snapshot(a), _snapshot(b))
+        and a.same_settings_as(b)
     )
 
 

@@ -14,7 +14,7 @@ from emailconfig import audit
 from emailconfig.audit import Who
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import Step, engine_for
-from emailconfig.models import AuditAction, ConnectionTestWindow, Engine
+from emailconfig.models import AuditAction, ConnectionTestWindow
 
 _COUNT_IN_WINDOW = """
     INSERT INTO emailconfig_connectiontestwindow (user_id, window_start, count)
@@ -32,16 +32,15 @@ def test_connection(delivery: DeliverySettings, *, user: Who) -> list[Step]:
     The audit entry is written once the steps are done, with their outcome.
     """
     _count(audit.actor(user).user)
-    steps = engine_for(delivery).check_connection()
+    engine = engine_for(delivery)
+    steps = engine.check_connection()
     audit.record(
         user,
         AuditAction.CONNECTION_TEST,
         delivery.label,
         details={
             "engine": delivery.engine,
-            "host": delivery.smtp_host
-            if delivery.engine == Engine.SMTP
-            else delivery.sendgrid_endpoint,
+            "host": engine.destination(),
             "ok": all(step.ok for step in steps),
             "steps": [{"name": s.name, "ok": s.ok, "answer": s.answer} for s in steps],
         },

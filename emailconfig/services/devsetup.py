@@ -29,8 +29,7 @@ def ensure_development_configuration() -> EmailConfiguration | None:
     configuration = EmailConfiguration(
         name=DEV_CONFIGURATION,
         engine="smtp",
-        smtp_host=SINK_HOST,
-        smtp_port=SINK_PORT,
+        options={"host": SINK_HOST, "port": SINK_PORT, "security": "none", "requires_auth": False},
         from_email="stagemail@localhost.localdomain",
         from_name="Stagemail (development)",
     )

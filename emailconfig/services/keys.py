@@ -7,7 +7,7 @@ from django.db import transaction
 
 from emailconfig import audit, crypto
 from emailconfig.audit import Who
-from emailconfig.fields import EncryptedSecretField, Secret
+from emailconfig.fields import EncryptedSecretField, EncryptedSecretsField, Secret
 from emailconfig.models import AuditAction
 
 
@@ -17,8 +17,14 @@ def encrypted_fields() -> list[tuple[type, str]]:
         (model, field.name)
         for model in apps.get_models()
         for field in model._meta.concrete_fields
-        if isinstance(field, EncryptedSecretField)
+        if isinstance(field, EncryptedSecretField | EncryptedSecretsField)
     ]
+
+
+def _rotated(stored: Secret | dict[str, Secret]) -> Secret | dict[str, Secret]:
+    if isinstance(stored, dict):
+        return {option: Secret(crypto.rotate(secret.token)) for option, secret in stored.items()}
+    return Secret(crypto.rotate(stored.token))
 
 
 @transaction.atomic
@@ -28,8 +34,10 @@ def rotate_all_secrets(*, by: Who) -> dict[str, int]:
     for model, name in encrypted_fields():
         rows = model._base_manager.select_for_update().exclude(**{f"{name}__isnull": True})
         changed = 0
-        for pk, secret in rows.values_list("pk", name).iterator():
-            model._base_manager.filter(pk=pk).update(**{name: Secret(crypto.rotate(secret.token))})
+        for pk, stored in rows.values_list("pk", name).iterator():
+            if not stored:
+                continue  # an empty mapping of secrets
+            model._base_manager.filter(pk=pk).update(**{name: _rotated(stored)})
             changed += 1
         counts[f"{model._meta.label}.{name}"] = changed
     audit.record(by, AuditAction.KEYS_ROTATED, "Stored secrets", details={"re_encrypted": counts})

@@ -25,7 +25,9 @@
       el.hidden = !conditions.every(([name, value]) => currentValue(name) === value);
     }
     if (credentialsWarning) {
-      const removing = currentValue("engine") !== "smtp" || currentValue("smtp_requires_auth") !== "on";
+      const signIn = credentialsWarning.parentElement.dataset.signIn;
+      const removing = currentValue("engine") !== "smtp" || currentValue("smtp_requires_auth") !== "on"
+        || currentValue("smtp_sign_in") !== signIn;
       credentialsWarning.textContent = credentialsWarning.dataset.removing;
       credentialsWarning.hidden = !removing;
     }
@@ -44,6 +46,8 @@
     form.querySelector("#id_smtp_port").value = preset.port;
     form.querySelector("#id_smtp_security").value = preset.security;
     form.querySelector("#id_smtp_requires_auth").checked = preset.requires_auth;
+    const signIn = form.querySelector(`[name="smtp_sign_in"][value="${preset.sign_in}"]`);
+    if (signIn) signIn.checked = true;
     document.getElementById("preset_hint").textContent = preset.username_hint
       ? `Username: ${preset.username_hint}.` : "";
     refresh();

@@ -7,7 +7,7 @@ import pytest
 from emailconfig.composer import compose
 from emailconfig.delivery import Address
 from emailconfig.engines import engine_for
-from emailconfig.engines.hints import hint_for
+from emailconfig.engines.smtp.hints import hint_for
 from emailconfig.models import Outcome
 from tests.factories import delivery_settings, request
 from tests.servers import (

@@ -8,7 +8,7 @@ import pytest
 
 from emailconfig.composer import compose
 from emailconfig.engines.smtp import SMTPEngine
-from emailconfig.engines.xoauth2 import XOAuth2Login, sasl_string
+from emailconfig.engines.smtp.xoauth2 import XOAuth2Login, sasl_string
 from emailconfig.models import Outcome
 from emailconfig.oauth import GoogleServiceAccount, MicrosoftClientCredentials, TokenCache
 from emailconfig.oauth.microsoft365 import HINTS, REJECTED_HINT

@@ -30,9 +30,8 @@ router = Router(tags=["configurations"])
 def _settings(source: DeliverySettings) -> tuple[dict[str, Any], dict[str, dict[str, bool]]]:
     """The settings, and of each secret only whether one is stored: secrets are write-only."""
     settings, secrets = {}, {}
-    for name in DeliverySettings.setting_names():
-        value = getattr(source, name)
-        if versions.is_secret_field(name):
+    for name, value in source.setting_values().items():
+        if versions.is_secret(name):
             secrets[name] = {"stored": value is not None}
         else:
             settings[name] = value

@@ -15,11 +15,22 @@ import smtplib
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
+from django.conf import settings as django_settings
 from django.views.decorators.debug import sensitive_variables
 
+from emailconfig.delivery import DeliverySettings
 from emailconfig.engines.base import DeliveryError
 from emailconfig.engines.redaction import forms_of, longest_first, redact
-from emailconfig.oauth import AccessToken, TokenCache, TokenProvider, cache_key, tokens
+from emailconfig.engines.smtp.options import SignIn, SMTPServer
+from emailconfig.oauth import (
+    AccessToken,
+    GoogleServiceAccount,
+    MicrosoftClientCredentials,
+    TokenCache,
+    TokenProvider,
+    cache_key,
+    tokens,
+)
 
 REFUSED = 535
 
@@ -107,3 +118,27 @@ def _error_detail(challenge: bytes) -> str:
     if not isinstance(error, dict):
         return ""
     return ", ".join(f"{name} {value}" for name, value in error.items() if name != "schemes")
+
+
+def login_for(settings: DeliverySettings, server: SMTPServer) -> XOAuth2Login:
+    """The sign-in a configuration asks for, its tokens cached under its version."""
+    secret = settings.secrets.get(
+        "client_secret" if server.sign_in == SignIn.MICROSOFT365 else "service_account_key"
+    )
+    revealed = secret.reveal() if secret else ""
+    timeout = settings.connect_timeout
+    provider: TokenProvider
+    if server.sign_in == SignIn.MICROSOFT365:
+        provider = MicrosoftClientCredentials(
+            server.tenant,
+            server.client_id,
+            revealed,
+            authority_host=django_settings.STAGEMAIL_MICROSOFT_AUTHORITY,
+            trusted_ca=settings.trusted_ca,
+            timeout=timeout,
+        )
+    else:
+        provider = GoogleServiceAccount(
+            revealed, server.username, trusted_ca=settings.trusted_ca, timeout=timeout
+        )
+    return XOAuth2Login(server.username, provider, version_id=settings.version_id)

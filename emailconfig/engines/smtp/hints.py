@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emailconfig.delivery import DeliverySettings
-from emailconfig.models import Security
+from emailconfig.engines.smtp.options import Security, SMTPServer
 
 IMPLICIT_TLS_PORTS = {465}
 STARTTLS_PORTS = {25, 587, 2525}
@@ -11,7 +11,8 @@ STARTTLS_PORTS = {25, 587, 2525}
 
 def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
     text = answer.lower()
-    port, security = settings.smtp_port, settings.smtp_security
+    server = SMTPServer.of(settings.options)
+    port, security = server.port, server.security
     if (
         "wrong version number" in text.replace("_", " ")
         or "record layer failure" in text
@@ -40,13 +41,13 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
         )
     if "timed out" in text and step.startswith("Connect"):
         return (
-            f"No answer from {settings.smtp_host}:{port} in time. A firewall may be dropping "
+            f"No answer from {server.host}:{port} in time. A firewall may be dropping "
             "the traffic, or the host or port is wrong."
             + (f" Port {port} expects implicit TLS; choose Implicit TLS." if waits_for_tls else "")
         )
     if text.startswith("not an smtp server"):
         return (
-            f"Something answers on {settings.smtp_host}:{port}, but not an SMTP server; what "
+            f"Something answers on {server.host}:{port}, but not an SMTP server; what "
             "it said is not shown. Check the host and port."
         )
     if text.startswith("the server turned the connection away"):
@@ -55,10 +56,10 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
             "not accept mail from this machine's address."
         )
     if "connection refused" in text:
-        return f"Nothing accepts connections on {settings.smtp_host}:{port}. Check host and port."
+        return f"Nothing accepts connections on {server.host}:{port}. Check host and port."
     if "hostname mismatch" in text or "doesn't match" in text or "not valid for" in text:
         return (
-            f"The server's certificate is not issued for “{settings.smtp_host}”. Use the host "
+            f"The server's certificate is not issued for “{server.host}”. Use the host "
             "name written on the certificate."
         )
     if "certificate" in text and ("self-signed" in text or "unable to get local issuer" in text):
@@ -72,8 +73,8 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
         )
     if step == "Authenticate" and ("535" in text or "authentication rejected" in text):
         return (
-            "The server rejected the username or password. Some providers (Gmail, Microsoft "
-            "365) need an app password or SMTP AUTH enabled for the mailbox."
+            "The server rejected the username or password. Gmail needs an app password; "
+            "Microsoft 365 no longer takes passwords: choose Microsoft 365 OAuth2 to sign in."
         )
     if "does not offer authentication" in text:
         return "Some servers offer AUTH only after STARTTLS; check the security setting."
@@ -83,5 +84,5 @@ def hint_for(step: str, answer: str, settings: DeliverySettings) -> str:
             "account is allowed to send from, or allow this sender on the relay."
         )
     if "name or service not known" in text or "nodename nor servname" in text:
-        return f"“{settings.smtp_host}” cannot be resolved. Check the host name."
+        return f"“{server.host}” cannot be resolved. Check the host name."
     return ""

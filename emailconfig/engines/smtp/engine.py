@@ -8,6 +8,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
@@ -23,12 +24,13 @@ from emailconfig.engines.base import (
     ms_since,
     tls_context,
 )
-from emailconfig.engines.hints import hint_for
-from emailconfig.models import Outcome, Security
+from emailconfig.engines.smtp.hints import hint_for
+from emailconfig.engines.smtp.options import Security, SignIn, SMTPOptions, SMTPServer
+from emailconfig.models import Outcome
 from emailconfig.validators import has_control_characters, is_loopback
 
 if TYPE_CHECKING:
-    from emailconfig.engines.xoauth2 import XOAuth2Login
+    from emailconfig.engines.smtp.xoauth2 import XOAuth2Login
 
 
 class _DeadlineReader:
@@ -56,6 +58,9 @@ class _DeadlineReader:
             end = min(end, limit)
         line, self.buffer = self.buffer[:end], self.buffer[end:]
         return line
+
+    def destination(self) -> str:
+        return self.server.host
 
     def close(self) -> None:
         self.buffer = b""
@@ -232,9 +237,26 @@ def _dot_stuffed(raw: bytes) -> bytes:
 
 
 class SMTPEngine(Engine):
+    key = "smtp"
+    label = "SMTP"
+    Options = SMTPOptions
+
     _connection: _SMTP | _SMTP_SSL | None = None
     _last_used = 0.0
-    xoauth2: XOAuth2Login | None = None  # set: sign in with OAuth2 tokens, not the password
+
+    @cached_property
+    def server(self) -> SMTPServer:
+        return SMTPServer.of(self.settings.options)
+
+    @cached_property
+    def xoauth2(self) -> XOAuth2Login | None:
+        """How to sign in with OAuth2 tokens, when the configuration does; None: a password."""
+        server = self.server
+        if not server.requires_auth or server.sign_in == SignIn.PASSWORD:
+            return None
+        from emailconfig.engines.smtp.xoauth2 import login_for  # the providers import engines
+
+        return login_for(self.settings, server)
 
     def _drop_if_dead(self) -> None:
         """Servers close idle connections; find out before sending, not halfway through."""
@@ -254,24 +276,24 @@ class SMTPEngine(Engine):
     def _connect(self) -> _SMTP | _SMTP_SSL:
         """Open the connection and read the server's greeting."""
         self._refuse_clear_text_credentials()
-        s = self.settings
-        if s.smtp_security == Security.TLS:
+        s, server = self.settings, self.server
+        if server.security == Security.TLS:
             smtp: _SMTP | _SMTP_SSL = _SMTP_SSL(
                 timeout=s.connect_timeout, context=tls_context(s.trusted_ca)
             )
         else:
             smtp = _SMTP(timeout=s.connect_timeout)
-        smtp._host = s.smtp_host  # smtplib verifies TLS against this; set only by its __init__
+        smtp._host = server.host  # smtplib verifies TLS against this; set only by its __init__
         smtp.deadline = time.monotonic() + s.connect_timeout  # connecting includes the banner
         try:
-            code, banner = smtp.connect(s.smtp_host, s.smtp_port)
+            code, banner = smtp.connect(server.host, server.port)
         except BaseException as exc:
             smtp.close()
             if _timed_out(exc) and not smtp.heard:
                 raise DeliveryError(
                     "Timed out: connected, but the server sent no greeting"
                     if smtp.transport_open
-                    else f"Timed out: no connection to {s.smtp_host}:{s.smtp_port} in time"
+                    else f"Timed out: no connection to {server.host}:{server.port} in time"
                 ) from None
             raise
         if code != 220:
@@ -291,7 +313,7 @@ class SMTPEngine(Engine):
         return _answer(code, reply)
 
     def _secure(self, smtp: _SMTP | _SMTP_SSL) -> str:
-        if self.settings.smtp_security != Security.STARTTLS:
+        if self.server.security != Security.STARTTLS:
             return ""
         if not smtp.has_extn("starttls"):
             raise DeliveryError(
@@ -303,29 +325,29 @@ class SMTPEngine(Engine):
         return _answer(code, reply)
 
     def _refuse_clear_text_credentials(self) -> None:
-        s = self.settings
+        server = self.server
         if (
-            s.smtp_requires_auth
-            and s.smtp_security == Security.NONE
-            and not is_loopback(s.smtp_host)
+            server.requires_auth
+            and server.security == Security.NONE
+            and not is_loopback(server.host)
         ):
             raise DeliveryError(
                 "Refusing to send credentials over an unencrypted connection to "
-                f"{s.smtp_host}; choose STARTTLS or implicit TLS.",
+                f"{server.host}; choose STARTTLS or implicit TLS.",
                 permanent=True,
             )
 
     @sensitive_variables("password")
     def _authenticate(self, smtp: _SMTP | _SMTP_SSL) -> str:
-        s = self.settings
-        if not s.smtp_requires_auth:
+        if not self.server.requires_auth:
             return ""
         if not smtp.has_extn("auth"):
             raise DeliveryError("The server does not offer authentication (AUTH).", permanent=True)
         if self.xoauth2 is not None:
             return self.xoauth2.authenticate(smtp)
-        password = s.smtp_password.reveal() if s.smtp_password else ""
-        code, reply = smtp.login(s.smtp_username, password)
+        secret = self.settings.secrets.get("password")
+        password = secret.reveal() if secret else ""
+        code, reply = smtp.login(self.server.username, password)
         return _answer(code, reply)
 
     def _open(self) -> _SMTP | _SMTP_SSL:
@@ -427,11 +449,10 @@ class SMTPEngine(Engine):
         return steps
 
     def _check_steps(self) -> list[tuple[str, Callable[[Any], str]]]:
-        s = self.settings
         steps: list[tuple[str, Callable[[Any], str]]] = [("Say hello (EHLO)", self._check_hello)]
-        if s.smtp_security != Security.NONE:
+        if self.server.security != Security.NONE:
             steps.append(("Encrypt (TLS)", self._check_tls))
-        if s.smtp_requires_auth:
+        if self.server.requires_auth:
             if (xoauth2 := self.xoauth2) is not None:
                 steps.append((xoauth2.step_name, lambda smtp: xoauth2.check_token()))
             steps.append(("Authenticate", self._authenticate))
@@ -463,7 +484,7 @@ class SMTPEngine(Engine):
         answer = self._secure(smtp) or "Encrypted from the first byte"
         sock = smtp.sock
         if isinstance(sock, ssl.SSLSocket):
-            answer += f" ({sock.version()}, certificate verified for {self.settings.smtp_host})"
+            answer += f" ({sock.version()}, certificate verified for {self.server.host})"
         return answer
 
     def _check_sender(self, smtp: _SMTP | _SMTP_SSL) -> str:
