@@ -19,6 +19,13 @@ CLEAR_STORED_SECRET = object()
 MAX_SECRET_LENGTH = 4096
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A text area that never shows a value, not even the one just posted."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class SecretWidget(forms.MultiWidget):
     template_name = "emailconfig/widgets/secret.html"
     use_fieldset = False  # the field's label points at the text input itself
@@ -27,7 +34,7 @@ class SecretWidget(forms.MultiWidget):
         self.stored = False
         off = {"autocomplete": "off" if multiline else "new-password", "spellcheck": "false"}
         # A text area is never filled in either: it renders without the stored value.
-        text = forms.Textarea(attrs={**off, "rows": 4}) if multiline else None
+        text = WriteOnlyTextarea(attrs={**off, "rows": 4}) if multiline else None
         super().__init__(
             [text or forms.PasswordInput(render_value=False, attrs=off), forms.CheckboxInput()],
             attrs,

@@ -59,9 +59,6 @@ class _DeadlineReader:
         line, self.buffer = self.buffer[:end], self.buffer[end:]
         return line
 
-    def destination(self) -> str:
-        return self.server.host
-
     def close(self) -> None:
         self.buffer = b""
 
@@ -364,6 +361,9 @@ class SMTPEngine(Engine):
                 raise
             self._connection = smtp
         return self._connection
+
+    def destination(self) -> str:
+        return self.server.host
 
     def close(self) -> None:
         connection, self._connection = self._connection, None
