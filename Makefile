@@ -64,7 +64,7 @@ endef
 
 screenshots: install
 	mkdir -p docs
-	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or page_by_page or adds_a_person or rolls_a_configuration_back or imports_codestreams or promotes_development or issues_an_admin_token"
+	STAGEMAIL_SCREENSHOTS=docs $(PY) -m pytest -q tests/browser -k "whole_flow or page_by_page or adds_a_person or rolls_a_configuration_back or imports_codestreams or promotes_development or issues_an_admin_token or microsoft_365_preset"
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -30,4 +30,4 @@ def test_an_editor_imports_codestreams_gmail_settings(page, editor, screenshot):
     page.get_by_role("button", name="Create configuration").click()
 
     expect(page.get_by_text("Imported CodeStream (QA) v1 for QA.")).to_be_visible()
-    assert EmailConfiguration.objects.get().latest_version().smtp_host == "smtp.gmail.com"
+    assert EmailConfiguration.objects.get().latest_version().options["host"] == "smtp.gmail.com"

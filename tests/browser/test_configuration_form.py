@@ -29,15 +29,15 @@ def test_unticking_authentication_warns_before_saving_that_credentials_go(page, 
     page.get_by_label("Requires authentication").uncheck()
     expect(warning).to_be_visible()
     expect(warning).to_have_text(
-        "Saving removes the stored username and password: "
-        "this configuration will no longer authenticate."
+        "Saving removes the stored sign-in secrets: "
+        "this configuration will no longer sign in this way."
     )
     page.get_by_label("Requires authentication").check()
     expect(warning).to_be_hidden()
 
     page.get_by_label("Requires authentication").uncheck()
     page.get_by_role("button", name="Save as new version").click()
-    expect(page.get_by_text("The stored username and password were removed")).to_be_visible()
+    expect(page.get_by_text("The stored password was removed")).to_be_visible()
 
 
 def test_test_connection_on_the_edit_form_tries_the_typed_port_and_saves_nothing(page, editor):
@@ -55,4 +55,24 @@ def test_test_connection_on_the_edit_form_tries_the_typed_port_and_saves_nothing
 
     page.get_by_role("button", name="Save as new version").click()
     expect(page.get_by_text("Saved “Relay” as version 2.")).to_be_visible()
-    assert config.latest_version().smtp_port == server.port
+    assert config.latest_version().options["port"] == server.port
+
+
+def test_the_microsoft_365_preset_asks_for_the_app_registration_not_a_password(
+    page, editor, screenshot
+):
+    sign_in(page, "editor", "pw-editor")
+    page.goto(reverse("emailconfig:configuration_create"))
+    page.get_by_label("Preset").select_option(label="Microsoft 365 (OAuth2)")
+
+    expect(page.get_by_label("Server host or IP")).to_have_value("smtp.office365.com")
+    expect(page.get_by_label("Microsoft 365 OAuth2 (app registration)")).to_be_checked()
+    for visible in ("Tenant", "Application (client) ID", "Client secret", "Username"):
+        expect(page.get_by_label(visible, exact=True)).to_be_visible()
+    expect(page.get_by_label("Password", exact=True)).to_be_hidden()
+    expect(page.get_by_label("Service account key (JSON)")).to_be_hidden()
+
+    page.get_by_label("Google Workspace OAuth2 (service account)").check()
+    expect(page.get_by_label("Service account key (JSON)")).to_be_visible()
+    expect(page.get_by_label("Tenant", exact=True)).to_be_hidden()
+    screenshot(page, "configuration-oauth2")

@@ -34,7 +34,7 @@ def test_an_editor_promotes_development_to_qa(page, editor, screenshot):
 
     expect(page.get_by_text("Promoted to QA: recorded QA mail v2.")).to_be_visible()
     version = qa.latest_version()
-    assert (version.smtp_host, version.smtp_port, version.subject_prefix) == (
+    assert (version.options["host"], version.options["port"], version.subject_prefix) == (
         "relay.example.com",
         2525,
         "",
