@@ -251,15 +251,22 @@ def create_editor(username: str = EDITOR) -> str:
 
 
 def saved_configuration(name: str, **values: object) -> tuple[int, str]:
-    """A configuration saved straight into the database, applied to a new app on a new stage;
-    its id and an API token for that app and stage."""
-    from emailconfig.models import App, EmailConfiguration, Stage
+    """A configuration saved straight into the database, applied to a new app on a new stage
+    the editor may change; its id and an API token for that app and stage."""
+    from django.contrib.auth.models import User
+
+    from emailconfig.models import App, EmailConfiguration, Stage, StageRole
     from emailconfig.services import configurations, tokens
+    from tests.factories import engine_settings, grant
 
     slug = f"s{Stage.objects.count()}"
     stage = Stage.objects.create(name=f"Stage {slug}", slug=slug, order=100 + len(slug))
+    for editor in User.objects.filter(username=EDITOR):
+        grant(editor, StageRole.EDITOR, slug)
     app = App.objects.create(name=f"App {slug}", slug=f"app-{slug}")
-    config = EmailConfiguration(name=f"{name} ({slug})", from_email="noreply@example.com", **values)
+    config = EmailConfiguration(
+        name=f"{name} ({slug})", from_email="noreply@example.com", **engine_settings(values)
+    )
     configurations.save_configuration(config, stages=[stage], test_recipients=[], author=None)
     configurations.apply_version(app, stage, config.latest_version(), by=None)
     return config.pk, tokens.issue(app, stage, by=None)[1]

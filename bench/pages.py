@@ -87,13 +87,15 @@ def seed_catalogue(apps: int):
     versions = []
     for stage in stages:
         configuration = EmailConfiguration(
-            name=f"{stage.name} mail",
-            smtp_host="127.0.0.1",
-            smtp_port=1025,
-            from_email="noreply@example.com",
+            name=f"{stage.name} mail", from_email="noreply@example.com"
         )
         for port in (1025, 1026, 1027):
-            configuration.smtp_port = port
+            configuration.options = {
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "requires_auth": False,
+            }
             save_configuration(configuration, stages=[stage], test_recipients=[], author=None)
         versions.append(list(configuration.versions.order_by("number")))
     with connection.cursor() as cursor:

@@ -24,7 +24,7 @@ from emailconfig.models import (
     Stage,
 )
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a version's engine options and secrets apart from its settings
 FORMATS = ("json", "yaml")
 
 

@@ -79,9 +79,11 @@ class EngineOptions(forms.Form):
 
     @classmethod
     def _value(cls, option: str, options: Mapping[str, Any]) -> Any:
-        field = cls.base_fields[cls.field_name(option)]
-        value = options.get(option, field.initial)
-        return bool(value) if isinstance(field, forms.BooleanField) else value
+        """An option's value, its default when left out; a checkbox's as a bool (a posted
+        one is "on")."""
+        value = options.get(option, cls._default(option))
+        is_checkbox = isinstance(cls.base_fields[cls.field_name(option)], forms.BooleanField)
+        return bool(value) if is_checkbox else value
 
     @classmethod
     def show_when(cls, option: str) -> str:
@@ -170,12 +172,13 @@ class EngineOptions(forms.Form):
     # What is stored (a valid form) ---------------------------------------------
 
     def options(self) -> dict[str, Any]:
-        everything = {
-            option: self.cleaned_data[self.field_name(option)]
-            for option in self.option_names()
-            if not self.is_secret(option)
-        }
-        return {k: v for k, v in everything.items() if self.applies(k, everything)}
+        return self.complete(
+            {
+                option: self.cleaned_data[self.field_name(option)]
+                for option in self.option_names()
+                if not self.is_secret(option)
+            }
+        )
 
     def secrets(self) -> dict[str, str | Secret]:
         """The secrets to store: typed ones as plaintext (encrypted on assignment), kept

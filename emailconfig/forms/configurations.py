@@ -17,7 +17,7 @@ from emailconfig.engines.smtp.options import SMTPOptions
 from emailconfig.fields import Secret
 from emailconfig.forms.fields import AddressField
 from emailconfig.forms.production import ProductionConfirmationMixin
-from emailconfig.forms.secrets import CLEAR_STORED_SECRET, SecretFieldsMixin, SecretFormField
+from emailconfig.forms.secrets import CLEAR_STORED_SECRET, SecretFormField
 from emailconfig.models import (
     ConfigurationVersion,
     EmailConfiguration,
@@ -28,12 +28,16 @@ from emailconfig.models import DeliverySettings as DeliverySettingsModel
 from emailconfig.services import configurations as services
 from emailconfig.validators import validate_header_safe, wire_address
 
+# Each engine's option fields by name (`smtp_host`), with the options form they belong to.
+ENGINE_FIELDS = {
+    name: engine.Options for engine in ENGINES.values() for name in engine.Options.base_fields
+}
 CONFIGURATION_FIELDS = [
     "based_on",
     "name",
     "stages",
     "engine",
-    *(name for engine in ENGINES.values() for name in engine.Options.base_fields),
+    *ENGINE_FIELDS,
     "trusted_ca",
     "from_email",
     "from_name",
@@ -44,9 +48,6 @@ CONFIGURATION_FIELDS = [
     "connect_timeout",
     "send_timeout",
 ]
-ENGINE_FIELDS = {
-    name: engine.Options for engine in ENGINES.values() for name in engine.Options.base_fields
-}
 
 # Every engine's option fields, so one form shows them all and the script switches between
 # them; only the chosen engine's are checked (by its own form) and stored.
@@ -120,9 +121,7 @@ TestRecipientFormSet = forms.formset_factory(
 )
 
 
-class ConfigurationForm(
-    ProductionConfirmationMixin, SecretFieldsMixin, EngineFields, forms.ModelForm
-):
+class ConfigurationForm(ProductionConfirmationMixin, EngineFields, forms.ModelForm):
     stages = StageChoiceField(
         queryset=Stage.objects.none(),
         help_text="A stage can have one configuration; stages marked taken belong to another.",
@@ -207,6 +206,15 @@ class ConfigurationForm(
             field = self.fields.get(options_class.field_name(option))
             if isinstance(field, SecretFormField):
                 field.stored = True
+
+    def typed_secrets(self) -> list[str]:
+        """The labels of the secret inputs that were typed in (so hold a new value)."""
+        cleaned = getattr(self, "cleaned_data", {})
+        return [
+            str(field.label).lower()
+            for name, field in self.fields.items()
+            if isinstance(field, SecretFormField) and isinstance(cleaned.get(name), str)
+        ]
 
     def _stored_secrets_for(self, options_class: type[EngineOptions]) -> dict[str, Secret]:
         return self.stored_secrets if options_class.engine == self.stored_engine else {}
@@ -397,6 +405,12 @@ def form_data(
     the form keeps the one stored on the instance it edits.
     """
     data: dict[str, Any] = {"name": name, "stages": [stage.pk for stage in stages]}
+    # Every engine's fields start as a new form shows them, so switching engine finds them.
+    data |= {
+        field_name: str(field.initial)
+        for field_name, field in EngineFields.base_fields.items()
+        if field.initial is not None and not isinstance(field, SecretFormField)
+    }
     for field_name, value in settings.setting_values().items():
         if isinstance(ConfigurationForm.base_fields.get(field_name), SecretFormField):
             continue

@@ -110,32 +110,3 @@ class SecretFormField(forms.MultiValueField):
     def has_changed(self, initial: Any, data: Any) -> bool:
         new_value, clear = self._parts(data)
         return bool(new_value) or bool(clear)
-
-
-class SecretFieldsMixin:
-    """Tells each secret input of a ModelForm whether its instance holds a secret."""
-
-    fields: dict[str, forms.Field]
-    instance: Any
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            if isinstance(field, SecretFormField):
-                field.stored = getattr(self.instance, name, None) is not None
-
-    def secret_after_save(self, name: str) -> bool:
-        """Whether the instance will hold a secret once this form is saved."""
-        value = self.cleaned_data.get(name, KEEP_STORED_SECRET)
-        if value is KEEP_STORED_SECRET:
-            return self.fields[name].stored
-        return value is not CLEAR_STORED_SECRET
-
-    def typed_secrets(self) -> list[str]:
-        """The labels of the secret inputs that were typed in (so hold a new value)."""
-        cleaned = getattr(self, "cleaned_data", {})
-        return [
-            str(field.label).lower()
-            for name, field in self.fields.items()
-            if isinstance(field, SecretFormField) and isinstance(cleaned.get(name), str)
-        ]

@@ -72,6 +72,13 @@ def apply(document: Any, environ: Mapping[str, str], *, by: Who) -> list[str]:
 
 
 def _apply(document: Any, environ: Mapping[str, str], *, by: Who) -> list[str]:
+    if isinstance(document, dict) and document.get("stagemail") == 1:
+        raise Refused(
+            [
+                "stagemail: this document is of format 1, written before engine options had "
+                "their own place; export it again with this release (export_configurations)."
+            ]
+        )
     if not isinstance(document, dict) or document.get("stagemail") != FORMAT_VERSION:
         raise Refused([f"stagemail: this is not a Stagemail document of format {FORMAT_VERSION}."])
     lines: list[str] = []

@@ -43,9 +43,16 @@ _DESCRIPTIONS = {
     "stages": "Slugs of the stages it covers.",
     "based_on": "On an edit, required: the version number the edit starts from. A newer "
     "one saved meanwhile answers 409 and nothing is saved.",
-    "smtp_password": "Write-only. Left out: the stored one is kept; null: removed.",
-    "sendgrid_api_key": "Write-only. Left out: the stored one is kept; null: removed.",
 }
+WRITE_ONLY = "Write-only. Left out: the stored one is kept; null: removed."
+
+
+def _description(name: str, field: forms.Field) -> str:
+    if name in _DESCRIPTIONS:
+        return _DESCRIPTIONS[name]
+    text = str(field.help_text or field.label or "")
+    return f"{text} {WRITE_ONLY}".strip() if isinstance(field, SecretFormField) else text
+
 
 ConfigurationIn = create_model(
     "ConfigurationIn",
@@ -54,9 +61,7 @@ ConfigurationIn = create_model(
     **{
         name: (
             _annotation(field),
-            Field(
-                None, description=_DESCRIPTIONS.get(name, str(field.help_text or field.label or ""))
-            ),
+            Field(None, description=_description(name, field)),
         )
         for name, field in ConfigurationForm.base_fields.items()
     },
