@@ -54,6 +54,7 @@ def engine_settings(values: dict[str, Any], *, stored: Any = None) -> dict[str, 
     options = dict(stored.options) if same_engine else {}
     secrets = dict(stored.secrets) if same_engine else {}
     options_class = options_of(engine)
+    given_secrets = set()
     for name in list(values):
         found = versions.engine_option(name)
         if found is None:
@@ -62,13 +63,14 @@ def engine_settings(values: dict[str, Any], *, stored: Any = None) -> dict[str, 
         value = values.pop(name)
         if owner is options_class:
             (secrets if owner.is_secret(option) else options)[option] = value
+            if owner.is_secret(option) and value:
+                given_secrets.add(option)
     assert options_class is not None, f"no engine {engine!r}"
     values["options"] = options_class.complete(options)
-    values["secrets"] = {
-        option: secret
-        for option, secret in secrets.items()
-        if options_class.applies(option, values["options"])
-    }
+    used = {o: v for o, v in secrets.items() if v and options_class.applies(o, values["options"])}
+    unused = given_secrets - set(used)
+    assert not unused, f"{sorted(unused)} would not be stored: the options given do not use them"
+    values["secrets"] = used
     return values
 
 

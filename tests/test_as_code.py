@@ -77,11 +77,13 @@ def test_secrets_are_references_per_configuration_and_version_never_values(insta
     assert "first-secret" not in text and "second-secret" not in text
     versions = json.loads(text)["configurations"][0]["versions"]
     assert [v["secrets"] for v in versions] == [
-        {"smtp_password": "${QA_MAIL_SMTP_PASSWORD_V1}"},  # differs from the current one
-        {"smtp_password": "${QA_MAIL_SMTP_PASSWORD}"},
-        {"smtp_password": "${QA_MAIL_SMTP_PASSWORD}"},
+        {"password": "${QA_MAIL_SMTP_PASSWORD_V1}"},  # differs from the current one
+        {"password": "${QA_MAIL_SMTP_PASSWORD}"},
+        {"password": "${QA_MAIL_SMTP_PASSWORD}"},
     ]
     assert "smtp_password" not in versions[0]["settings"]
+    assert "password" not in versions[0]["options"]
+    assert versions[0]["options"]["username"] == "mailer"
 
 
 def test_the_export_is_deterministic_and_yaml_says_the_same(installation, tmp_path):
@@ -133,8 +135,10 @@ def test_export_apply_on_an_empty_install_and_export_again_gives_the_same_docume
     from emailconfig.models import EmailConfiguration
 
     qa = EmailConfiguration.objects.get(name="QA mail")
-    assert qa.versions.get(number=1).smtp_password.reveal() == "first-secret"
-    assert qa.smtp_password.reveal() == "second-secret"
+    assert qa.versions.get(number=1).secrets["password"].reveal() == "first-secret"
+    assert qa.secrets["password"].reveal() == "second-secret"
+    dev = EmailConfiguration.objects.get(name="Dev mail")
+    assert dev.secrets["api_key"].reveal() == "SG.dev"
     assert (
         apply_document.apply(
             json.loads(before), ENVIRON | {"DEV_MAIL_SENDGRID_API_KEY": "SG.dev"}, by=None
@@ -165,7 +169,7 @@ def test_a_rewritten_history_or_a_missing_secret_changes_nothing(installation):
     from emailconfig.services import apply_document
 
     document = json.loads(_export())
-    document["configurations"][0]["versions"][0]["settings"]["smtp_port"] = 2525
+    document["configurations"][0]["versions"][0]["options"]["port"] = 2525
     with pytest.raises(apply_document.Refused) as refused:
         apply_document.apply(document, ENVIRON, by=None)
     assert refused.value.problems == [
@@ -191,7 +195,7 @@ def test_a_malformed_document_names_each_problem_and_changes_nothing():
     from emailconfig.services import apply_document
 
     document = {
-        "stagemail": 1,
+        "stagemail": 2,
         "stages": [{"slug": "staging"}],
         "configurations": [{"name": "X", "versions": [{"number": 1}]}, "not an object"],
     }
@@ -202,6 +206,10 @@ def test_a_malformed_document_names_each_problem_and_changes_nothing():
     assert not Stage.objects.filter(slug="staging").exists()
     with pytest.raises(apply_document.Refused, match="not a Stagemail document"):
         apply_document.apply(["nope"], {}, by=None)
+    # A document of format 1 (engine columns among the settings) is refused as such.
+    with pytest.raises(apply_document.Refused, match="of format 1, written before engine"):
+        apply_document.apply({**document, "stagemail": 1}, {}, by=None)
+    assert not Stage.objects.filter(slug="staging").exists()
 
 
 def test_a_document_that_clashes_with_the_rules_names_each_problem(installation):

@@ -293,8 +293,10 @@ def test_text_that_looks_like_an_encoded_word_reaches_the_reader_literally(text)
         headers={"X-Note": text},
     )
     with smtp_server() as server:
-        settings = delivery_settings(sender=Address("noreply@example.com", text))
-        send(replace(settings, smtp_port=server.port), req)
+        settings = delivery_settings(
+            sender=Address("noreply@example.com", text), smtp_port=server.port
+        )
+        send(settings, req)
     received = server.handler.received[0].message
     assert received["Subject"] == text
     assert received["X-Note"] == text

@@ -12,17 +12,17 @@ API_KEY = "SG.known-plaintext-api-key-1234567890"
 
 
 def test_assigning_a_plain_string_encrypts_it_at_once():
-    config = EmailConfiguration(smtp_password=PASSWORD)
-    assert isinstance(config.smtp_password, Secret)
-    assert PASSWORD not in config.smtp_password.token
-    assert config.smtp_password.reveal() == PASSWORD
+    config = EmailConfiguration(secrets={"password": PASSWORD})
+    assert isinstance(config.secrets["password"], Secret)
+    assert PASSWORD not in config.secrets["password"].token
+    assert config.secrets["password"].reveal() == PASSWORD
 
 
 def test_a_secret_prints_as_a_mask():
     secret = Secret.from_plaintext(PASSWORD)
     assert PASSWORD not in repr(secret)
     assert PASSWORD not in str(secret)
-    assert PASSWORD not in repr(EmailConfiguration(smtp_password=PASSWORD).__dict__)
+    assert PASSWORD not in repr(EmailConfiguration(secrets={"password": PASSWORD}).__dict__)
 
 
 def test_secrets_round_trip_through_the_database():
@@ -30,14 +30,17 @@ def test_secrets_round_trip_through_the_database():
         smtp_requires_auth=True, smtp_username="u", smtp_password=PASSWORD
     )
     config.refresh_from_db()
-    assert config.smtp_password.reveal() == PASSWORD
-    assert config.latest_version().smtp_password.reveal() == PASSWORD
+    assert config.secrets["password"].reveal() == PASSWORD
+    assert config.latest_version().secrets["password"].reveal() == PASSWORD
 
 
-def test_an_empty_secret_is_stored_as_null():
-    config = factories.configuration(smtp_password="")
+def test_an_empty_secret_is_not_stored():
+    # An empty secret is left out of the mapping, as "no value stored" (a null before).
+    config = factories.configuration(smtp_requires_auth=True, smtp_username="u", smtp_password="")
     config.refresh_from_db()
-    assert config.smtp_password is None
+    assert config.secrets == {}
+    assert config.latest_version().secrets == {}
+    assert EmailConfiguration(secrets={"password": "", "api_key": None}).secrets == {}
 
 
 def _every_text_cell() -> str:
@@ -67,10 +70,12 @@ def test_a_raw_read_of_the_tables_never_shows_a_plaintext_secret():
 def test_dumpdata_carries_only_ciphertext_and_loaddata_restores_the_secret():
     from django.core import serializers
 
-    config = factories.configuration(smtp_password=PASSWORD)
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="u", smtp_password=PASSWORD
+    )
     dumped = serializers.serialize("json", [config])
     assert PASSWORD not in dumped
-    assert config.smtp_password.token in dumped
+    assert config.secrets["password"].token in dumped
 
     [restored] = serializers.deserialize("json", dumped)
-    assert restored.object.smtp_password.reveal() == PASSWORD
+    assert restored.object.secrets["password"].reveal() == PASSWORD

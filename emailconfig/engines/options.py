@@ -41,6 +41,19 @@ class EngineOptions(forms.Form):
         for option, field in self.secret_fields():
             field.stored = option in self.stored
 
+    def _post_clean(self) -> None:
+        """An option that does not apply is neither stored nor checked: what a hidden
+        field holds (a tenant typed before choosing a password) never blocks a save."""
+        super()._post_clean()
+        chosen = {
+            option: self.cleaned_data[name]
+            for option in self.option_names()
+            if (name := self.field_name(option)) in self.cleaned_data
+        }
+        for option in self.option_names():
+            if not self.applies(option, chosen):
+                self._errors.pop(self.field_name(option), None)
+
     # Names ---------------------------------------------------------------------
 
     @classmethod
@@ -174,9 +187,10 @@ class EngineOptions(forms.Form):
     def options(self) -> dict[str, Any]:
         return self.complete(
             {
-                option: self.cleaned_data[self.field_name(option)]
+                option: self.cleaned_data[name]
                 for option in self.option_names()
                 if not self.is_secret(option)
+                and (name := self.field_name(option)) in self.cleaned_data
             }
         )
 

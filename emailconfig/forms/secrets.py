@@ -71,7 +71,7 @@ class SecretFormField(forms.MultiValueField):
         super().__init__(
             fields=[
                 forms.CharField(
-                    strip=False,
+                    strip=multiline,  # a password may end in a space; a key file may not
                     required=False,
                     max_length=max_length or MAX_SECRET_LENGTH,
                     # A secret travels in a header or an SMTP command; the message never

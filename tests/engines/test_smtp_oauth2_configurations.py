@@ -202,3 +202,16 @@ def test_a_stored_client_secret_is_not_sent_to_another_server_without_typing_it(
 
     assert "type this secret again" in response.context["form"].errors["smtp_client_secret"][0]
     assert config.versions.count() == 1
+
+
+def test_what_a_hidden_sign_in_field_holds_neither_blocks_the_save_nor_is_stored(
+    editor_client, certificates
+):
+    data = form(2525, certificates.ca_pem, smtp_sign_in="password", smtp_tenant="not a tenant!")
+    data |= {"smtp_password_0": "app-password", "smtp_service_account_key_0": "\n"}
+
+    config = create(editor_client, data)
+
+    assert config.options["sign_in"] == "password"
+    assert "tenant" not in config.options and "client_id" not in config.options
+    assert sorted(config.secrets) == ["password"]  # the client secret typed was not kept

@@ -33,16 +33,19 @@ def test_nodemailer_through_gmail_with_comments_and_trailing_commas():
     assert "Created CodeStream (QA) v1 for QA." in output
     assert "gmail-app-password" not in output
     version = EmailConfiguration.objects.get().latest_version()
-    assert (version.engine, version.smtp_host, version.smtp_port, version.smtp_security) == (
-        "smtp",
-        "smtp.gmail.com",
-        587,
-        "starttls",
-    )
-    assert version.smtp_requires_auth and version.smtp_username == "codestream@example.com"
-    assert version.smtp_password.reveal() == "gmail-app-password"
+    assert version.engine == "smtp"
+    assert version.options == {
+        "host": "smtp.gmail.com",
+        "port": 587,
+        "security": "starttls",
+        "requires_auth": True,
+        "sign_in": "password",
+        "username": "codestream@example.com",
+    }
+    assert list(version.secrets) == ["password"]
+    assert version.secrets["password"].reveal() == "gmail-app-password"
     assert (version.from_email, version.recipients_mode) == ("codestream@example.com", "app")
-    assert "imported with the Gmail / Google Workspace preset" in output
+    assert "imported with the Gmail / Google Workspace (app password) preset" in output
     assert "storage" not in output  # the rest of the file is not ours to list
 
 
@@ -50,8 +53,9 @@ def test_sendgrid_with_a_diversion_becomes_a_test_list():
     output = _import("sendgrid.json", "--stage", "qa", "--name", "Legacy mail")
     version = EmailConfiguration.objects.get(name="Legacy mail").latest_version()
     assert version.engine == "sendgrid"
-    assert version.sendgrid_api_key.reveal() == "SG.example-key"
-    assert version.sendgrid_endpoint == "https://api.sendgrid.com/v3/mail/send"
+    assert list(version.secrets) == ["api_key"]
+    assert version.secrets["api_key"].reveal() == "SG.example-key"
+    assert version.options == {"endpoint": "https://api.sendgrid.com/v3/mail/send"}
     assert version.recipients_mode == "test_list"
     assert version.test_recipients == [{"email": "qa-inbox@example.com", "name": ""}]
     assert "emailDeliveryService.NodeMailer: disabled, so skipped." in output

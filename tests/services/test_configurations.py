@@ -15,20 +15,23 @@ def test_saving_a_new_configuration_records_version_one(admin_user):
     assert version.number == 1
     assert version.created_by == admin_user
     assert version.stage_names == ["Development", "QA"]
-    assert version.smtp_host == "127.0.0.1"
+    assert version.options["host"] == "127.0.0.1"
 
 
 def test_editing_records_a_new_version_and_keeps_the_old_one():
     config = factories.configuration()
     factories.edit(config, smtp_host="mail.example.com")
 
-    numbers = list(config.versions.values_list("number", "smtp_host"))
+    numbers = [(v.number, v.options["host"]) for v in config.versions.all()]
     assert numbers == [(2, "mail.example.com"), (1, "127.0.0.1")]
 
 
 def test_saving_without_a_change_records_no_version():
-    config = factories.configuration(smtp_password="same")
-    config.smtp_password = "same"  # a new token for the same plaintext
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="mailer", smtp_password="same"
+    )
+    config.secrets = {"password": "same"}  # a new token for the same plaintext
+    assert config.secrets["password"].token != config.latest_version().secrets["password"].token
     version = services.save_configuration(
         config, stages=[factories.stage("development")], test_recipients=[], author=None
     )
@@ -37,10 +40,14 @@ def test_saving_without_a_change_records_no_version():
 
 
 def test_changing_only_a_secret_records_a_version():
-    config = factories.configuration(smtp_password="first")
+    config = factories.configuration(
+        smtp_requires_auth=True, smtp_username="mailer", smtp_password="first"
+    )
     version = factories.edit(config, smtp_password="second")
     assert version.number == 2
-    assert version.smtp_password.reveal() == "second"
+    assert version.secrets["password"].reveal() == "second"
+    assert version.options == config.latest_version().options
+    assert config.versions.get(number=1).secrets["password"].reveal() == "first"
 
 
 def test_changing_the_test_list_records_a_version():
@@ -58,7 +65,14 @@ def test_changing_the_test_list_records_a_version():
 
 def test_a_test_list_needs_a_recipient_and_nothing_is_saved():
     config = EmailConfiguration(
-        name="Empty list", smtp_host="h", from_email="a@example.com", recipients_mode="test_list"
+        **factories.engine_settings(
+            {
+                "name": "Empty list",
+                "smtp_host": "h",
+                "from_email": "a@example.com",
+                "recipients_mode": "test_list",
+            }
+        )
     )
     with pytest.raises(ValidationError, match="at least one test recipient"):
         services.save_configuration(
@@ -69,7 +83,14 @@ def test_a_test_list_needs_a_recipient_and_nothing_is_saved():
 
 def test_a_repeated_test_recipient_is_refused_and_nothing_is_saved():
     config = EmailConfiguration(
-        name="Twice", engine="smtp", smtp_host="127.0.0.1", from_email="a@example.com"
+        **factories.engine_settings(
+            {
+                "name": "Twice",
+                "engine": "smtp",
+                "smtp_host": "127.0.0.1",
+                "from_email": "a@example.com",
+            }
+        )
     )
     with pytest.raises(ValidationError) as refused:
         services.save_configuration(
@@ -84,7 +105,11 @@ def test_a_repeated_test_recipient_is_refused_and_nothing_is_saved():
 
 def test_a_taken_stage_is_refused_by_name_and_nothing_is_saved():
     holder = factories.configuration("qa", name="Staging mail")
-    config = EmailConfiguration(name="Second", smtp_host="h", from_email="a@example.com")
+    config = EmailConfiguration(
+        **factories.engine_settings(
+            {"name": "Second", "smtp_host": "h", "from_email": "a@example.com"}
+        )
+    )
 
     with pytest.raises(ValidationError) as caught:
         services.save_configuration(
@@ -118,7 +143,7 @@ def test_an_app_keeps_its_applied_version_when_the_configuration_changes(admin_u
 
     applied = AppliedConfiguration.objects.get(app=app, stage__slug="qa")
     assert applied.version == v1
-    assert applied.version.smtp_port == 1025
+    assert applied.version.options["port"] == 1025
     assert v2.number == 2
 
     services.apply_version(app, factories.stage("qa"), v2, by=admin_user)

@@ -117,7 +117,7 @@ def test_an_edit_records_each_changed_field_and_a_secret_only_as_changed(editor_
     }
     stored = json.dumps(entry.details)
     assert SECRET not in stored and "a-new-secret" not in stored
-    assert config.latest_version().smtp_password.token not in stored
+    assert config.latest_version().secrets["password"].token not in stored
 
 
 def test_applying_then_re_applying_are_recorded(editor_client):
@@ -393,7 +393,8 @@ def test_a_refused_retry_writes_nothing(editor_client, message):
 
 
 def test_key_rotation_is_recorded_as_the_command_with_no_address():
-    factories.configuration(smtp_password="p1")
+    # A password is stored only with authentication on.
+    factories.configuration(smtp_requires_auth=True, smtp_username="u", smtp_password="p1")
     mark = _newest()
     call_command("rotate_encryption_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
     [entry] = AuditEntry.objects.filter(pk__gt=mark)
@@ -402,7 +403,7 @@ def test_key_rotation_is_recorded_as_the_command_with_no_address():
         "manage.py rotate_encryption_keys",
         None,
     )
-    assert entry.details["re_encrypted"]["emailconfig.EmailConfiguration.smtp_password"] == 1
+    assert entry.details["re_encrypted"]["emailconfig.EmailConfiguration.secrets"] == 1
 
 
 # The same actions through the Django admin -------------------------------------------

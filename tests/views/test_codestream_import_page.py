@@ -38,7 +38,7 @@ def test_the_plan_shows_what_will_be_created_then_create_saves_it(editor_client)
     response = editor_client.post(URL, {"create": "1"})
     config = EmailConfiguration.objects.get(name="CodeStream (QA)")
     assert response.url == reverse("emailconfig:configuration_detail", args=[config.pk])
-    assert config.latest_version().sendgrid_api_key.reveal() == "SG.example-key"
+    assert config.latest_version().secrets["api_key"].reveal() == "SG.example-key"
     entry = AuditEntry.objects.get(action=AuditAction.CONFIGURATION_CREATED)
     assert entry.actor == "editor"
     assert editor_client.post(URL, {"create": "1"}).url == URL  # nothing waits any more

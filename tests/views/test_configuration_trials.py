@@ -96,7 +96,7 @@ def test_the_connection_test_of_an_edited_port_uses_it_and_saves_nothing(editor_
     assert len(handler.greetings) == 1 and handler.received == []
     assert f'value="{server.port}"' in page  # the form keeps what was typed
     assert _nothing_saved(config)
-    assert config.smtp_port != server.port
+    assert config.options["port"] != server.port
 
 
 def test_the_connection_test_of_a_new_configuration_creates_nothing(editor_client):

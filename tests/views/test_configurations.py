@@ -51,7 +51,7 @@ def test_an_editor_creates_a_configuration_as_version_one(editor_client, editor)
     page = editor_client.get(response["Location"]).content.decode()
     assert "Saved “Team mail” as version 1." in page
     assert SECRET not in page
-    assert config.smtp_password.token not in page
+    assert config.secrets["password"].token not in page
 
 
 def test_an_invalid_form_saves_nothing_and_echoes_no_secret(editor_client):
@@ -92,7 +92,7 @@ def test_editing_records_a_new_version_and_blank_secret_keeps_it(editor_client):
     editor_client.post(url, _form_data(connect_timeout="20", smtp_password_0=""))
     config.refresh_from_db()
     assert config.latest_version().number == 2
-    assert config.smtp_password.reveal() == SECRET
+    assert config.secrets["password"].reveal() == SECRET
 
 
 def test_saving_without_changes_says_so(editor_client):
@@ -207,7 +207,11 @@ def test_a_refused_save_with_authentication_unticked_says_the_credentials_would_
     data = _form_data(smtp_password_0="", smtp_port="0")
     del data["smtp_requires_auth"]
     response = editor_client.post(reverse("emailconfig:configuration_edit", args=[config.pk]), data)
-    assert "Saving removes the stored username and password" in response.content.decode()
+    removing = (
+        "Saving removes the stored sign-in secrets: "
+        "this configuration will no longer sign in this way."
+    )
+    assert f">{removing}</p>" in response.content.decode()  # said, not only in the attribute
 
 
 def test_unticking_authentication_says_the_stored_credentials_were_removed(editor_client):
@@ -219,9 +223,9 @@ def test_unticking_authentication_says_the_stored_credentials_were_removed(edito
     )
     page = response.content.decode()
     assert "Saved “Team mail” as version 2." in page
-    assert "The stored username and password were removed" in page
+    assert "The stored password was removed: this configuration no longer uses it." in page
     version = config.latest_version()
-    assert (version.smtp_username, version.smtp_password) == ("", None)
+    assert (version.options.get("username"), version.secrets.get("password")) == (None, None)
 
 
 def test_a_new_configuration_shows_no_credentials_warning(editor_client):

@@ -79,12 +79,12 @@ def test_carrying_chosen_fields_records_a_new_qa_version_and_keeps_qas_secret(
     assert response.status_code == 302
     v2 = qa.latest_version()
     assert v2.number == 2
-    assert (v2.smtp_host, v2.smtp_username, v2.subject_prefix) == (
+    assert (v2.options["host"], v2.options["username"], v2.subject_prefix) == (
         "qa-relay.example.com",
         "dev",
         "[DEV]",
     )
-    assert v2.smtp_password.reveal() == "qa-secret"  # not carried: QA's own, kept
+    assert v2.secrets["password"].reveal() == "qa-secret"  # not carried: QA's own, kept
     assert v2.stage_names == ["QA"]
     assert dev.versions.count() == 1
     assert AuditEntry.objects.filter(action=AuditAction.CONFIGURATION_EDITED).exists()
@@ -105,9 +105,9 @@ def test_a_secret_is_carried_when_ticked_or_typed_anew(editor_client, dev_and_qa
     dev, qa = dev_and_qa
     carried = {f"carry_{n}": "on" for n in ("smtp_host", "smtp_port", "smtp_password")}
     editor_client.post(_url(dev), {"based_on": "1", **carried})
-    assert qa.latest_version().smtp_password.reveal() == "dev-secret"  # with its server
+    assert qa.latest_version().secrets["password"].reveal() == "dev-secret"  # with its server
     editor_client.post(_url(dev), {"based_on": "2", "new_smtp_password": "typed-anew"})
-    assert qa.latest_version().smtp_password.reveal() == "typed-anew"
+    assert qa.latest_version().secrets["password"].reveal() == "typed-anew"
 
 
 def test_a_stage_without_a_configuration_gets_a_new_one(editor_client):
@@ -118,7 +118,7 @@ def test_a_stage_without_a_configuration_gets_a_new_one(editor_client):
     )
     assert response.status_code == 302
     created = EmailConfiguration.objects.get(name="Dev mail (QA)")
-    assert created.latest_version().smtp_host == "relay.example.com"
+    assert created.latest_version().options["host"] == "relay.example.com"
     assert [c.stage.slug for c in created.coverages.all()] == ["qa"]
 
 
@@ -138,7 +138,7 @@ def test_promoting_to_production_asks_for_its_name(editor_client):
     assert live.versions.count() == 1
     data["confirm_stage"] = "Production"
     assert editor_client.post(reverse("emailconfig:promote", args=[qa.pk]), data).status_code == 302
-    assert live.latest_version().smtp_host == "relay.example.com"
+    assert live.latest_version().options["host"] == "relay.example.com"
 
 
 def test_only_editors_of_the_next_stage_may_promote(django_user_model, client, dev_and_qa):
@@ -171,7 +171,7 @@ def test_a_viewer_of_development_cannot_send_its_password_to_qas_server(
     assert "Nothing was promoted" in page
     assert "a stored secret is only sent to the server it was entered for" in page
     assert qa.versions.count() == 1
-    assert qa.latest_version().smtp_password.reveal() == "qa-secret"
+    assert qa.latest_version().secrets["password"].reveal() == "qa-secret"
 
 
 def test_a_password_carried_with_its_server_is_promoted(editor_client, dev_and_qa):
@@ -180,5 +180,5 @@ def test_a_password_carried_with_its_server_is_promoted(editor_client, dev_and_q
     url = reverse("emailconfig:promote", args=[dev.pk])
     assert editor_client.post(url, {"based_on": "1", **carried}).status_code == 302
     version = qa.latest_version()
-    assert (version.smtp_host, version.smtp_port) == ("dev-relay.example.com", 2525)
-    assert version.smtp_password.reveal() == "dev-secret"
+    assert (version.options["host"], version.options["port"]) == ("dev-relay.example.com", 2525)
+    assert version.secrets["password"].reveal() == "dev-secret"

@@ -48,12 +48,12 @@ def test_making_a_version_current_records_a_new_equal_one(editor_client, edited)
     response = editor_client.post(_restore_url(edited, 1), {"based_on": 2})
     assert response.status_code == 302
     v1, v3 = edited.versions.get(number=1), edited.versions.get(number=3)
-    assert (v3.smtp_port, v3.subject_prefix, v3.test_recipients) == (
+    assert (v3.options["port"], v3.subject_prefix, v3.test_recipients) == (
         1025,
         "",
         v1.test_recipients,
     )
-    assert v3.smtp_password.reveal() == "first"
+    assert v3.secrets["password"].reveal() == "first"
     assert v3.name == "QA mail" and v3.stage_names == ["QA"]
     assert edited.versions.count() == 3  # v2 is kept
     entry = AuditEntry.objects.filter(action=AuditAction.CONFIGURATION_EDITED).latest("pk")

@@ -19,6 +19,7 @@ from emailconfig.api.admin.schemas import (
     VersionOut,
 )
 from emailconfig.api.admin.scope import access, actor, allow, form_refusal, found
+from emailconfig.engines import options_of
 from emailconfig.forms.configurations import ConfigurationForm, RestoreForm
 from emailconfig.models import ConfigurationVersion, DeliverySettings, EmailConfiguration
 from emailconfig.services import configurations as services
@@ -28,13 +29,16 @@ router = Router(tags=["configurations"])
 
 
 def _settings(source: DeliverySettings) -> tuple[dict[str, Any], dict[str, dict[str, bool]]]:
-    """The settings, and of each secret only whether one is stored: secrets are write-only."""
-    settings, secrets = {}, {}
-    for name, value in source.setting_values().items():
-        if versions.is_secret(name):
-            secrets[name] = {"stored": value is not None}
-        else:
-            settings[name] = value
+    """The settings, and of each of the engine's secrets only whether one is stored: secrets
+    are write-only."""
+    values = source.setting_values()
+    settings = {name: value for name, value in values.items() if not versions.is_secret(name)}
+    options_class = options_of(source.engine)
+    secrets = {
+        options_class.field_name(option): {"stored": option in source.secrets}
+        for option in (options_class.option_names() if options_class else [])
+        if options_class.is_secret(option)
+    }
     return settings, secrets
 
 

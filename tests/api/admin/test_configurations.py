@@ -38,14 +38,14 @@ def test_it_creates_a_configuration_from_the_forms_fields(world, admin_user):
     assert saved["configuration"]["secrets"]["smtp_password"] == {"stored": True}
     assert saved["configuration"]["test_recipients"] == [{"email": "qa@example.com", "name": "QA"}]
     config = EmailConfiguration.objects.get(name="Development mail")
-    assert config.smtp_password.reveal() == "typed-secret-1"
+    assert config.secrets["password"].reveal() == "typed-secret-1"
     assert config.latest_version().created_by == admin_user
 
 
 def test_secrets_are_never_returned(world, admin_user):
     client = token_for(admin_user, "read", "qa")
     config = world["qa"]["config"]
-    stored = config.smtp_password.token
+    stored = config.secrets["password"].token
     for path in (
         "/configurations",
         f"/configurations/{config.pk}",
@@ -88,7 +88,7 @@ def test_an_edit_changes_only_what_it_sends_and_keeps_the_secret(world, admin_us
     assert answer.json()["new_version"] == 2
     config.refresh_from_db()
     assert config.subject_prefix == "[QA]"
-    assert config.smtp_password.reveal() == PASSWORD
+    assert config.secrets["password"].reveal() == PASSWORD
     entry = AuditEntry.objects.filter(action=AuditAction.CONFIGURATION_EDITED).first()
     assert entry.actor.startswith("admin (admin token sma_")
     assert entry.details["changes"] == [{"field": "Subject prefix", "old": "—", "new": "[QA]"}]
@@ -134,6 +134,8 @@ def test_a_secret_can_be_cleared_with_null(world, admin_user):
     )
     assert answer.status_code == 200, answer.json()
     assert answer.json()["configuration"]["secrets"]["smtp_password"] == {"stored": False}
+    config.refresh_from_db()
+    assert config.secrets == {}
 
 
 def test_versions_and_their_differences(world, admin_user):
