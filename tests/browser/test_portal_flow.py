@@ -18,7 +18,7 @@ def _create_configuration(page) -> None:
     page.get_by_label("Name", exact=True).fill("Team mail")
     page.get_by_label("Development").check()
     page.get_by_label("QA").check()
-    page.get_by_label("Preset").select_option(label="Gmail / Google Workspace")
+    page.get_by_label("Preset").select_option(label="Gmail / Google Workspace (app password)")
     expect(page.get_by_label("Server host or IP")).to_have_value("smtp.gmail.com")
     expect(page.get_by_label("Port")).to_have_value("587")
     expect(page.get_by_label("Requires authentication")).to_be_checked()

@@ -24,7 +24,7 @@ class Security(models.TextChoices):
 
 
 class SignIn(models.TextChoices):
-    PASSWORD = "password", "Username and password"
+    PASSWORD = "password", "Basic authentication (AUTH PLAIN or LOGIN)"
     MICROSOFT365 = "microsoft365", "Microsoft 365 OAuth2 (app registration)"
     GOOGLE = "google", "Google Workspace OAuth2 (service account)"
 
