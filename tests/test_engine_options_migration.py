@@ -3,26 +3,14 @@ values a configuration and its versions held are carried exactly, secrets as the
 
 from __future__ import annotations
 
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-
 from emailconfig.fields import Secret
+from tests.test_migrations import latest, migrate
 
 BEFORE = ("emailconfig", "0015_admin_tokens")
 AFTER = ("emailconfig", "0018_remove_engine_columns")
 ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
 PASSWORD = 'p@ss word/"+&\\'  # characters that escaping changes
 API_KEY = "SG.migrated-key"
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes("emailconfig")[0]
-
-
-def migrate(target):
-    executor = MigrationExecutor(connection)
-    executor.migrate([target])
-    return executor.loader.project_state([target]).apps
 
 
 def _with_version(apps, **columns):
