@@ -14,6 +14,7 @@ from typing import Any
 
 from emailconfig.codestream import BLOCK, NODEMAILER, SENDGRID, SENDGRID_API
 from emailconfig.engines.sendgrid import DEFAULT_ENDPOINT, SendGridEngine
+from emailconfig.engines.smtp import SMTPEngine
 from emailconfig.engines.smtp.options import Security, SignIn, SMTPServer
 from emailconfig.models import ConfigurationVersion, RecipientsMode
 from emailconfig.presets import PRESETS
@@ -47,8 +48,19 @@ def variable_name(configuration_name: str, what: str) -> str:
     return f"{stem}_{what}"
 
 
+def _not_exportable(version: ConfigurationVersion, where: str) -> Export | None:
+    """An engine other than SMTP and SendGrid has no counterpart `where`: said, not guessed."""
+    if version.engine in (SMTPEngine.key, SendGridEngine.key):
+        return None
+    return Export(
+        {}, notes=[f"The {version.get_engine_display()} engine has no counterpart in {where}."]
+    )
+
+
 def django_mailers(version: ConfigurationVersion) -> Export:
     """`MAILERS` with a "default" alias, using only options Django's SMTP backend takes."""
+    if (nothing := _not_exportable(version, "Django's MAILERS")) is not None:
+        return nothing
     notes = []
     if version.engine == SendGridEngine.key:
         host, port, security = SENDGRID_RELAY.host, SENDGRID_RELAY.port, SENDGRID_RELAY.security
@@ -114,6 +126,8 @@ def _note_stagemail_only(version: ConfigurationVersion, export: Export) -> None:
 
 def codestream_block(version: ConfigurationVersion) -> Export:
     """The `emailDeliveryService` and `email` blocks of codestream-services-config.json."""
+    if (nothing := _not_exportable(version, "CodeStream's configuration")) is not None:
+        return nothing
     export = Export({})
     if version.engine == SendGridEngine.key:
         name = variable_name(version.name, "API_KEY")
