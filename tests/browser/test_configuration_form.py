@@ -71,8 +71,8 @@ def test_the_microsoft_365_preset_asks_for_the_app_registration_not_a_password(
         expect(page.get_by_label(visible, exact=True)).to_be_visible()
     expect(page.get_by_label("Password", exact=True)).to_be_hidden()
     expect(page.get_by_label("Service account key (JSON)")).to_be_hidden()
+    screenshot(page, "configuration-oauth2")
 
     page.get_by_label("Google Workspace OAuth2 (service account)").check()
     expect(page.get_by_label("Service account key (JSON)")).to_be_visible()
     expect(page.get_by_label("Tenant", exact=True)).to_be_hidden()
-    screenshot(page, "configuration-oauth2")
