@@ -298,6 +298,26 @@ def test_a_lease_lost_mid_batch_leaves_that_message_to_its_new_holder(sink, monk
     assert not third.attempts.exists()
 
 
+def test_a_flush_renews_the_leases_of_the_rest_of_the_batch_once_half_gone(sink, settings):
+    settings.STAGEMAIL_LEASE_SECONDS = 300
+    submit(credential_for(sink.port), n=3)
+    first, second, third = claim(10)
+    claimed_until = refreshed(second.message).lease_until
+    sent = DeliveryResult("delivered", "250 2.0.0 Ok")
+    worker = Worker()
+
+    worker._flush([Done(first, sent, timezone.now())], [second, third])
+    assert refreshed(second.message).lease_until == claimed_until  # 300 s left: kept
+
+    half_gone = timezone.now() + timedelta(seconds=149)
+    Message.objects.filter(pk=second.message.pk).update(lease_until=half_gone)
+    second.message.lease_until = half_gone
+    worker._flush([Done(third, sent, timezone.now())], [second])
+    renewed = Message.objects.get(pk=second.message.pk).lease_until
+    assert renewed > timezone.now() + timedelta(seconds=299)
+    assert second.message.lease_until == renewed  # known to the worker from now on
+
+
 def test_writing_the_same_results_again_changes_nothing(sink):
     """A write is made again when the connection dropped around its commit: the commit
     may have landed. Attempts are not recorded twice, messages not counted twice."""
