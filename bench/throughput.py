@@ -1,6 +1,6 @@
 """Throughput of the outbound service against one local SMTP sink, in one run.
 
-Run: make bench   (or .venv/bin/python bench/throughput.py [N], default N=5000)
+Run: make bench   (or .venv/bin/python bench/throughput.py [N] [--delivery], default N=5000)
 
 Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (a) the raw baseline: plain smtplib over one connection, each message built in
@@ -14,8 +14,9 @@ Measures, against Postfix's smtp-sink (aiosmtpd when it is not installed):
   (f) SMTP submission accept rate (`run_smtp_ingress`, one process per core, 8 client
       connections, each signed in once and sending messages built as in (a)), after the
       same clients against aiosmtpd's own Sink handler, which does nothing (its ceiling).
-and ends with the four ratios against (a). Needs PostgreSQL on 127.0.0.1:5432;
-it creates a scratch database and drops it afterwards.
+and ends with the four ratios against (a). With --delivery, only (a) and (c) run (the
+messages queued in-process, as the batch endpoint stores them), ending with their ratio.
+Needs PostgreSQL on 127.0.0.1:5432; it creates a scratch database and drops it afterwards.
 """
 
 from __future__ import annotations
@@ -183,9 +184,41 @@ def submit_batches(api_port: int, token: str, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
-def sent_count() -> int:
-    with psycopg.connect(f"{PG}/{DATABASE}", autocommit=True) as conn:
-        return conn.execute(
+def queue_in_process(token: str, n: int) -> None:
+    """Store n messages as POST /api/v1/messages/batch does, without the API (for --delivery)."""
+    from emailconfig.delivery import Address
+    from emailconfig.services import outbox, tokens
+
+    for start in range(0, n, BATCH):
+        credential = tokens.authenticate(token)
+        outbox.accept_batch(
+            credential,
+            [
+                outbox.Submission(
+                    to=(Address(f"user{i}@example.com", f"User {i}"),),
+                    subject=f"Your invoice {i}",
+                    text=TEXT,
+                    html=HTML,
+                )
+                for i in range(start, min(start + BATCH, n))
+            ],
+        )
+
+
+class SentCounter:
+    """Counts sent messages over one kept connection: the bench polls it every 10 ms while
+    the workers run, and a new connection each time (a PostgreSQL backend started and
+    ended, about 7 ms) took a good part of a core from what it measures."""
+
+    def __enter__(self) -> SentCounter:
+        self.connection = psycopg.connect(f"{PG}/{DATABASE}", autocommit=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
+
+    def __call__(self) -> int:
+        return self.connection.execute(
             "SELECT count(*) FROM emailconfig_message WHERE status = 'sent'"
         ).fetchone()[0]
 
@@ -232,30 +265,32 @@ def delivery_rate(count: int, n: int) -> float:
     park_all()
     running = workers(count)
     try:
-        time.sleep(3)  # let the workers start (Django setup) before the clock runs
-        release_all()
-        while (first := sent_count()) == 0:
-            time.sleep(0.001)
-        started = time.perf_counter()
-        while sent_count() < n:
-            time.sleep(0.01)
-        return (n - first) / (time.perf_counter() - started)
+        with SentCounter() as sent_count:
+            time.sleep(3)  # let the workers start (Django setup) before the clock runs
+            release_all()
+            while (first := sent_count()) == 0:
+                time.sleep(0.001)
+            started = time.perf_counter()
+            while sent_count() < n:
+                time.sleep(0.01)
+            return (n - first) / (time.perf_counter() - started)
     finally:
         stop(running)
 
 
 def end_to_end(api_port: int, token: str, n: int) -> float:
-    before = sent_count()
-    running = workers(2)
-    try:
-        time.sleep(3)
-        started = time.perf_counter()
-        submit_all(api_port, token, n)
-        while sent_count() < before + n:
-            time.sleep(0.01)
-        return n / (time.perf_counter() - started)
-    finally:
-        stop(running)
+    with SentCounter() as sent_count:
+        before = sent_count()
+        running = workers(2)
+        try:
+            time.sleep(3)
+            started = time.perf_counter()
+            submit_all(api_port, token, n)
+            while sent_count() < before + n:
+                time.sleep(0.01)
+            return n / (time.perf_counter() - started)
+        finally:
+            stop(running)
 
 
 def start_ingress(port: int, processes: int) -> subprocess.Popen[bytes]:
@@ -300,8 +335,23 @@ def submit_over_smtp(port: int, token: str | None, n: int) -> float:
     return n / (time.perf_counter() - started)
 
 
+def delivery_only(smtp_port: int, token: str, n: int) -> None:
+    raw = raw_baseline(smtp_port, n)
+    print(f"(a) raw smtplib + EmailMessage, one connection: {raw:8.0f} messages/s")
+    queue_in_process(token, n)
+    one = delivery_rate(1, n)
+    print(f"(c) delivery, 1 worker:                        {one:8.0f} messages/s")
+    two = delivery_rate(2, n)
+    print(f"(c) delivery, 2 workers:                       {two:8.0f} messages/s")
+    print(f"ratio delivery-2-workers/raw: {two / raw:.2f}")
+
+
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    options = [arg for arg in sys.argv[1:] if arg.startswith("--")]
+    numbers = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    if set(options) - {"--delivery"}:
+        raise SystemExit(f"usage: {sys.argv[0]} [N] [--delivery]")
+    n = int(numbers[0]) if numbers else 5000
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {DATABASE}")
     sink = api = ingress = None
@@ -311,6 +361,9 @@ def main() -> None:
         sink, sink_name = start_sink(smtp_port)
         token = setup_data(smtp_port)
         print(f"Stagemail throughput, N={n}, sink: {sink_name}, PostgreSQL, {os.cpu_count()} cores")
+        if "--delivery" in options:
+            delivery_only(smtp_port, token, n)
+            return
 
         raw = raw_baseline(smtp_port, n)
         print(f"(a) raw smtplib + EmailMessage, one connection: {raw:8.0f} messages/s")

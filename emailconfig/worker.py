@@ -16,6 +16,7 @@ import os
 import random
 import socket
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from threading import Event
@@ -40,6 +41,7 @@ from emailconfig.engines import DeliveryResult, Engine, MessageError, engine_for
 from emailconfig.models import (
     PENDING_STATUSES,
     WAITING_STATUSES,
+    ConfigurationVersion,
     DeliveryAttempt,
     Message,
     MessageStatus,
@@ -105,12 +107,21 @@ def claim(batch_size: int) -> list[Claimed]:
             lease_token=F("lease_token") + 1,
             attempt_count=F("attempt_count") + 1,
         )
-        messages = list(
-            Message.objects.filter(pk__in=ids)
-            .select_related("version")
-            .order_by("version_id", "next_attempt_at")
-        )
+        claimed = Message.objects.filter(pk__in=ids).order_by("version_id", "next_attempt_at")
+        messages = list(claimed)
+        _attach_versions(messages)
     return [Claimed(m, m.lease_token) for m in messages]
+
+
+def _attach_versions(messages: list[Message]) -> None:
+    """Give messages of one version one shared instance of it, loaded once.
+
+    Versions are immutable; a join would ship and parse the version's columns once per
+    message instead.
+    """
+    versions = ConfigurationVersion.objects.in_bulk({m.version_id for m in messages})
+    for message in messages:
+        message.version = versions[message.version_id]
 
 
 def wire(message: Message) -> WireMessage:
@@ -145,6 +156,17 @@ def _still_held(claimed: list[Claimed]) -> set[object]:
         .values_list("pk", "lease_token")
     )
     return {pk for pk, token in rows if tokens[pk] == token}
+
+
+def _renewal_due(claimed: Claimed, now: datetime) -> bool:
+    """Whether a flush renews this lease: once half of it has run out.
+
+    Renewing rewrites the message's row and every index on it; with half a lease left
+    (150 s by default) against a flush at least every FLUSH_SECONDS, renewing sooner
+    only costs.
+    """
+    half = timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS / 2)
+    return claimed.message.lease_until is None or claimed.message.lease_until - now < half
 
 
 def _pending() -> bool:
@@ -259,7 +281,7 @@ class Worker:
             return Done(claimed, broken[message.version_id], started_at)
         try:  # this message's own data, and its version's (immutable): it alone fails, for good
             stored = wire(message)
-            settings_ = DeliverySettings.from_version(message.version)
+            engine = self._engine(message.version)
         except Exception as exc:
             if not isinstance(exc, MessageError):
                 log.exception("message %s or its configuration version cannot be read", message.pk)
@@ -268,16 +290,18 @@ class Worker:
                     f"({type(exc).__name__})."
                 )
             return Done(claimed, DeliveryResult.failed(exc, 0), started_at)
-        result = self._engine(message.version_id, settings_).send(stored)
+        result = engine.send(stored)
         if result.connection_failed:
             broken[message.version_id] = result
         return Done(claimed, result, started_at)
 
-    def _engine(self, version_id: int, settings_: DeliverySettings) -> Engine:
-        engine, _ = self._engines.get(version_id, (None, 0.0))
+    def _engine(self, version: ConfigurationVersion) -> Engine:
+        """The version's engine, kept between messages; its settings are read only when
+        it is made, since a version never changes."""
+        engine, _ = self._engines.get(version.pk, (None, 0.0))
         if engine is None:
-            engine = engine_for(settings_)
-        self._engines[version_id] = (engine, time.monotonic())
+            engine = engine_for(DeliverySettings.from_version(version))
+        self._engines[version.pk] = (engine, time.monotonic())
         return engine
 
     def _close_idle_engines(self) -> None:
@@ -323,7 +347,8 @@ class Worker:
                 raise
 
     def _flush(self, done: list[Done], rest: list[Claimed], *, again: bool = False) -> set[object]:
-        """Write results and attempts, and renew the leases of the rest of the batch.
+        """Write results and attempts, and renew the leases of the rest of the batch that
+        are half gone (see `_renewal_due`).
 
         Results are fenced by lease token; every attempt is recorded, since it happened
         either way. Returns the messages of `rest` whose lease was lost, not to be sent.
@@ -349,17 +374,20 @@ class Worker:
                 alike.setdefault(key, (fields, []))[1].append(pk)
             for fields, pks in alike.values():
                 Message.objects.filter(pk__in=pks).update(**fields)
-            DeliveryAttempt.objects.bulk_create(
+            _insert_attempts(
                 self._attempt(item)
                 for item in done
                 if (item.claimed.message.pk, item.claimed.message.attempt_count) not in recorded
             )
-            renewed = [c.message.pk for c in rest if c.message.pk in held]
+            renewed = [c.message for c in rest if c.message.pk in held and _renewal_due(c, now)]
+            lease_until = now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
             if renewed:
-                Message.objects.filter(pk__in=renewed).update(
-                    lease_until=now + timedelta(seconds=settings.STAGEMAIL_LEASE_SECONDS)
+                Message.objects.filter(pk__in=[m.pk for m in renewed]).update(
+                    lease_until=lease_until
                 )
             rollup.record(finished)  # last: the day's counter row stays locked until commit
+        for message in renewed:  # once committed: a write made again renews again
+            message.lease_until = lease_until
         lost = {c.message.pk for c in rest} - held
         if lost:
             log.warning("leases of %d messages were lost; another worker has them", len(lost))
@@ -419,16 +447,49 @@ class Worker:
             }
         return fields | {"status": MessageStatus.FAILED, "last_error": answer}
 
-    def _attempt(self, item: Done) -> DeliveryAttempt:
+    def _attempt(self, item: Done) -> dict[str, object]:
+        """The DeliveryAttempt row of a try, by field name (see `_insert_attempts`)."""
         message, result = item.claimed.message, item.result
-        return DeliveryAttempt(
-            message=message,
-            number=message.attempt_count,
-            started_at=item.started_at,
-            duration_ms=result.duration_ms,
-            engine=message.version.engine,
-            outcome=result.outcome,
-            answer=result.answer,
-            refused=result.refused,
-            worker=self.name,
+        return {
+            "message_id": message.pk,
+            "number": message.attempt_count,
+            "started_at": item.started_at,
+            "duration_ms": result.duration_ms,
+            "engine": message.version.engine,
+            "outcome": result.outcome,
+            "answer": result.answer,
+            "refused": result.refused,
+            "worker": self.name,
+        }
+
+
+def _insert_attempts(attempts: Iterable[dict[str, object]]) -> None:
+    """Record a flush's attempts in one INSERT.
+
+    On PostgreSQL the rows go as one JSON parameter: with a parameter per value (nine a
+    row), quoting them and parsing the long statement cost more than the insert itself.
+    """
+    rows = list(attempts)
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        DeliveryAttempt.objects.bulk_create(DeliveryAttempt(**row) for row in rows)
+        return
+    fields = [DeliveryAttempt._meta.get_field(name) for name in rows[0]]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    types = ", ".join(f"{quote(field.column)} {field.db_type(connection)}" for field in fields)
+    document = json.dumps(rows, default=_json_value)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(DeliveryAttempt._meta.db_table)} ({columns}) "  # noqa: S608
+            f"SELECT {columns} FROM jsonb_to_recordset(%s::jsonb) AS rows ({types})",
+            [document],
         )
+
+
+def _json_value(value: object) -> str:
+    """UUIDs and datetimes in full (DjangoJSONEncoder would cut microseconds)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

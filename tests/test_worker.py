@@ -4,14 +4,17 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from emailconfig.composer import AttachmentData
-from emailconfig.delivery import Address
+from emailconfig.delivery import Address, DeliverySettings
+from emailconfig.engines.base import DeliveryResult
 from emailconfig.models import DailyDeliveryCount, DeliveryAttempt, Message, MessageStatus
 from emailconfig.services import outbox
-from emailconfig.worker import Worker, claim, retry_delay
+from emailconfig.worker import Done, Worker, claim, retry_delay
 from tests import factories
 from tests.servers import RecordingHandler, free_port, sendgrid_stand_in, smtp_server
 
@@ -201,6 +204,51 @@ def test_a_batch_for_one_configuration_uses_one_connection():
     assert len(peers) == 1
 
 
+def test_a_batch_reads_its_configuration_version_and_settings_once(sink, monkeypatch):
+    """Versions never change: one query for the batch's versions, and their settings are
+    read when the engine is made, not for every message."""
+    submit(credential_for(sink.port), n=5)
+    read = []
+    from_version = DeliverySettings.from_version
+    monkeypatch.setattr(
+        DeliverySettings,
+        "from_version",
+        lambda version: read.append(version) or from_version(version),
+    )
+    with CaptureQueriesContext(connection) as queries:
+        [first, *others] = claim(10)
+    versions = [q for q in queries if 'FROM "emailconfig_configurationversion"' in q["sql"]]
+    assert len(versions) == 1
+    assert all(c.message.version is first.message.version for c in others)
+    worker = Worker()
+    for claimed in [first, *others]:
+        worker._deliver(claimed, {})
+    assert len(read) == 1
+    assert len(sink.handler.received) == 5
+
+
+def test_an_attempt_is_recorded_as_it_was_made(sink):
+    [message] = submit(credential_for(sink.port))
+    [claimed] = claim(10)
+    started_at = timezone.now().replace(microsecond=123456)
+    refused = {"bob@example.com": "550 5.1.1 No such user"}
+    result = DeliveryResult("delivered", "250 2.0.0 Ok", duration_ms=42, refused=refused)
+    Worker(name="host:7")._flush([Done(claimed, result, started_at)], [])
+    attempt = message.attempts.get()
+    assert (attempt.number, attempt.started_at, attempt.duration_ms, attempt.engine) == (
+        1,
+        started_at,
+        42,
+        "smtp",
+    )
+    assert (attempt.outcome, attempt.answer, attempt.refused, attempt.worker) == (
+        "delivered",
+        "250 2.0.0 Ok",
+        refused,
+        "host:7",
+    )
+
+
 def test_an_unreachable_server_defers_the_batch_after_one_try(settings):
     [first, second] = submit(credential_for(free_port()), n=2)
     started = time.monotonic()
@@ -221,9 +269,6 @@ def test_an_expired_lease_is_taken_over_and_the_old_holder_cannot_write(sink):
     assert fresh.token == stale.token + 1
 
     old_holder = Worker(name="old")
-    from emailconfig.engines.base import DeliveryResult
-    from emailconfig.worker import Done
-
     old_holder._flush([Done(stale, DeliveryResult("permanent", "late answer"), timezone.now())], [])
     assert refreshed(message).status == MessageStatus.SENDING  # the stale write was fenced off
     assert message.attempts.get(worker="old").answer == "late answer"  # the try is on record
@@ -251,6 +296,26 @@ def test_a_lease_lost_mid_batch_leaves_that_message_to_its_new_holder(sink, monk
     assert refreshed(second).status == MessageStatus.SENT
     assert refreshed(third).status == MessageStatus.SENDING  # untouched: not sent, not renewed
     assert not third.attempts.exists()
+
+
+def test_a_flush_renews_the_leases_of_the_rest_of_the_batch_once_half_gone(sink, settings):
+    settings.STAGEMAIL_LEASE_SECONDS = 300
+    submit(credential_for(sink.port), n=3)
+    first, second, third = claim(10)
+    claimed_until = refreshed(second.message).lease_until
+    sent = DeliveryResult("delivered", "250 2.0.0 Ok")
+    worker = Worker()
+
+    worker._flush([Done(first, sent, timezone.now())], [second, third])
+    assert refreshed(second.message).lease_until == claimed_until  # 300 s left: kept
+
+    half_gone = timezone.now() + timedelta(seconds=149)
+    Message.objects.filter(pk=second.message.pk).update(lease_until=half_gone)
+    second.message.lease_until = half_gone
+    worker._flush([Done(third, sent, timezone.now())], [second])
+    renewed = Message.objects.get(pk=second.message.pk).lease_until
+    assert renewed > timezone.now() + timedelta(seconds=299)
+    assert second.message.lease_until == renewed  # known to the worker from now on
 
 
 def test_writing_the_same_results_again_changes_nothing(sink):
