@@ -252,7 +252,7 @@ def create_editor(username: str = EDITOR) -> str:
 
 def saved_configuration(name: str, **values: object) -> tuple[int, str]:
     """A configuration saved straight into the database, applied to a new app on a new stage
-    the editor may change; its id and an API token for that app and stage."""
+    the editors may change; its id and an API token for that app and stage."""
     from django.contrib.auth.models import User
 
     from emailconfig.models import App, EmailConfiguration, Stage, StageRole
@@ -261,7 +261,7 @@ def saved_configuration(name: str, **values: object) -> tuple[int, str]:
 
     slug = f"s{Stage.objects.count()}"
     stage = Stage.objects.create(name=f"Stage {slug}", slug=slug, order=100 + len(slug))
-    for editor in User.objects.filter(username=EDITOR):
+    for editor in User.objects.filter(is_superuser=False):
         grant(editor, StageRole.EDITOR, slug)
     app = App.objects.create(name=f"App {slug}", slug=f"app-{slug}")
     config = EmailConfiguration(
