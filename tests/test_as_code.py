@@ -278,3 +278,17 @@ def test_options_and_secrets_of_a_sign_in_not_used_are_refused(installation):
         "configurations[0].versions[3].secrets.password: not used with these options.",
     }
     assert installation.versions.count() == 3
+
+
+def test_a_sign_in_left_empty_is_refused_not_stored(installation):
+    """The form reads an empty sign-in as a password; stored as given, it is no sign-in the
+    engine or the configuration list knows."""
+    from emailconfig.services import apply_document
+
+    document = _with_version_4(json.loads(_export()), sign_in="")
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert 'configurations[0].versions[3].options.sign_in: Give this option as "password".' in (
+        refused.value.problems
+    )
+    assert installation.versions.count() == 3
