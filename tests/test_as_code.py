@@ -232,3 +232,63 @@ def test_a_document_that_clashes_with_the_rules_names_each_problem(installation)
         "apps[0].stages.development: “QA mail” does not cover Development; only a "
         "configuration that covers a stage can be applied there."
     ]
+
+
+def _with_version_4(document: dict, **options) -> dict:
+    """The document with a fourth version of QA mail, its options changed as given."""
+    versions = document["configurations"][0]["versions"]
+    version = copy.deepcopy(versions[-1]) | {"number": 4}
+    version["options"] |= options
+    versions.append(version)
+    return document
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        ({"port": "587"}, "options.port: Give this option as 587."),
+        ({"requires_auth": "false"}, "options.requires_auth: Give this option as false."),
+        ({"port": [587]}, "options.port: Enter a whole number."),
+        ({"security": ["tls"]}, "options.security: Select a valid choice."),
+    ],
+)
+def test_options_of_the_wrong_type_are_refused_not_stored_as_given(installation, options, problem):
+    """Stored as given, "false" would turn authentication on and "587" compare unequal."""
+    from emailconfig.services import apply_document
+
+    document = _with_version_4(json.loads(_export()), **options)
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert any(
+        p.startswith(f"configurations[0].versions[3].{problem}") for p in refused.value.problems
+    )
+    assert installation.versions.count() == 3
+
+
+def test_options_and_secrets_of_a_sign_in_not_used_are_refused(installation):
+    """Only what applies is stored: a password without authentication is not kept."""
+    from emailconfig.services import apply_document
+
+    document = _with_version_4(json.loads(_export()), requires_auth=False)
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert set(refused.value.problems) == {
+        "configurations[0].versions[3].options.sign_in: not used with these options.",
+        "configurations[0].versions[3].options.username: not used with these options.",
+        "configurations[0].versions[3].secrets.password: not used with these options.",
+    }
+    assert installation.versions.count() == 3
+
+
+def test_a_sign_in_left_empty_is_refused_not_stored(installation):
+    """The form reads an empty sign-in as a password; stored as given, it is no sign-in the
+    engine or the configuration list knows."""
+    from emailconfig.services import apply_document
+
+    document = _with_version_4(json.loads(_export()), sign_in="")
+    with pytest.raises(apply_document.Refused) as refused:
+        apply_document.apply(document, ENVIRON, by=None)
+    assert 'configurations[0].versions[3].options.sign_in: Give this option as "password".' in (
+        refused.value.problems
+    )
+    assert installation.versions.count() == 3

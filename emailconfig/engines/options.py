@@ -10,6 +10,7 @@ inputs (`SecretFormField`) encrypted in `secrets`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -160,15 +161,28 @@ class EngineOptions(forms.Form):
             for option in values:
                 if option not in cls.option_names() or cls.is_secret(option) != secret:
                     found.append((f"{group}.{option}", f"{cls.engine} has no such {group[:-1]}."))
+                elif not cls.applies(option, options):  # stored, it would be kept unseen
+                    found.append((f"{group}.{option}", "not used with these options."))
         for option in cls.option_names():
             if cls.is_secret(option) or not cls.applies(option, options):
                 continue
-            field = cls.base_fields[cls.field_name(option)]
-            try:
-                field.clean(options.get(option))
-            except ValidationError as error:
-                found += [(f"options.{option}", message) for message in error.messages]
+            found += [
+                (f"options.{option}", message) for message in cls._value_problems(option, options)
+            ]
         return found
+
+    @classmethod
+    def _value_problems(cls, option: str, options: Mapping[str, Any]) -> list[str]:
+        """What the option's field says of its value; a value it would change (the string
+        "false" for false) is refused too, as it is stored as given."""
+        try:
+            value = cls.base_fields[cls.field_name(option)].clean(options.get(option))
+        except ValidationError as error:
+            return error.messages
+        given = options.get(option, value)
+        if type(given) is not type(value) or given != value:
+            return [f"Give this option as {json.dumps(value)}."]
+        return []
 
     def secret_after_save(self, option: str) -> bool:
         """Whether a secret will be stored once the form is saved (typed or kept)."""

@@ -73,11 +73,12 @@ class SMTPOptions(EngineOptions):
     )
     smtp_security = forms.ChoiceField(label="Security", choices=Security, initial=Security.NONE)
     smtp_requires_auth = forms.BooleanField(label="Requires authentication", required=False)
-    smtp_sign_in = forms.ChoiceField(
+    smtp_sign_in = forms.TypedChoiceField(
         label="Sign in with",
         choices=SignIn,
         initial=SignIn.PASSWORD,
         required=False,  # left out (an older client): a password
+        empty_value=SignIn.PASSWORD.value,  # by the field itself, so a document's "" is refused
         widget=forms.RadioSelect,
         help_text="Microsoft 365 ends basic authentication for SMTP; use OAuth2 there.",
     )
@@ -126,9 +127,6 @@ class SMTPOptions(EngineOptions):
             "detail": Security(server.security).label,
             "sign_in": SIGN_IN_SUMMARY[server.sign_in] if server.requires_auth else "No",
         }
-
-    def clean_smtp_sign_in(self) -> str:
-        return self.cleaned_data.get("smtp_sign_in") or SignIn.PASSWORD
 
     def clean_smtp_password(self) -> object:
         value = self.cleaned_data.get("smtp_password")
