@@ -50,11 +50,15 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, urlencode
 
 import psycopg
 from cryptography.fernet import Fernet
 from portal_server import free_port
+
+if TYPE_CHECKING:
+    from emailconfig import models
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -250,19 +254,28 @@ def create_editor(username: str = EDITOR) -> str:
     return username
 
 
+def new_stage(slug: str, order: int = 0) -> models.Stage:
+    """A stage every editor may change, as a new stage's configuration is what is attacked."""
+    from django.contrib.auth.models import User
+
+    from emailconfig import models
+    from tests.factories import grant
+
+    stage = models.Stage.objects.create(name=f"Stage {slug}", slug=slug, order=order)
+    for editor in User.objects.filter(is_superuser=False):
+        grant(editor, models.StageRole.EDITOR, slug)
+    return stage
+
+
 def saved_configuration(name: str, **values: object) -> tuple[int, str]:
     """A configuration saved straight into the database, applied to a new app on a new stage
     the editors may change; its id and an API token for that app and stage."""
-    from django.contrib.auth.models import User
-
-    from emailconfig.models import App, EmailConfiguration, Stage, StageRole
+    from emailconfig.models import App, EmailConfiguration, Stage
     from emailconfig.services import configurations, tokens
-    from tests.factories import engine_settings, grant
+    from tests.factories import engine_settings
 
     slug = f"s{Stage.objects.count()}"
-    stage = Stage.objects.create(name=f"Stage {slug}", slug=slug, order=100 + len(slug))
-    for editor in User.objects.filter(is_superuser=False):
-        grant(editor, StageRole.EDITOR, slug)
+    stage = new_stage(slug, order=100 + len(slug))
     app = App.objects.create(name=f"App {slug}", slug=f"app-{slug}")
     config = EmailConfiguration(
         name=f"{name} ({slug})", from_email="noreply@example.com", **engine_settings(values)
@@ -661,7 +674,7 @@ def new_configuration_fields(session: Session, values: dict) -> dict[str, str]:
 
     _, page = session.request("/configurations/new/")
     slug = f"form-{Stage.objects.count()}"
-    stage = Stage.objects.create(name=f"Stage {slug}", slug=slug)
+    stage = new_stage(slug)
     fields = Forms(page).with_field("smtp_host") | {k: str(v) for k, v in values.items()}
     return fields | {
         "name": f"Attack {slug}",

@@ -13,7 +13,7 @@ from emailconfig import versions
 from emailconfig.access import Access
 from emailconfig.audit import Who
 from emailconfig.engines import options_of
-from emailconfig.forms.configurations import ConfigurationForm, destination, form_data
+from emailconfig.forms.configurations import ConfigurationForm, form_data
 from emailconfig.models import ConfigurationVersion, EmailConfiguration, Stage
 
 TEST_LIST = "test_recipients"
@@ -130,9 +130,9 @@ def secrets_sent_elsewhere(
         name = options_class.field_name(secret)
         if name not in carried or name in typed or secret not in source.secrets:
             continue
-        there = options_class.destination(secret, posted, str(values.get("trusted_ca", "")))
-        if options_class.applies(secret, posted) and there != destination(
-            options_class, secret, source
+        there = (posted, str(values.get("trusted_ca", "")))
+        if options_class.applies(secret, posted) and options_class.destination_changes(
+            secret, (source.options, source.trusted_ca), there
         ):
             problems.append(
                 f"{options_class.label(secret)}: the server there is not the one this secret "

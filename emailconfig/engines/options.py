@@ -227,17 +227,34 @@ class EngineOptions(forms.Form):
     # Where a secret goes ------------------------------------------------------
 
     @classmethod
-    def destination(
-        cls, secret: str, options: Mapping[str, Any], trusted_ca: str
-    ) -> tuple[str, ...]:
-        """The server `secret` is sent to, as these options name it, compared without
-        regard to case, certificates without regard to whitespace."""
-        parts = [
-            cls.destination_part(option, options.get(option))
+    def destination_changes(
+        cls,
+        secret: str,
+        before: tuple[Mapping[str, Any], str],
+        after: tuple[Mapping[str, Any], str],
+    ) -> list[str]:
+        """What differs, in words, between where `secret` went (options and trusted CAs
+        `before`) and where it would go `after`: host names without regard to case,
+        certificates without regard to whitespace. Nothing: the same server."""
+        (old, old_ca), (new, new_ca) = before, after
+        changes = [
+            in_sentence(cls.label(option))
             for option in cls.secret_destinations.get(secret, ())
+            if cls.destination_part(option, old.get(option))
+            != cls.destination_part(option, new.get(option))
         ]
-        return (*parts, " ".join(trusted_ca.split()))
+        if " ".join(old_ca.split()) != " ".join(new_ca.split()):
+            changes.append("trusted CA certificates")
+        return changes
 
     @classmethod
     def destination_part(cls, option: str, value: Any) -> str:
         return str(value if value is not None else "").lower()
+
+
+def in_sentence(label: str) -> str:
+    """A field's label inside a sentence: "Server host or IP" -> "server host or IP", a
+    name such as "SendGrid API key" as it is."""
+    first, *rest = label.split(" ", 1)
+    word = first if any(c.isupper() for c in first[1:]) else first.lower()
+    return " ".join([word, *rest])

@@ -12,6 +12,7 @@ from emailconfig import production
 from emailconfig.access import Access
 from emailconfig.delivery import DeliverySettings
 from emailconfig.engines import ENGINES, EngineOptions, options_of
+from emailconfig.engines.options import in_sentence
 from emailconfig.engines.smtp import SMTPEngine
 from emailconfig.engines.smtp.options import SMTPOptions
 from emailconfig.fields import Secret
@@ -24,7 +25,6 @@ from emailconfig.models import (
     Stage,
     StageCoverage,
 )
-from emailconfig.models import DeliverySettings as DeliverySettingsModel
 from emailconfig.services import configurations as services
 from emailconfig.validators import validate_header_safe, wire_address
 
@@ -56,13 +56,6 @@ EngineFields = type(
     (forms.Form,),
     {name: options.base_fields[name] for name, options in ENGINE_FIELDS.items()},
 )
-
-
-def destination(
-    options_class: type[EngineOptions], secret: str, settings: DeliverySettingsModel
-) -> tuple[str, ...]:
-    """The server a stored secret is sent to, as stored settings name it."""
-    return options_class.destination(secret, settings.options, settings.trusted_ca)
 
 
 class StageChoiceField(forms.ModelMultipleChoiceField):
@@ -276,19 +269,18 @@ class ConfigurationForm(ProductionConfirmationMixin, EngineFields, forms.ModelFo
         stored = type(self.instance).objects.get(pk=self.instance.pk)
         if stored.engine != options_form.engine:
             return  # another engine's secrets are never kept, so every one is typed anew
-        new_options = options_form.options()
+        after = (options_form.options(), data.get("trusted_ca", ""))
         for secret in options_form.secret_destinations:
             name = options_form.field_name(secret)
-            moved = destination(type(options_form), secret, stored) != options_form.destination(
-                secret, new_options, data.get("trusted_ca", "")
+            changes = options_form.destination_changes(
+                secret, (stored.options, stored.trusted_ca), after
             )
-            used = options_form.applies(secret, new_options)
-            if used and moved and options_form.kept(secret) and name not in self.errors:
+            used = options_form.applies(secret, after[0])
+            if used and changes and options_form.kept(secret) and name not in self.errors:
                 self.add_error(
                     name,
-                    "The server changed (its address, port, security or trusted CA), so type "
-                    "this secret again: a stored secret is only sent to the server it was "
-                    "entered for.",
+                    f"The server changed ({', '.join(changes)}), so type this secret again: a "
+                    "stored secret is only sent to the server it was entered for.",
                 )
 
     @property
@@ -318,19 +310,13 @@ class ConfigurationForm(ProductionConfirmationMixin, EngineFields, forms.ModelFo
         self.instance.options = options_form.options()
         self.instance.secrets = options_form.secrets()
         for option in self.stored_secrets:
-            label = self._stored_secret_label(option)
+            options_class = options_of(self.stored_engine)
+            label = in_sentence(options_class.label(option)) if options_class else option
             cleared = options_form.cleaned_data.get(options_form.field_name(option))
             if option not in self.instance.secrets and cleared is not CLEAR_STORED_SECRET:
                 self.removed.append(
                     f"The stored {label} was removed: this configuration no longer uses it."
                 )
-
-    def _stored_secret_label(self, option: str) -> str:
-        options_class = options_of(self.stored_engine)
-        label = options_class.label(option) if options_class else option
-        first, *rest = label.split(" ", 1)
-        word = first if any(c.isupper() for c in first[1:]) else first.lower()
-        return " ".join([word, *rest])
 
     def unsaved_settings(self) -> DeliverySettings:
         """The valid form's values as frozen settings to try, without saving anything.

@@ -215,3 +215,20 @@ def test_what_a_hidden_sign_in_field_holds_neither_blocks_the_save_nor_is_stored
     assert config.options["sign_in"] == "password"
     assert "tenant" not in config.options and "client_id" not in config.options
     assert sorted(config.secrets) == ["password"]  # the client secret typed was not kept
+
+
+def test_a_new_tenant_asks_for_the_client_secret_again_and_says_why(
+    editor_client, server, stand_in, certificates
+):
+    config = create(editor_client, form(server.port, certificates.ca_pem))
+    moved = form(server.port, certificates.ca_pem, smtp_tenant="fabrikam.onmicrosoft.com")
+    moved |= {"smtp_client_secret_0": "", "based_on": "1"}
+
+    response = editor_client.post(
+        reverse("emailconfig:configuration_edit", args=[config.pk]), moved
+    )
+
+    assert response.context["form"].errors["smtp_client_secret"] == [
+        "The server changed (tenant), so type this secret again: a stored secret is only sent "
+        "to the server it was entered for."
+    ]

@@ -148,7 +148,7 @@ def test_a_stored_password_is_not_sent_to_a_host_typed_in_the_form(editor_client
             _secured(certificates, server.port, smtp_host="127.0.0.1"),
         )
     page = response.content.decode()
-    assert "The server changed (its address, port, security or trusted CA)" in page
+    assert "The server changed (server host or IP, port), so type this secret again" in page
     assert "Nothing was tried" in page
     assert handler.greetings == []
 
