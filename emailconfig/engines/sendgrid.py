@@ -150,18 +150,23 @@ def _retry_after(response: Response) -> float | None:
 DEFAULT_ENDPOINT = "https://api.sendgrid.com/v3/mail/send"
 
 
+class WebURLField(forms.URLField):
+    """An http(s) URL: the one check, so a bad URL is said once."""
+
+    default_validators = [URLValidator(schemes=["https", "http"])]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(assume_scheme="https", **kwargs)
+
+
 class SendGridOptions(EngineOptions):
     engine = "sendgrid"
     secret_destinations = {"api_key": ("endpoint",)}
     ignores = ("envelope_from",)  # SendGrid sets its own bounce address
 
     sendgrid_api_key = SecretFormField(label="SendGrid API key")
-    sendgrid_endpoint = forms.URLField(
-        label="SendGrid endpoint URL",
-        initial=DEFAULT_ENDPOINT,
-        max_length=200,
-        assume_scheme="https",
-        validators=[URLValidator(schemes=["https", "http"])],
+    sendgrid_endpoint = WebURLField(
+        label="SendGrid endpoint URL", initial=DEFAULT_ENDPOINT, max_length=200
     )
 
     @classmethod

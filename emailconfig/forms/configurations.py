@@ -201,12 +201,16 @@ class ConfigurationForm(ProductionConfirmationMixin, EngineFields, forms.ModelFo
                 field.stored = True
 
     def typed_secrets(self) -> list[str]:
-        """The labels of the secret inputs that were typed in (so hold a new value)."""
-        cleaned = getattr(self, "cleaned_data", {})
+        """The labels of the chosen engine's secrets that were typed in and are used."""
+        options_form = self.options_form
+        if options_form is None or not options_form.is_valid():
+            return []
+        options = options_form.options()
         return [
-            str(field.label).lower()
-            for name, field in self.fields.items()
-            if isinstance(field, SecretFormField) and isinstance(cleaned.get(name), str)
+            in_sentence(str(field.label))
+            for option, field in options_form.secret_fields()
+            if options_form.applies(option, options)
+            and isinstance(options_form.cleaned_data.get(options_form.field_name(option)), str)
         ]
 
     def _stored_secrets_for(self, options_class: type[EngineOptions]) -> dict[str, Secret]:

@@ -232,3 +232,16 @@ def test_a_new_tenant_asks_for_the_client_secret_again_and_says_why(
         "The server changed (tenant), so type this secret again: a stored secret is only sent "
         "to the server it was entered for."
     ]
+
+
+def test_a_trial_warns_only_of_the_secrets_its_sign_in_used(editor_client, server, certificates):
+    data = form(server.port, certificates.ca_pem, smtp_sign_in="password")
+    data |= {"smtp_password_0": "app-password"}  # and the client secret typed before
+
+    response = editor_client.post(reverse("emailconfig:try_connection"), data)
+
+    warnings = [str(m) for m in response.context["messages"]]
+    assert any(
+        w.startswith("The password you typed was used for this trial only") for w in warnings
+    )
+    assert not any("client secret" in w for w in warnings)

@@ -490,3 +490,14 @@ def test_the_longest_display_name_the_form_accepts_folds_on_the_wire():
         raw = compose(request(), form.unsaved_settings()).raw
         head = raw.split(b"\r\n\r\n")[0]
         assert max(len(line) for line in head.split(b"\r\n")) <= 78
+
+
+def test_an_endpoint_that_is_no_web_url_is_said_once():
+    form = ConfigurationForm(
+        data=_data(
+            engine="sendgrid", sendgrid_api_key_0="SG.key", sendgrid_endpoint="ftp://x.example.com"
+        )
+    )
+
+    assert not form.is_valid()
+    assert form.errors["sendgrid_endpoint"] == ["Enter a valid URL."]
