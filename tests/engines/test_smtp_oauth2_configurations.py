@@ -245,3 +245,23 @@ def test_a_trial_warns_only_of_the_secrets_its_sign_in_used(editor_client, serve
         w.startswith("The password you typed was used for this trial only") for w in warnings
     )
     assert not any("client secret" in w for w in warnings)
+
+
+def test_a_stored_key_that_cannot_be_read_fails_the_token_step_not_the_page(
+    editor_client, server, certificates
+):
+    config = factories.configuration(
+        "qa",
+        smtp_port=server.port,
+        smtp_requires_auth=True,
+        smtp_sign_in="google",
+        smtp_username=MAILBOX,
+        smtp_service_account_key='{"type": "service_account"}',  # as a document may hold it
+    )
+
+    response = editor_client.post(reverse("emailconfig:connection_test", args=[config.pk]))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Get an access token" in page and "This is not a service account key" in page
+    assert server.handler.attempts == []

@@ -8,7 +8,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
@@ -224,6 +224,10 @@ def _content(message: WireMessage) -> bytes:
                 "(plain ASCII without line breaks or angle brackets only)."
             )
     return _dot_stuffed(message.raw)
+
+
+def _fail(error: DeliveryError, smtp: Any) -> str:
+    raise error
 
 
 def _dot_stuffed(raw: bytes) -> bytes:
@@ -453,8 +457,13 @@ class SMTPEngine(Engine):
         if self.server.security != Security.NONE:
             steps.append(("Encrypt (TLS)", self._check_tls))
         if self.server.requires_auth:
-            if (xoauth2 := self.xoauth2) is not None:
-                steps.append((xoauth2.step_name, lambda smtp: xoauth2.check_token()))
+            try:
+                xoauth2 = self.xoauth2
+            except DeliveryError as error:  # the stored key cannot even be read
+                steps.append(("Get an access token", partial(_fail, error)))
+            else:
+                if xoauth2 is not None:
+                    steps.append((xoauth2.step_name, lambda smtp: xoauth2.check_token()))
             steps.append(("Authenticate", self._authenticate))
         steps.append(("Sender accepted (MAIL FROM, then reset)", self._check_sender))
         return steps
