@@ -313,9 +313,9 @@ class ConfigurationForm(ProductionConfirmationMixin, EngineFields, forms.ModelFo
         assert options_form is not None, "apply_engine_options() needs a valid form"  # noqa: S101
         self.instance.options = options_form.options()
         self.instance.secrets = options_form.secrets()
+        stored_class = options_of(self.stored_engine)
         for option in self.stored_secrets:
-            options_class = options_of(self.stored_engine)
-            label = in_sentence(options_class.label(option)) if options_class else option
+            label = in_sentence(stored_class.label(option)) if stored_class else option
             cleared = options_form.cleaned_data.get(options_form.field_name(option))
             if option not in self.instance.secrets and cleared is not CLEAR_STORED_SECRET:
                 self.removed.append(
