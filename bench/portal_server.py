@@ -1,11 +1,14 @@
-"""What the benchmarks share: a free loopback port, and the portal under gunicorn."""
+"""What the benchmarks share: a free loopback port, the portal under gunicorn, and clients
+running side by side."""
 
 from __future__ import annotations
 
 import http.client
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -16,6 +19,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def per_second(n: int, client: Callable[[], None], clients: int) -> float:
+    """`n` messages a second, sent by `clients` threads each running `client` until the
+    shared work is done."""
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return n / (time.perf_counter() - started)
 
 
 def start_gunicorn(

@@ -30,14 +30,13 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
 
 import psycopg
 from cryptography.fernet import Fernet
-from portal_server import free_port, start_gunicorn
+from portal_server import free_port, per_second, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -247,13 +246,7 @@ def submit_all(port: int, token: str, n: int) -> float:
             if response.status != 202:
                 raise SystemExit(f"the API answered {response.status}")
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return n / (time.perf_counter() - started)
+    return per_second(n, client, CLIENTS)
 
 
 def tree_cpu(pid: int) -> float:

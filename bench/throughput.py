@@ -36,7 +36,7 @@ from pathlib import Path
 
 import psycopg
 from cryptography.fernet import Fernet
-from portal_server import free_port, start_gunicorn
+from portal_server import free_port, per_second, start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgresql://postgres@127.0.0.1:5432"
@@ -149,13 +149,7 @@ def submit_all(api_port: int, token: str, n: int) -> tuple[float, list[float]]:
         with lock:
             latencies.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return n / (time.perf_counter() - started), latencies
+    return per_second(n, client, CLIENTS), latencies
 
 
 def submit_batches(api_port: int, token: str, n: int) -> float:
@@ -175,13 +169,7 @@ def submit_batches(api_port: int, token: str, n: int) -> float:
             if response.status != 200 or json.loads(answer)["refused"]:
                 raise SystemExit(f"the batch API answered {response.status}: {answer[:300]!r}")
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return n / (time.perf_counter() - started)
+    return per_second(n, client, CLIENTS)
 
 
 def queue_in_process(token: str, n: int) -> None:
@@ -326,13 +314,7 @@ def submit_over_smtp(port: int, token: str | None, n: int) -> float:
                 message.add_alternative(HTML, subtype="html")
                 smtp.send_message(message)  # raises unless the ingress answers 250
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return n / (time.perf_counter() - started)
+    return per_second(n, client, CLIENTS)
 
 
 def delivery_only(smtp_port: int, token: str, n: int) -> None:
